@@ -1,0 +1,4 @@
+import { Initial1764860000000 } from '#migrations/1764860000000-initial.js';
+
+/** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
+export const MIGRATIONS = [Initial1764860000000];

@@ -1,0 +1,102 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, Repository } from 'typeorm';
+
+import { DomainEntity } from '#src/accounts/domain.entity.js';
+import { AppError } from '#src/common/errors/problems.js';
+import { JidError, normalizeDomain } from '#src/common/jid.js';
+import { AppConfig } from '#src/config/app-config.js';
+
+/** How long another node's domain change may take to be seen here. */
+const CACHE_TTL_MS = 5_000;
+
+@Injectable()
+export class DomainsService {
+  private readonly logger = new Logger('Domains');
+  private readonly domains: Repository<DomainEntity>;
+  private cache?: { readonly at: number; readonly enabled: ReadonlyMap<string, boolean> };
+
+  constructor(
+    dataSource: DataSource,
+    private readonly config: AppConfig,
+  ) {
+    this.domains = dataSource.getRepository(DomainEntity);
+  }
+
+  /** Adds the configured domains that the database does not know yet. */
+  async ensureConfigured(): Promise<void> {
+    const result = await this.domains
+      .createQueryBuilder()
+      .insert()
+      .values(this.config.domains.map((name) => ({ name })))
+      .orIgnore()
+      .execute();
+    if ((result.identifiers.filter(Boolean).length ?? 0) > 0) {
+      this.logger.log({ domains: this.config.domains }, 'configured domains ensured');
+    }
+    this.cache = undefined;
+  }
+
+  list(): Promise<DomainEntity[]> {
+    return this.domains.find({ order: { name: 'ASC' } });
+  }
+
+  async add(name: string): Promise<DomainEntity> {
+    const domain = parseDomainName(name);
+    const inserted = await this.domains.createQueryBuilder().insert().values({ name: domain }).orIgnore().returning('*').execute();
+    if (inserted.raw.length === 0) {
+      throw new AppError('domain-exists', { detail: `domain ${domain} already exists` });
+    }
+    this.cache = undefined;
+
+    return this.domains.findOneByOrFail({ name: domain });
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<DomainEntity> {
+    const domain = parseDomainName(name);
+    const result = await this.domains.update({ name: domain }, { enabled });
+    if (result.affected === 0) {
+      throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
+    }
+    this.cache = undefined;
+
+    return this.domains.findOneByOrFail({ name: domain });
+  }
+
+  /** Removes the domain with every user and their data (foreign keys cascade). */
+  async remove(name: string): Promise<void> {
+    const domain = parseDomainName(name);
+    const result = await this.domains.delete({ name: domain });
+    if (result.affected === 0) {
+      throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
+    }
+    this.cache = undefined;
+  }
+
+  /** Whether a domain is served and enabled; undefined when it is not served at all. */
+  async isEnabled(domain: string): Promise<boolean | undefined> {
+    const now = Date.now();
+    if (this.cache === undefined || now - this.cache.at > CACHE_TTL_MS) {
+      const rows = await this.domains.find();
+      this.cache = { at: now, enabled: new Map(rows.map((row) => [row.name, row.enabled])) };
+    }
+
+    return this.cache.enabled.get(domain);
+  }
+
+  async assertExists(domain: string): Promise<void> {
+    if ((await this.isEnabled(domain)) === undefined) {
+      throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
+    }
+  }
+}
+
+export function parseDomainName(name: string): string {
+  try {
+    return normalizeDomain(name);
+  } catch (error: unknown) {
+    if (error instanceof JidError) {
+      throw new AppError('invalid-jid', { detail: error.message, fields: [{ name: 'domain', reason: error.reason }], cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,173 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, MoreThan, Repository } from 'typeorm';
+
+import { DomainsService, parseDomainName } from '#src/accounts/domains.service.js';
+import { PasswordHasher } from '#src/accounts/password-hasher.js';
+import { UserEntity } from '#src/accounts/user.entity.js';
+import { AppError } from '#src/common/errors/problems.js';
+import { JidError, normalizeLocal, normalizeUserJid } from '#src/common/jid.js';
+import { RouterService } from '#src/routing/router.service.js';
+
+/** A user as the rest of the server sees one. */
+export interface UserRef {
+  readonly id: string;
+  readonly jid: string;
+  readonly credentialVersion: number;
+}
+
+export interface UserPage {
+  readonly users: UserEntity[];
+  readonly nextCursor?: string;
+}
+
+/** How long a positive lookup of a user by JID is reused. */
+const LOOKUP_TTL_MS = 10_000;
+const LOOKUP_CACHE_MAX = 50_000;
+
+@Injectable()
+export class UsersService {
+  private readonly users: Repository<UserEntity>;
+  private readonly lookups = new Map<string, { readonly user: UserRef; readonly at: number }>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly domains: DomainsService,
+    private readonly hasher: PasswordHasher,
+    private readonly router: RouterService,
+  ) {
+    this.users = dataSource.getRepository(UserEntity);
+    this.router.onNotice((message) => {
+      if (message.kind === 'credentials-changed') {
+        this.lookups.delete(message.jid);
+      }
+    });
+  }
+
+  async register(domainName: string, username: string, password: string): Promise<UserEntity> {
+    const domain = parseDomainName(domainName);
+    const local = parseUsername(username);
+    await this.domains.assertExists(domain);
+    const credentials = await this.hasher.derive(password);
+    const inserted = await this.users
+      .createQueryBuilder()
+      .insert()
+      .values({ domain, username: local, ...credentials })
+      .orIgnore()
+      .returning('*')
+      .execute();
+    const row = (inserted.raw as Record<string, unknown>[])[0];
+    if (row === undefined) {
+      throw new AppError('user-exists', { detail: `${local}@${domain} already exists` });
+    }
+
+    return this.users.findOneByOrFail({ id: row.id as string });
+  }
+
+  async list(domainName: string, limit: number, after?: string): Promise<UserPage> {
+    const domain = parseDomainName(domainName);
+    await this.domains.assertExists(domain);
+    const rows = await this.users.find({
+      where: { domain, ...(after === undefined ? {} : { username: MoreThan(after) }) },
+      order: { username: 'ASC' },
+      take: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+
+    return { users: page, ...(rows.length > limit ? { nextCursor: page.at(-1)?.username } : {}) };
+  }
+
+  async count(domainName: string): Promise<number> {
+    const domain = parseDomainName(domainName);
+    await this.domains.assertExists(domain);
+
+    return this.users.countBy({ domain });
+  }
+
+  async get(domainName: string, username: string): Promise<UserEntity> {
+    const domain = parseDomainName(domainName);
+    const local = parseUsername(username);
+    const user = await this.users.findOneBy({ domain, username: local });
+    if (user === null) {
+      throw new AppError('user-not-found', { detail: `${local}@${domain} does not exist` });
+    }
+
+    return user;
+  }
+
+  async changePassword(domainName: string, username: string, password: string): Promise<void> {
+    const user = await this.get(domainName, username);
+    const credentials = await this.hasher.derive(password);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.update(UserEntity, { id: user.id }, { ...credentials, credentialVersion: () => 'credential_version + 1' });
+      // Tokens issued for the old password stop working.
+      await manager.query('UPDATE tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [user.id]);
+    });
+    await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
+  }
+
+  /** Deletes the user with their archive and tokens, and ends their sessions. */
+  async delete(domainName: string, username: string): Promise<void> {
+    const user = await this.get(domainName, username);
+    await this.users.delete({ id: user.id });
+    await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
+  }
+
+  /** Finds a user by bare JID, for routing messages; cached briefly. */
+  async findByJid(jid: string): Promise<UserRef | undefined> {
+    const cached = this.lookups.get(jid);
+    if (cached !== undefined && Date.now() - cached.at < LOOKUP_TTL_MS) {
+      return cached.user;
+    }
+    const at = jid.indexOf('@');
+    const row = await this.users.findOne({
+      select: { id: true, username: true, domain: true, credentialVersion: true },
+      where: { username: jid.slice(0, at), domain: jid.slice(at + 1) },
+    });
+    if (row === null) {
+      this.lookups.delete(jid);
+
+      return undefined;
+    }
+    const user = { id: row.id, jid: row.jid, credentialVersion: row.credentialVersion };
+    if (this.lookups.size >= LOOKUP_CACHE_MAX) {
+      this.lookups.clear();
+    }
+    this.lookups.set(jid, { user, at: Date.now() });
+
+    return user;
+  }
+
+  /** The stored password hash of a user, for authentication only. */
+  async credentialsOf(jid: string): Promise<(UserRef & { readonly passwordHash: string }) | undefined> {
+    const at = jid.indexOf('@');
+    const row = await this.users.findOne({
+      select: { id: true, username: true, domain: true, credentialVersion: true, passwordHash: true },
+      where: { username: jid.slice(0, at), domain: jid.slice(at + 1) },
+    });
+
+    return row === null ? undefined : { id: row.id, jid: row.jid, credentialVersion: row.credentialVersion, passwordHash: row.passwordHash };
+  }
+}
+
+export function parseUsername(username: string): string {
+  try {
+    return normalizeLocal(username);
+  } catch (error: unknown) {
+    if (error instanceof JidError) {
+      throw new AppError('invalid-jid', { detail: error.message, fields: [{ name: 'username', reason: error.reason }], cause: error });
+    }
+    throw error;
+  }
+}
+
+/** Normalizes a bare user JID from a request field, or answers 400 naming the field. */
+export function parseUserAddress(value: string, field: string): string {
+  try {
+    return normalizeUserJid(value);
+  } catch (error: unknown) {
+    if (error instanceof JidError) {
+      throw new AppError('invalid-jid', { detail: `${field}: ${error.message}`, fields: [{ name: field, reason: error.reason }], cause: error });
+    }
+    throw error;
+  }
+}

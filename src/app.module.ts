@@ -1,0 +1,49 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+
+import { AccountsAdminModule } from '#src/accounts/accounts-admin.module.js';
+import { AccountsModule } from '#src/accounts/accounts.module.js';
+import { AuthModule } from '#src/auth/auth.module.js';
+import { ProblemFilter } from '#src/common/errors/problem.filter.js';
+import { AppConfig } from '#src/config/app-config.js';
+import { ConfigModule } from '#src/config/config.module.js';
+import { DatabaseModule } from '#src/database/database.module.js';
+import { JsonBodyMiddleware } from '#src/common/json-body.middleware.js';
+import { MessagingModule } from '#src/messaging/messaging.module.js';
+import { loggerParams } from '#src/observability/logging.js';
+import { ObservabilityModule } from '#src/observability/observability.module.js';
+import { RealtimeModule } from '#src/realtime/realtime.module.js';
+import { RedisModule } from '#src/redis/redis.module.js';
+import { AdminSessionsModule } from '#src/routing/admin-sessions.module.js';
+import { RoutingModule } from '#src/routing/routing.module.js';
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const messaging = MessagingModule.register({ sse: config.isEnabled('sse') });
+
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config)),
+        ObservabilityModule.register({ metrics: config.isEnabled('metrics') }),
+        DatabaseModule,
+        RedisModule,
+        RoutingModule,
+        AccountsModule,
+        AuthModule,
+        AccountsAdminModule,
+        AdminSessionsModule,
+        messaging,
+        ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging)] : []),
+      ],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(JsonBodyMiddleware).forRoutes('*');
+  }
+}

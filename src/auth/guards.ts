@@ -1,0 +1,106 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+import { applyDecorators, CanActivate, ExecutionContext, Inject, Injectable, UseGuards } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
+import { ApiBasicAuth, ApiBearerAuth, ApiResponse, ApiSecurity } from '@nestjs/swagger';
+import type { Request } from 'express';
+
+import { LoginThrottle } from '#src/auth/login-throttle.service.js';
+import { AppError } from '#src/common/errors/problems.js';
+import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
+
+/** Passport's failure for a request with no usable credentials, turned into our problem. */
+function checkedUser<T>(error: unknown, user: T | false, detail: string): T {
+  if (error !== null && error !== undefined) {
+    throw error;
+  }
+  if (user === false || user === undefined || user === null) {
+    throw new AppError('unauthorized', { detail });
+  }
+
+  return user;
+}
+
+@Injectable()
+export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
+  override handleRequest<T>(error: unknown, user: T | false): T {
+    return checkedUser(error, user, 'send a bearer token or Basic credentials (bare-jid:password)');
+  }
+}
+
+@Injectable()
+export class BasicAuthGuard extends AuthGuard('basic') {
+  override handleRequest<T>(error: unknown, user: T | false): T {
+    return checkedUser(error, user, 'send Basic credentials (bare-jid:password)');
+  }
+}
+
+/** Marks a client route: authenticated as a user, documented with both schemes. */
+export function UserAuth(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    UseGuards(UserAuthGuard),
+    ApiBearerAuth('token'),
+    ApiBasicAuth('user'),
+    ApiResponse({ status: 401, description: 'Missing or invalid credentials', type: ProblemResponse }),
+    ApiResponse({ status: 429, description: 'Too many failed logins; see Retry-After', type: ProblemResponse }),
+  );
+}
+
+/** Marks a route that takes only `bare-jid:password` (the token endpoint). */
+export function PasswordAuth(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    UseGuards(BasicAuthGuard),
+    ApiBasicAuth('user'),
+    ApiResponse({ status: 401, description: 'Missing or invalid credentials', type: ProblemResponse }),
+    ApiResponse({ status: 429, description: 'Too many failed logins; see Retry-After', type: ProblemResponse }),
+  );
+}
+
+export const ADMIN_CREDENTIALS = Symbol('ADMIN_CREDENTIALS');
+
+export interface AdminCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The admin API takes only the configured admin credentials; user accounts never open it. */
+@Injectable()
+export class AdminAuthGuard implements CanActivate {
+  private readonly expected: Buffer;
+
+  constructor(
+    @Inject(ADMIN_CREDENTIALS) credentials: AdminCredentials,
+    private readonly throttle: LoginThrottle,
+  ) {
+    this.expected = digest(`${credentials.username}:${credentials.password}`);
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<Request>();
+    const header = request.headers.authorization ?? '';
+    const address = request.ip ?? 'unknown';
+    if (!header.toLowerCase().startsWith('basic ')) {
+      throw new AppError('unauthorized', { detail: 'the admin API takes HTTP Basic with the admin credentials' });
+    }
+    await this.throttle.assertAllowed('admin', address);
+    const given = digest(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
+    if (!timingSafeEqual(given, this.expected)) {
+      await this.throttle.recordFailure('admin', address);
+      throw new AppError('invalid-credentials');
+    }
+
+    return true;
+  }
+}
+
+export function AdminAuth(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    UseGuards(AdminAuthGuard),
+    ApiSecurity('admin'),
+    ApiResponse({ status: 401, description: 'Missing or invalid admin credentials', type: ProblemResponse }),
+  );
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

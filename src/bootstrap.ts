@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+
+import type { Server } from 'node:http';
+
+import { Logger as NestLogger, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+
+import { AppModule } from '#src/app.module.js';
+import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
+import { createValidationPipe } from '#src/common/validation.js';
+import type { AppConfig } from '#src/config/app-config.js';
+import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
+import { MetricsService } from '#src/observability/metrics.service.js';
+
+export interface RunningServer {
+  readonly app: INestApplication;
+  readonly url: string;
+  /** Stops accepting, closes sessions, lets in-flight requests finish, then closes stores. */
+  stop(): Promise<void>;
+}
+
+/** Builds the application without listening: for the server, the tests and the OpenAPI generator. */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.http.trustProxy);
+  app.disable('x-powered-by');
+  app.useGlobalPipes(createValidationPipe());
+  if (config.isEnabled('metrics')) {
+    app.use(httpMetricsMiddleware(app.get(MetricsService)));
+  }
+  if (config.isEnabled('docs')) {
+    const document = buildOpenApiDocument(app);
+    SwaggerModule.setup('api-docs', app, document, { jsonDocumentUrl: 'api-docs/openapi.json' });
+  }
+
+  return app;
+}
+
+export async function startServer(config: AppConfig): Promise<RunningServer> {
+  const app = await createApp(config);
+  if (config.http.host === undefined) {
+    await app.listen(config.http.port);
+  } else {
+    await app.listen(config.http.port, config.http.host);
+  }
+  const server = app.getHttpServer() as Server;
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
+  const base = config.http.publicUrl ?? config.baseUrl.replace(/:\d+$/, `:${port}`);
+  const logger = new NestLogger('Server');
+  logger.log(
+    {
+      node: config.nodeId,
+      database: config.database.mode === 'embedded' ? `embedded PostgreSQL (PGlite) in ${config.database.dataDir}` : 'PostgreSQL',
+      transient: config.redis.mode === 'redis' ? 'Redis' : 'in process',
+      domains: config.domains,
+      modules: [...config.modules],
+    },
+    `mode: ${config.database.mode === 'embedded' ? 'embedded (no DATABASE_URL)' : 'PostgreSQL'}, ${config.redis.mode === 'redis' ? 'Redis' : 'no Redis: sessions and work in process'}`,
+  );
+  logger.log(`API ${base}/api`);
+  if (config.isEnabled('docs')) {
+    logger.log(`docs ${base}/api-docs`);
+  }
+  logger.log(`health ${base}/health (ready: ${base}/health/ready)`);
+
+  let stopping: Promise<void> | undefined;
+
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    stop: () => (stopping ??= shutdown(app, server, config.shutdownTimeoutMs)),
+  };
+}
+
+async function shutdown(app: INestApplication, server: Server, timeoutMs: number): Promise<void> {
+  // No new connections; idle keep-alive sockets close now, busy ones after their response.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs).unref();
+  // Sessions (sockets and SSE streams) are closed by the router's shutdown hook; then stores close.
+  await app.close();
+  await closed;
+  clearTimeout(deadline);
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+
+import type { FeatureModule, ParsedConfig } from '#src/config/config.schema.js';
+
+/** The typed, validated configuration every part of the server reads. No `process.env` elsewhere. */
+export class AppConfig {
+  readonly http: { readonly port: number; readonly host?: string; readonly publicUrl?: string; readonly bodyLimitBytes: number; readonly trustProxy: boolean };
+  readonly domains: readonly string[];
+  readonly database:
+    | { readonly mode: 'postgres'; readonly url: string; readonly poolSize: number; readonly runMigrations: boolean }
+    | { readonly mode: 'embedded'; readonly dataDir: string; readonly poolSize: number; readonly runMigrations: boolean };
+  readonly redis: { readonly mode: 'redis'; readonly url: string } | { readonly mode: 'memory' };
+  readonly dataDir: string;
+  readonly nodeId: string;
+  readonly admin: { readonly username: string; readonly password?: string };
+  readonly logLevel: ParsedConfig['LOG_LEVEL'];
+  readonly messageMaxBytes: number;
+  readonly modules: ReadonlySet<FeatureModule>;
+  readonly tokens: { readonly accessTtlSeconds: number; readonly refreshTtlSeconds: number };
+  readonly auth: {
+    readonly cacheTtlSeconds: number;
+    readonly maxFailures: number;
+    readonly maxFailuresPerAddress: number;
+    readonly lockoutSeconds: number;
+  };
+  readonly systemSender?: string;
+  readonly shutdownTimeoutMs: number;
+  readonly sessionTtlSeconds: number;
+
+  constructor(parsed: ParsedConfig) {
+    this.http = {
+      port: parsed.HTTP_PORT,
+      host: parsed.HTTP_HOST,
+      publicUrl: parsed.PUBLIC_URL?.replace(/\/+$/, ''),
+      bodyLimitBytes: parsed.HTTP_BODY_LIMIT_BYTES,
+      trustProxy: parsed.TRUST_PROXY,
+    };
+    this.domains = parsed.XMPP_DOMAINS;
+    this.dataDir = resolve(parsed.DATA_DIR);
+    this.database =
+      parsed.DATABASE_URL === undefined
+        ? { mode: 'embedded', dataDir: resolve(this.dataDir, 'pgdata'), poolSize: Math.min(parsed.DATABASE_POOL_SIZE, 8), runMigrations: parsed.MIGRATIONS_RUN }
+        : { mode: 'postgres', url: parsed.DATABASE_URL, poolSize: parsed.DATABASE_POOL_SIZE, runMigrations: parsed.MIGRATIONS_RUN };
+    this.redis = parsed.REDIS_URL === undefined ? { mode: 'memory' } : { mode: 'redis', url: parsed.REDIS_URL };
+    this.nodeId = parsed.NODE_ID ?? randomUUID().slice(0, 8);
+    this.admin = { username: parsed.ADMIN_USERNAME, password: parsed.ADMIN_PASSWORD };
+    this.logLevel = parsed.LOG_LEVEL;
+    this.messageMaxBytes = parsed.MESSAGE_MAX_BYTES;
+    this.modules = parsed.MODULES;
+    this.tokens = { accessTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS, refreshTtlSeconds: parsed.REFRESH_TOKEN_TTL_SECONDS };
+    this.auth = {
+      cacheTtlSeconds: parsed.AUTH_CACHE_TTL_SECONDS,
+      maxFailures: parsed.LOGIN_MAX_FAILURES,
+      maxFailuresPerAddress: parsed.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      lockoutSeconds: parsed.LOGIN_LOCKOUT_SECONDS,
+    };
+    this.systemSender = parsed.SYSTEM_SENDER;
+    this.shutdownTimeoutMs = parsed.SHUTDOWN_TIMEOUT_MS;
+    this.sessionTtlSeconds = parsed.SESSION_TTL_SECONDS;
+  }
+
+  isEnabled(module: FeatureModule): boolean {
+    return this.modules.has(module);
+  }
+
+  /** The base URL to print and to put in links. */
+  get baseUrl(): string {
+    if (this.http.publicUrl !== undefined) {
+      return this.http.publicUrl;
+    }
+    const host = this.http.host === undefined || this.http.host === '0.0.0.0' || this.http.host === '::' ? 'localhost' : this.http.host;
+
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.http.port}`;
+  }
+}

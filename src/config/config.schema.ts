@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+import { normalizeDomain } from '#src/common/jid.js';
+
+/** Feature modules that configuration can switch on or off. */
+export const FEATURE_MODULES = ['realtime', 'sse', 'metrics', 'docs'] as const;
+export type FeatureModule = (typeof FEATURE_MODULES)[number];
+
+const list = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')))
+  .transform((items) => items.map((item) => item.trim()).filter((item) => item !== ''));
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const boolean = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes');
+
+/**
+ * Every setting, by the name it has in the environment. A config file uses
+ * the same names; the environment wins over the file. Units are in the names
+ * or noted here and in the README.
+ */
+export const configSchema = z
+  .object({
+    HTTP_PORT: integer(0, 65535).default(5280),
+    HTTP_HOST: optionalText,
+    PUBLIC_URL: optionalText,
+    XMPP_DOMAINS: list
+      .default(['localhost'])
+      .transform((domains) => [...new Set(domains.map((domain) => normalizeDomain(domain)))])
+      .refine((domains) => domains.length > 0, 'at least one domain is needed'),
+    DATABASE_URL: optionalText,
+    DATABASE_POOL_SIZE: integer(1, 200).default(20),
+    DATA_DIR: z.string().default('./data'),
+    REDIS_URL: optionalText,
+    NODE_ID: optionalText,
+    ADMIN_USERNAME: z.string().min(1).default('admin'),
+    ADMIN_PASSWORD: optionalText,
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    HTTP_BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    MESSAGE_MAX_BYTES: integer(1, 16 * 1024 * 1024).default(64 * 1024),
+    MODULES: list
+      .default([...FEATURE_MODULES])
+      .pipe(z.array(z.enum(FEATURE_MODULES)))
+      .transform((modules) => new Set<FeatureModule>(modules)),
+    ACCESS_TOKEN_TTL_SECONDS: integer(30, 30 * 86400).default(3600),
+    REFRESH_TOKEN_TTL_SECONDS: integer(60, 365 * 86400).default(30 * 86400),
+    AUTH_CACHE_TTL_SECONDS: integer(0, 3600).default(60),
+    LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
+    LOGIN_MAX_FAILURES_PER_ADDRESS: integer(1, 100000).default(50),
+    LOGIN_LOCKOUT_SECONDS: integer(1, 86400).default(300),
+    SYSTEM_SENDER: optionalText,
+    SHUTDOWN_TIMEOUT_MS: integer(0, 600000).default(10000),
+    SESSION_TTL_SECONDS: integer(3, 3600).default(15),
+    TRUST_PROXY: boolean.default(false),
+    MIGRATIONS_RUN: boolean.default(true),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

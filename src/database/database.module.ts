@@ -1,0 +1,76 @@
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+import { AppConfig } from '#src/config/app-config.js';
+import { createDataSource } from '#src/database/data-source.js';
+import { EmbeddedPostgres } from '#src/database/embedded-postgres.js';
+
+export const EMBEDDED_POSTGRES = Symbol('EMBEDDED_POSTGRES');
+
+/** Opens the database (embedded or PostgreSQL), runs pending migrations, and closes both in order on shutdown. */
+@Injectable()
+class DatabaseLifecycle implements OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(EMBEDDED_POSTGRES) private readonly embedded: EmbeddedPostgres | null,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) {
+      await this.dataSource.destroy();
+    }
+    if (this.embedded !== null) {
+      await this.embedded.stop();
+    }
+    this.logger.log('database closed');
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: EMBEDDED_POSTGRES,
+      inject: [AppConfig],
+      useFactory: async (config: AppConfig) =>
+        config.database.mode === 'embedded' ? EmbeddedPostgres.start(config.database.dataDir, config.database.poolSize) : null,
+    },
+    {
+      provide: DataSource,
+      inject: [AppConfig, EMBEDDED_POSTGRES],
+      useFactory: async (config: AppConfig, embedded: EmbeddedPostgres | null) => {
+        const url = embedded?.url ?? (config.database.mode === 'postgres' ? config.database.url : '');
+        const dataSource = createDataSource({ url, poolSize: config.database.poolSize, applicationName: `relay-${config.nodeId}` });
+        await dataSource.initialize();
+        if (config.database.runMigrations) {
+          await runMigrationsExclusively(dataSource);
+        }
+
+        return dataSource;
+      },
+    },
+    DatabaseLifecycle,
+  ],
+  exports: [DataSource],
+})
+export class DatabaseModule {}
+
+/** Nodes starting together must not apply the same migration twice: serialize on an advisory lock. */
+async function runMigrationsExclusively(dataSource: DataSource): Promise<void> {
+  const lockRunner = dataSource.createQueryRunner();
+  await lockRunner.connect();
+  try {
+    await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const applied = await dataSource.runMigrations();
+    if (applied.length > 0) {
+      new Logger('Database').log({ migrations: applied.map((migration) => migration.name) }, 'migrations applied');
+    }
+  } finally {
+    await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    await lockRunner.release();
+  }
+}
+
+const MIGRATION_LOCK_KEY = 7_622_6120;

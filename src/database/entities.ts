@@ -1,0 +1,7 @@
+import { DomainEntity } from '#src/accounts/domain.entity.js';
+import { UserEntity } from '#src/accounts/user.entity.js';
+import { TokenEntity } from '#src/auth/token.entity.js';
+import { ArchivedMessageEntity } from '#src/messaging/archived-message.entity.js';
+
+/** Every entity of the schema; the migrations must describe exactly these. */
+export const ENTITIES = [DomainEntity, UserEntity, TokenEntity, ArchivedMessageEntity];

@@ -1,0 +1,163 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+
+import { messageIds } from '#src/common/ids.js';
+import { MetricsService } from '#src/observability/metrics.service.js';
+
+/** A message to store on both sides of a one-to-one conversation. */
+export interface ArchiveWrite {
+  /** Null when the sender has no archive here (a system sender). */
+  readonly senderId: string | null;
+  readonly senderJid: string;
+  readonly recipientId: string;
+  readonly recipientJid: string;
+  readonly body: string;
+  readonly clientId?: string;
+}
+
+export interface ArchiveWriteResult {
+  readonly id: string;
+  /** True when the idempotency key was seen before: nothing new was stored. */
+  readonly duplicate: boolean;
+  /** The body as first stored, which a duplicate may differ from. */
+  readonly body: string;
+  readonly recipientJid: string;
+}
+
+interface Pending {
+  readonly write: ArchiveWrite;
+  readonly resolve: (result: ArchiveWriteResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const MAX_BATCH = 256;
+
+/**
+ * Group commit for the archive. Requests queue here; one transaction at a
+ * time takes everything queued so far and commits it together, so the cost
+ * of a commit is shared under load while an idle server commits each
+ * message at once. A caller's promise settles only after its transaction
+ * has committed: an accepted message is durable.
+ *
+ * Ids are minted when a batch is written, in queue order, and batches commit
+ * one after another, so on one node ids become visible in ascending order
+ * and a reader syncing forward by id never skips a message that commits late.
+ */
+@Injectable()
+export class ArchiveWriter {
+  private readonly logger = new Logger('ArchiveWriter');
+  private queue: Pending[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  write(write: ArchiveWrite): Promise<ArchiveWriteResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      if (!this.flushing) {
+        void this.flush();
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        await this.commitBatch(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    this.metrics.archiveBatchSize.observe(batch.length);
+    try {
+      const results = await this.dataSource.transaction((manager) => insertBatch(manager, batch.map((item) => item.write)));
+      batch.forEach((item, index) => item.resolve(results[index]!));
+    } catch (error: unknown) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+
+        return;
+      }
+      // One bad row (a recipient deleted a moment ago) must not fail its neighbours: retry each alone.
+      this.logger.warn({ err: error, size: batch.length }, 'archive batch failed; retrying one by one');
+      for (const item of batch) {
+        await this.commitBatch([item]);
+      }
+    }
+  }
+}
+
+async function insertBatch(manager: EntityManager, writes: readonly ArchiveWrite[]): Promise<ArchiveWriteResult[]> {
+  const ids = writes.map(() => messageIds.next());
+  const senderSide = writes.map((write, index) => ({ write, id: ids[index]! })).filter(({ write }) => write.senderId !== null);
+  const inserted = new Set<string>(
+    senderSide.length === 0
+      ? []
+      : (
+          (await manager.query(
+            `INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
+             SELECT owner_id, id, peer, true, body, client_id
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(owner_id, id, peer, body, client_id)
+             ON CONFLICT (owner_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+             RETURNING id`,
+            [
+              senderSide.map(({ write }) => write.senderId),
+              senderSide.map(({ id }) => id),
+              senderSide.map(({ write }) => write.recipientJid),
+              senderSide.map(({ write }) => write.body),
+              senderSide.map(({ write }) => write.clientId ?? null),
+            ],
+          )) as { id: string }[]
+        ).map((row) => row.id),
+  );
+  // The recipient's side, for every message that is new (a message to oneself is stored once).
+  const recipientSide = writes
+    .map((write, index) => ({ write, id: ids[index]! }))
+    .filter(({ write, id }) => (write.senderId === null || inserted.has(id)) && write.senderId !== write.recipientId);
+  if (recipientSide.length > 0) {
+    await manager.query(
+      `INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
+       SELECT owner_id, id, peer, false, body, NULL
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS t(owner_id, id, peer, body)`,
+      [
+        recipientSide.map(({ write }) => write.recipientId),
+        recipientSide.map(({ id }) => id),
+        recipientSide.map(({ write }) => write.senderJid),
+        recipientSide.map(({ write }) => write.body),
+      ],
+    );
+  }
+
+  return Promise.all(
+    writes.map(async (write, index): Promise<ArchiveWriteResult> => {
+      const id = ids[index]!;
+      if (write.senderId === null || inserted.has(id)) {
+        return { id, duplicate: false, body: write.body, recipientJid: write.recipientJid };
+      }
+
+      return findFirstSend(manager, write);
+    }),
+  );
+}
+
+/** The message first stored under a repeated idempotency key. */
+async function findFirstSend(manager: EntityManager, write: ArchiveWrite): Promise<ArchiveWriteResult> {
+  const rows = (await manager.query(
+    'SELECT id, body, peer FROM archived_messages WHERE owner_id = $1 AND client_id = $2',
+    [write.senderId, write.clientId],
+  )) as { id: string; body: string; peer: string }[];
+  const first = rows[0];
+  if (first === undefined) {
+    throw new Error('idempotency key conflicted but no first message was found');
+  }
+
+  return { id: first.id, duplicate: true, body: first.body, recipientJid: first.peer };
+}

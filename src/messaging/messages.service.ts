@@ -1,0 +1,101 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+import { DomainsService } from '#src/accounts/domains.service.js';
+import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.service.js';
+import { AppError } from '#src/common/errors/problems.js';
+import { timestampOf } from '#src/common/ids.js';
+import { AppConfig } from '#src/config/app-config.js';
+import { ArchiveWriter } from '#src/messaging/archive-writer.service.js';
+import type { MessageView } from '#src/messaging/message-view.js';
+import { MetricsService } from '#src/observability/metrics.service.js';
+import { RouterService } from '#src/routing/router.service.js';
+
+export interface SendCommand {
+  /** The sender: a user, or a bare JID with no account here (a system sender). */
+  readonly sender: UserRef | { readonly id: null; readonly jid: string };
+  readonly to: string;
+  readonly body: string;
+  readonly clientId?: string;
+  /** Where the send came from, for metrics. */
+  readonly source: 'client' | 'admin';
+  /** The sending session, which gets no copy of its own message. */
+  readonly senderSession?: string;
+}
+
+export interface SendResult {
+  readonly id: string;
+  readonly duplicate: boolean;
+}
+
+/**
+ * Sends a one-to-one message: validate, store both sides in one
+ * transaction, then deliver to the recipient's sessions and copy to the
+ * sender's other sessions, on whichever node holds them.
+ */
+@Injectable()
+export class MessagesService {
+  private readonly logger = new Logger('Messages');
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly domains: DomainsService,
+    private readonly writer: ArchiveWriter,
+    private readonly router: RouterService,
+    private readonly metrics: MetricsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async send(command: SendCommand): Promise<SendResult> {
+    const to = parseUserAddress(command.to, 'to');
+    const bytes = Buffer.byteLength(command.body, 'utf8');
+    if (bytes > this.config.messageMaxBytes) {
+      throw new AppError('message-too-large', {
+        detail: `body is ${bytes} bytes; the limit is ${this.config.messageMaxBytes}`,
+        fields: [{ name: 'body', reason: `longer than ${this.config.messageMaxBytes} bytes` }],
+      });
+    }
+    const recipient = await this.resolveRecipient(to);
+    const stored = await this.writer.write({
+      senderId: command.sender.id,
+      senderJid: command.sender.jid,
+      recipientId: recipient.id,
+      recipientJid: recipient.jid,
+      body: command.body,
+      ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
+    });
+    if (stored.duplicate) {
+      return { id: stored.id, duplicate: true };
+    }
+    this.metrics.messagesAccepted.inc({ source: command.source });
+    // Stored is what counts: a routing failure is logged, and devices catch up from the archive.
+    await this.route(command, recipient.jid, stored.id).catch((error: unknown) =>
+      this.logger.error({ err: error, messageId: stored.id }, 'live delivery failed after commit'),
+    );
+
+    return { id: stored.id, duplicate: false };
+  }
+
+  private async resolveRecipient(jid: string): Promise<UserRef> {
+    const domain = jid.slice(jid.indexOf('@') + 1);
+    const enabled = await this.domains.isEnabled(domain);
+    const recipient = enabled === true ? await this.users.findByJid(jid) : undefined;
+    if (recipient === undefined) {
+      throw new AppError('user-not-found', { detail: `${jid} does not exist`, fields: [{ name: 'to', reason: 'no such user' }] });
+    }
+
+    return recipient;
+  }
+
+  private async route(command: SendCommand, recipientJid: string, id: string): Promise<void> {
+    const base = { id, from: command.sender.jid, to: recipientJid, body: command.body, timestamp: timestampOf(id) };
+    const incoming: MessageView = { ...base, direction: 'in' };
+    const outgoing: MessageView = { ...base, direction: 'out', ...(command.clientId === undefined ? {} : { client_id: command.clientId }) };
+    const self = command.sender.jid === recipientJid;
+    await Promise.all([
+      this.router.deliver(recipientJid, { event: 'message', data: self ? outgoing : incoming }, command.senderSession),
+      command.sender.id === null || self
+        ? undefined
+        : this.router.deliver(command.sender.jid, { event: 'message:sent', data: outgoing }, command.senderSession),
+    ]);
+  }
+}

@@ -1,0 +1,143 @@
+import { UseFilters } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { Server, Socket } from 'socket.io';
+
+import type { AuthenticatedUser } from '#src/auth/authenticated-user.js';
+import { PasswordAuthenticator } from '#src/auth/password-authenticator.service.js';
+import { TokensService } from '#src/auth/tokens.service.js';
+import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
+import { isXmlSafe } from '#src/common/xml-text.js';
+import { toAppError } from '#src/common/errors/problem.filter.js';
+import { AppConfig } from '#src/config/app-config.js';
+import { MessagesService } from '#src/messaging/messages.service.js';
+import { RouterService } from '#src/routing/router.service.js';
+import type { LocalSession } from '#src/routing/session.js';
+import { SocketProblemFilter } from '#src/realtime/socket-problem.filter.js';
+
+interface SocketData {
+  user: AuthenticatedUser;
+  session: LocalSession;
+}
+
+type UserSocket = Socket<Record<string, never>, Record<string, (...args: unknown[]) => void>, Record<string, never>, SocketData>;
+
+/**
+ * socket.io: each socket is one session of one user. The handshake carries
+ * `auth: {token}` (a bearer access token) or `auth: {jid, password}`.
+ */
+@UseFilters(SocketProblemFilter)
+@WebSocketGateway({ serveClient: false, maxHttpBufferSize: 1024 * 1024 })
+export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  constructor(
+    private readonly tokens: TokensService,
+    private readonly passwords: PasswordAuthenticator,
+    private readonly router: RouterService,
+    private readonly messages: MessagesService,
+    private readonly config: AppConfig,
+  ) {}
+
+  afterInit(server: Server): void {
+    server.use((socket, next) => {
+      this.authenticate(socket as UserSocket)
+        .then(() => next())
+        .catch((error: unknown) => {
+          const problem = toProblemDocument(toAppError(error));
+          next(Object.assign(new Error(problem.title), { data: problem }));
+        });
+    });
+  }
+
+  async handleConnection(socket: UserSocket): Promise<void> {
+    const { session } = socket.data;
+    if (session === undefined) {
+      socket.disconnect(true);
+
+      return;
+    }
+    await this.router.attach(session);
+    socket.emit('session', { id: session.id, jid: session.jid, resource: session.resource });
+  }
+
+  async handleDisconnect(socket: UserSocket): Promise<void> {
+    if (socket.data.session !== undefined) {
+      await this.router.detach(socket.data.session);
+    }
+  }
+
+  /** Sends a message from this session; the ack carries `{id}` or `{error}` (a problem document). */
+  @SubscribeMessage('message:send')
+  async send(@ConnectedSocket() socket: UserSocket, @MessageBody() payload: unknown): Promise<{ id: string }> {
+    const { to, body, client_id: clientId } = parseSend(payload);
+    const result = await this.messages.send({
+      sender: socket.data.user,
+      to,
+      body,
+      source: 'client',
+      senderSession: socket.data.session.id,
+      ...(clientId === undefined ? {} : { clientId }),
+    });
+
+    return { id: result.id };
+  }
+
+  private async authenticate(socket: UserSocket): Promise<void> {
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    const address = socket.handshake.address;
+    let user: AuthenticatedUser;
+    if (typeof auth.token === 'string') {
+      const verified = await this.tokens.verifyAccess(auth.token);
+      user = { ...verified.user, method: 'token', tokenId: verified.tokenId };
+    } else if (typeof auth.jid === 'string' && typeof auth.password === 'string') {
+      user = { ...(await this.passwords.authenticate(auth.jid, auth.password, address)), method: 'basic' };
+    } else {
+      throw new AppError('unauthorized', { detail: 'connect with auth: {token} or auth: {jid, password}' });
+    }
+    const resource = typeof auth.resource === 'string' && auth.resource !== '' && isXmlSafe(auth.resource) ? auth.resource.slice(0, 256) : `web-${socket.id.slice(0, 8)}`;
+    socket.data.user = user;
+    socket.data.session = {
+      id: socket.id,
+      jid: user.jid,
+      resource,
+      transport: 'socket.io',
+      node: this.config.nodeId,
+      connectedAt: Date.now(),
+      address,
+      deliver: (delivery) => socket.emit(delivery.event, delivery.data),
+      close: (reason) => {
+        socket.emit('session:closed', { reason });
+        socket.disconnect(true);
+      },
+    };
+  }
+}
+
+function parseSend(payload: unknown): { to: string; body: string; client_id?: string } {
+  const fields: { name: string; reason: string }[] = [];
+  const value = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  if (typeof value.to !== 'string' || value.to === '') {
+    fields.push({ name: 'to', reason: 'to must be a non-empty string' });
+  }
+  if (typeof value.body !== 'string' || value.body === '') {
+    fields.push({ name: 'body', reason: 'body must be a non-empty string' });
+  } else if (!isXmlSafe(value.body)) {
+    fields.push({ name: 'body', reason: 'body contains characters XML 1.0 cannot carry' });
+  }
+  if (value.client_id !== undefined && (typeof value.client_id !== 'string' || value.client_id.length > 128 || value.client_id === '')) {
+    fields.push({ name: 'client_id', reason: 'client_id must be 1 to 128 characters' });
+  }
+  const unknown = Object.keys(value).filter((key) => !['to', 'body', 'client_id'].includes(key));
+  fields.push(...unknown.map((name) => ({ name, reason: `property ${name} should not exist` })));
+  if (fields.length > 0) {
+    throw new AppError('validation', { detail: fields.map((field) => `${field.name}: ${field.reason}`).join('; '), fields });
+  }
+
+  return value as { to: string; body: string; client_id?: string };
+}

@@ -1,0 +1,86 @@
+import { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+
+import type { Delivery } from '#src/routing/server-events.js';
+
+/** What nodes tell each other. */
+export type BusMessage =
+  | { readonly kind: 'deliver'; readonly jid: string; readonly delivery: Delivery; readonly exceptSession?: string }
+  | { readonly kind: 'kick'; readonly sessionId: string; readonly reason: string }
+  | { readonly kind: 'credentials-changed'; readonly jid: string }
+  | { readonly kind: 'token-revoked'; readonly tokenHash: string };
+
+export type BusHandler = (message: BusMessage) => void;
+
+/** Carries messages between server nodes: to one node, or to all. */
+export abstract class ClusterBus {
+  protected handler: BusHandler = () => undefined;
+
+  onMessage(handler: BusHandler): void {
+    this.handler = handler;
+  }
+
+  abstract sendToNode(node: string, message: BusMessage): Promise<void>;
+  /** To every node, this one included. */
+  abstract broadcast(message: BusMessage): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+/** A single node: broadcasts loop back, and there is no other node to send to. */
+export class LocalClusterBus extends ClusterBus {
+  async sendToNode(): Promise<void> {}
+
+  async broadcast(message: BusMessage): Promise<void> {
+    this.handler(message);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Redis pub/sub: a channel per node and one for everyone. */
+export class RedisClusterBus extends ClusterBus {
+  private readonly logger = new Logger('ClusterBus');
+
+  private constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly node: string,
+  ) {
+    super();
+  }
+
+  static async connect(publisher: Redis, subscriber: Redis, node: string): Promise<RedisClusterBus> {
+    const bus = new RedisClusterBus(publisher, subscriber, node);
+    subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => bus.receive(payload));
+    await subscriber.connect();
+    await subscriber.subscribe(nodeChannel(node), BROADCAST_CHANNEL);
+
+    return bus;
+  }
+
+  async sendToNode(node: string, message: BusMessage): Promise<void> {
+    await this.publisher.publish(nodeChannel(node), JSON.stringify(message));
+  }
+
+  async broadcast(message: BusMessage): Promise<void> {
+    await this.publisher.publish(BROADCAST_CHANNEL, JSON.stringify(message));
+  }
+
+  async close(): Promise<void> {
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+
+  private receive(payload: Buffer): void {
+    try {
+      this.handler(JSON.parse(payload.toString('utf8')) as BusMessage);
+    } catch (error: unknown) {
+      this.logger.error({ err: error, node: this.node }, 'cluster bus message dropped');
+    }
+  }
+}
+
+const BROADCAST_CHANNEL = 'relay:bus:all';
+
+function nodeChannel(node: string): string {
+  return `relay:bus:node:${node}`;
+}

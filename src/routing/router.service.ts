@@ -1,0 +1,178 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+
+import { AppConfig } from '#src/config/app-config.js';
+import { MetricsService } from '#src/observability/metrics.service.js';
+import { BusMessage, ClusterBus } from '#src/routing/cluster-bus.js';
+import type { Delivery } from '#src/routing/server-events.js';
+import type { LocalSession, SessionInfo } from '#src/routing/session.js';
+import { SessionRegistry } from '#src/routing/session-registry.js';
+
+export type BusListener = (message: BusMessage) => void;
+
+/**
+ * Delivers events to the live sessions of a user on whichever node holds
+ * them: directly to the ones here, over the cluster bus to the others.
+ */
+@Injectable()
+export class RouterService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Router');
+  private readonly local = new Map<string, Map<string, LocalSession>>();
+  private readonly listeners: BusListener[] = [];
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly registry: SessionRegistry,
+    private readonly bus: ClusterBus,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.bus.onMessage((message) => this.onBusMessage(message));
+    await this.registry.heartbeat();
+    const interval = Math.max(1000, (this.config.sessionTtlSeconds * 1000) / 3);
+    this.heartbeat = setInterval(() => {
+      this.registry.heartbeat().catch((error: unknown) => this.logger.warn({ err: error }, 'heartbeat failed'));
+    }, interval).unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.closeAll('server shutting down');
+    await this.registry.close();
+    await this.bus.close();
+  }
+
+  /** Other parts (credential caches) listen for cluster-wide notices. */
+  onNotice(listener: BusListener): void {
+    this.listeners.push(listener);
+  }
+
+  async notifyAll(message: BusMessage): Promise<void> {
+    await this.bus.broadcast(message);
+  }
+
+  async attach(session: LocalSession): Promise<void> {
+    let sessions = this.local.get(session.jid);
+    if (sessions === undefined) {
+      sessions = new Map();
+      this.local.set(session.jid, sessions);
+    }
+    sessions.set(session.id, session);
+    this.metrics.sessionsOnline.inc({ transport: session.transport });
+    await this.registry.register(toInfo(session));
+  }
+
+  async detach(session: LocalSession): Promise<void> {
+    const sessions = this.local.get(session.jid);
+    if (sessions?.delete(session.id) !== true) {
+      return;
+    }
+    if (sessions.size === 0) {
+      this.local.delete(session.jid);
+    }
+    this.metrics.sessionsOnline.dec({ transport: session.transport });
+    await this.registry.unregister(toInfo(session));
+  }
+
+  /** Sends to every session of `jid` except `exceptSession`, here and on other nodes. */
+  async deliver(jid: string, delivery: Delivery, exceptSession?: string): Promise<void> {
+    this.deliverLocally(jid, delivery, exceptSession);
+    if (this.config.redis.mode === 'memory') {
+      return;
+    }
+    const remoteNodes = new Set((await this.registry.sessionsOf(jid)).map((session) => session.node));
+    remoteNodes.delete(this.config.nodeId);
+    await Promise.all(
+      [...remoteNodes].map((node) => this.bus.sendToNode(node, { kind: 'deliver', jid, delivery, exceptSession })),
+    );
+  }
+
+  sessionsOf(jid: string): Promise<SessionInfo[]> {
+    return this.registry.sessionsOf(jid);
+  }
+
+  sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
+    return this.registry.sessionsOfDomain(domain);
+  }
+
+  /** Ends a session wherever it is; false when no such session is online. */
+  async kick(sessionId: string, reason: string): Promise<boolean> {
+    const session = await this.registry.find(sessionId);
+    if (session === undefined) {
+      return false;
+    }
+    if (session.node === this.config.nodeId) {
+      this.kickLocally(sessionId, reason);
+    } else {
+      await this.bus.sendToNode(session.node, { kind: 'kick', sessionId, reason });
+    }
+
+    return true;
+  }
+
+  /** Closes every local session of a user (after a password change or deletion). */
+  closeSessionsOf(jid: string, reason: string): void {
+    for (const session of [...(this.local.get(jid)?.values() ?? [])]) {
+      session.close(reason);
+    }
+  }
+
+  private deliverLocally(jid: string, delivery: Delivery, exceptSession?: string): void {
+    const sessions = this.local.get(jid);
+    if (sessions === undefined) {
+      return;
+    }
+    for (const session of sessions.values()) {
+      if (session.id !== exceptSession) {
+        session.deliver(delivery);
+        this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
+      }
+    }
+  }
+
+  private kickLocally(sessionId: string, reason: string): void {
+    for (const sessions of this.local.values()) {
+      sessions.get(sessionId)?.close(reason);
+    }
+  }
+
+  private closeAll(reason: string): void {
+    for (const sessions of [...this.local.values()]) {
+      for (const session of [...sessions.values()]) {
+        session.close(reason);
+      }
+    }
+  }
+
+  private onBusMessage(message: BusMessage): void {
+    switch (message.kind) {
+      case 'deliver':
+        this.deliverLocally(message.jid, message.delivery, message.exceptSession);
+        break;
+      case 'kick':
+        this.kickLocally(message.sessionId, message.reason);
+        break;
+      case 'credentials-changed':
+        this.closeSessionsOf(message.jid, 'credentials changed');
+        break;
+      case 'token-revoked':
+        break;
+    }
+    for (const listener of this.listeners) {
+      listener(message);
+    }
+  }
+}
+
+function toInfo(session: LocalSession): SessionInfo {
+  return {
+    id: session.id,
+    jid: session.jid,
+    resource: session.resource,
+    transport: session.transport,
+    node: session.node,
+    connectedAt: session.connectedAt,
+    ...(session.address === undefined ? {} : { address: session.address }),
+  };
+}

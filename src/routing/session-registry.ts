@@ -1,0 +1,158 @@
+import type { Redis } from 'ioredis';
+
+import type { SessionInfo } from '#src/routing/session.js';
+
+/**
+ * Who is online where. Transient: it rebuilds itself as clients reconnect,
+ * so it needs no backup. In process for one node, in Redis for a cluster.
+ */
+export abstract class SessionRegistry {
+  abstract register(session: SessionInfo): Promise<void>;
+  abstract unregister(session: SessionInfo): Promise<void>;
+  /** The sessions of a bare JID, on live nodes only. */
+  abstract sessionsOf(jid: string): Promise<SessionInfo[]>;
+  abstract sessionsOfDomain(domain: string): Promise<SessionInfo[]>;
+  abstract find(sessionId: string): Promise<SessionInfo | undefined>;
+  /** Marks this node alive and forgets the sessions of nodes that stopped doing so. */
+  abstract heartbeat(): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+export class MemorySessionRegistry extends SessionRegistry {
+  private readonly byId = new Map<string, SessionInfo>();
+
+  async register(session: SessionInfo): Promise<void> {
+    this.byId.set(session.id, session);
+  }
+
+  async unregister(session: SessionInfo): Promise<void> {
+    this.byId.delete(session.id);
+  }
+
+  async sessionsOf(jid: string): Promise<SessionInfo[]> {
+    return [...this.byId.values()].filter((session) => session.jid === jid);
+  }
+
+  async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
+    return [...this.byId.values()].filter((session) => domainOf(session.jid) === domain);
+  }
+
+  async find(sessionId: string): Promise<SessionInfo | undefined> {
+    return this.byId.get(sessionId);
+  }
+
+  async heartbeat(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.byId.clear();
+  }
+}
+
+/**
+ * Keys:
+ * - `relay:sessions:{jid}`: hash of session id to session JSON
+ * - `relay:domain-sessions:{domain}`: hash of session id to bare JID
+ * - `relay:node-sessions:{node}`: set of `jid session-id`, to clean up after a dead node
+ * - `relay:session-index`: hash of session id to bare JID
+ * - `relay:nodes`: sorted set of node to last heartbeat (epoch ms)
+ */
+export class RedisSessionRegistry extends SessionRegistry {
+  private liveNodes = new Set<string>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly node: string,
+    private readonly ttlMs: number,
+  ) {
+    super();
+    this.liveNodes.add(node);
+  }
+
+  async register(session: SessionInfo): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(sessionsKey(session.jid), session.id, JSON.stringify(session))
+      .hset(domainKey(domainOf(session.jid)), session.id, session.jid)
+      .sadd(nodeKey(session.node), `${session.jid} ${session.id}`)
+      .hset(INDEX_KEY, session.id, session.jid)
+      .exec();
+  }
+
+  async unregister(session: SessionInfo): Promise<void> {
+    await this.redis
+      .multi()
+      .hdel(sessionsKey(session.jid), session.id)
+      .hdel(domainKey(domainOf(session.jid)), session.id)
+      .srem(nodeKey(session.node), `${session.jid} ${session.id}`)
+      .hdel(INDEX_KEY, session.id)
+      .exec();
+  }
+
+  async sessionsOf(jid: string): Promise<SessionInfo[]> {
+    const values = await this.redis.hvals(sessionsKey(jid));
+
+    return values.map((value) => JSON.parse(value) as SessionInfo).filter((session) => this.liveNodes.has(session.node));
+  }
+
+  async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
+    const jids = new Set(await this.redis.hvals(domainKey(domain)));
+    const perUser = await Promise.all([...jids].map((jid) => this.sessionsOf(jid)));
+
+    return perUser.flat();
+  }
+
+  async find(sessionId: string): Promise<SessionInfo | undefined> {
+    const jid = await this.redis.hget(INDEX_KEY, sessionId);
+
+    return jid === null ? undefined : (await this.sessionsOf(jid)).find((session) => session.id === sessionId);
+  }
+
+  async heartbeat(): Promise<void> {
+    const now = Date.now();
+    await this.redis.zadd(NODES_KEY, now, this.node);
+    const [alive, dead] = await Promise.all([
+      this.redis.zrangebyscore(NODES_KEY, now - this.ttlMs, '+inf'),
+      this.redis.zrangebyscore(NODES_KEY, '-inf', `(${now - this.ttlMs}`),
+    ]);
+    this.liveNodes = new Set([...alive, this.node]);
+    await Promise.all(dead.map((node) => this.forgetNode(node)));
+  }
+
+  async close(): Promise<void> {
+    await this.forgetNode(this.node);
+  }
+
+  /** Removes every session a node held; only one node wins the claim, so the work is done once. */
+  private async forgetNode(node: string): Promise<void> {
+    const claimed = await this.redis.set(`relay:forget:${node}`, this.node, 'PX', this.ttlMs, 'NX');
+    if (claimed === null && node !== this.node) {
+      return;
+    }
+    const members = await this.redis.smembers(nodeKey(node));
+    const pipeline = this.redis.multi();
+    for (const member of members) {
+      const [jid, sessionId] = member.split(' ') as [string, string];
+      pipeline.hdel(sessionsKey(jid), sessionId).hdel(domainKey(domainOf(jid)), sessionId).hdel(INDEX_KEY, sessionId);
+    }
+    await pipeline.del(nodeKey(node)).zrem(NODES_KEY, node).exec();
+  }
+}
+
+const NODES_KEY = 'relay:nodes';
+const INDEX_KEY = 'relay:session-index';
+
+function sessionsKey(jid: string): string {
+  return `relay:sessions:${jid}`;
+}
+
+function domainKey(domain: string): string {
+  return `relay:domain-sessions:${domain}`;
+}
+
+function nodeKey(node: string): string {
+  return `relay:node-sessions:${node}`;
+}
+
+function domainOf(jid: string): string {
+  return jid.slice(jid.indexOf('@') + 1);
+}
