@@ -1,0 +1,36 @@
+import { inject } from 'vitest';
+import net from 'node:net';
+
+/** Where the tests find PostgreSQL and Redis; the defaults are this machine's services. */
+export const TEST_POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_DATABASE_NAME = process.env.TEST_DATABASE_NAME ?? 'relay_test';
+export const TEST_DATABASE_URL = TEST_POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${TEST_DATABASE_NAME}`);
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function isCi(): boolean {
+  return process.env.CI === 'true' || process.env.CI === '1';
+}
+
+export function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Whether the suites that need PostgreSQL and Redis run, as the global
+ * setup found them; in CI a missing service has failed the run already.
+ */
+export function servicesUp(): boolean {
+  return inject('servicesUp');
+}
