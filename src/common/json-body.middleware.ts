@@ -21,11 +21,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
       strict: true,
       type: ['application/json', 'application/*+json'],
       verify: (_request, _response, buffer) => {
-        try {
-          strictUtf8.decode(buffer);
-        } catch (error: unknown) {
-          throw new AppError('invalid-encoding', { cause: error });
-        }
+        // body-parser decorates what is thrown here, so throw a plain error and translate it below.
+        strictUtf8.decode(buffer);
       },
     });
   }
@@ -49,6 +46,9 @@ function toBodyError(error: unknown): AppError {
     return error;
   }
   const type = (error as { type?: string }).type;
+  if (type === 'entity.verify.failed') {
+    return new AppError('invalid-encoding', { cause: error });
+  }
   if (type === 'entity.too.large') {
     return new AppError('payload-too-large', { detail: (error as Error).message, cause: error });
   }

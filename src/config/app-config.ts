@@ -10,7 +10,7 @@ export class AppConfig {
   readonly database:
     | { readonly mode: 'postgres'; readonly url: string; readonly poolSize: number; readonly runMigrations: boolean }
     | { readonly mode: 'embedded'; readonly dataDir: string; readonly poolSize: number; readonly runMigrations: boolean };
-  readonly redis: { readonly mode: 'redis'; readonly url: string } | { readonly mode: 'memory' };
+  readonly redis: { readonly mode: 'redis'; readonly url: string; readonly keyPrefix: string } | { readonly mode: 'memory' };
   readonly dataDir: string;
   readonly nodeId: string;
   readonly admin: { readonly username: string; readonly password?: string };
@@ -42,7 +42,7 @@ export class AppConfig {
       parsed.DATABASE_URL === undefined
         ? { mode: 'embedded', dataDir: resolve(this.dataDir, 'pgdata'), poolSize: Math.min(parsed.DATABASE_POOL_SIZE, 8), runMigrations: parsed.MIGRATIONS_RUN }
         : { mode: 'postgres', url: parsed.DATABASE_URL, poolSize: parsed.DATABASE_POOL_SIZE, runMigrations: parsed.MIGRATIONS_RUN };
-    this.redis = parsed.REDIS_URL === undefined ? { mode: 'memory' } : { mode: 'redis', url: parsed.REDIS_URL };
+    this.redis = parsed.REDIS_URL === undefined ? { mode: 'memory' } : { mode: 'redis', url: parsed.REDIS_URL, keyPrefix: parsed.REDIS_KEY_PREFIX };
     this.nodeId = parsed.NODE_ID ?? randomUUID().slice(0, 8);
     this.admin = { username: parsed.ADMIN_USERNAME, password: parsed.ADMIN_PASSWORD };
     this.logLevel = parsed.LOG_LEVEL;

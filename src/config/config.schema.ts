@@ -40,6 +40,7 @@ export const configSchema = z
     DATABASE_POOL_SIZE: integer(1, 200).default(20),
     DATA_DIR: z.string().default('./data'),
     REDIS_URL: optionalText,
+    REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('relay:'),
     NODE_ID: optionalText,
     ADMIN_USERNAME: z.string().min(1).default('admin'),
     ADMIN_PASSWORD: optionalText,

@@ -45,25 +45,34 @@ export class RedisClusterBus extends ClusterBus {
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
     private readonly node: string,
+    private readonly prefix: string,
   ) {
     super();
   }
 
-  static async connect(publisher: Redis, subscriber: Redis, node: string): Promise<RedisClusterBus> {
-    const bus = new RedisClusterBus(publisher, subscriber, node);
+  static async connect(publisher: Redis, subscriber: Redis, node: string, prefix: string): Promise<RedisClusterBus> {
+    const bus = new RedisClusterBus(publisher, subscriber, node, prefix);
     subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => bus.receive(payload));
     await subscriber.connect();
-    await subscriber.subscribe(nodeChannel(node), BROADCAST_CHANNEL);
+    await subscriber.subscribe(bus.nodeChannel(node), bus.broadcastChannel);
 
     return bus;
   }
 
   async sendToNode(node: string, message: BusMessage): Promise<void> {
-    await this.publisher.publish(nodeChannel(node), JSON.stringify(message));
+    await this.publisher.publish(this.nodeChannel(node), JSON.stringify(message));
   }
 
   async broadcast(message: BusMessage): Promise<void> {
-    await this.publisher.publish(BROADCAST_CHANNEL, JSON.stringify(message));
+    await this.publisher.publish(this.broadcastChannel, JSON.stringify(message));
+  }
+
+  private get broadcastChannel(): string {
+    return `${this.prefix}bus:all`;
+  }
+
+  private nodeChannel(node: string): string {
+    return `${this.prefix}bus:node:${node}`;
   }
 
   async close(): Promise<void> {
@@ -77,10 +86,4 @@ export class RedisClusterBus extends ClusterBus {
       this.logger.error({ err: error, node: this.node }, 'cluster bus message dropped');
     }
   }
-}
-
-const BROADCAST_CHANNEL = 'relay:bus:all';
-
-function nodeChannel(node: string): string {
-  return `relay:bus:node:${node}`;
 }

@@ -15,7 +15,9 @@ import { MemoryTransientStore, RedisTransientStore, TransientStore } from '#src/
       provide: SessionRegistry,
       inject: [AppConfig, REDIS],
       useFactory: (config: AppConfig, redis: Redis | null) =>
-        redis === null ? new MemorySessionRegistry() : new RedisSessionRegistry(redis, config.nodeId, config.sessionTtlSeconds * 1000),
+        redis === null || config.redis.mode === 'memory'
+          ? new MemorySessionRegistry()
+          : new RedisSessionRegistry(redis, config.nodeId, config.sessionTtlSeconds * 1000, config.redis.keyPrefix),
     },
     {
       provide: ClusterBus,
@@ -23,12 +25,13 @@ import { MemoryTransientStore, RedisTransientStore, TransientStore } from '#src/
       useFactory: async (config: AppConfig, redis: Redis | null) =>
         redis === null || config.redis.mode === 'memory'
           ? new LocalClusterBus()
-          : RedisClusterBus.connect(redis, openRedis(config.redis.url, `relay-${config.nodeId}-bus`), config.nodeId),
+          : RedisClusterBus.connect(redis, openRedis(config.redis.url, `relay-${config.nodeId}-bus`), config.nodeId, config.redis.keyPrefix),
     },
     {
       provide: TransientStore,
-      inject: [REDIS],
-      useFactory: (redis: Redis | null) => (redis === null ? new MemoryTransientStore() : new RedisTransientStore(redis)),
+      inject: [AppConfig, REDIS],
+      useFactory: (config: AppConfig, redis: Redis | null) =>
+        redis === null || config.redis.mode === 'memory' ? new MemoryTransientStore() : new RedisTransientStore(redis, `${config.redis.keyPrefix}t:`),
     },
     RouterService,
   ],

@@ -49,70 +49,74 @@ export class MemorySessionRegistry extends SessionRegistry {
 }
 
 /**
- * Keys:
- * - `relay:sessions:{jid}`: hash of session id to session JSON
- * - `relay:domain-sessions:{domain}`: hash of session id to bare JID
- * - `relay:node-sessions:{node}`: set of `jid session-id`, to clean up after a dead node
- * - `relay:session-index`: hash of session id to bare JID
- * - `relay:nodes`: sorted set of node to last heartbeat (epoch ms)
+ * Keys, after REDIS_KEY_PREFIX:
+ * - `sessions:{jid}`: hash of session id to session JSON
+ * - `domain-sessions:{domain}`: hash of session id to bare JID
+ * - `node-sessions:{node}`: set of `jid session-id`, to clean up after a dead node
+ * - `session-index`: hash of session id to bare JID
+ * - `nodes`: sorted set of node to last heartbeat (epoch ms)
  */
 export class RedisSessionRegistry extends SessionRegistry {
   private liveNodes = new Set<string>();
+
+  private readonly keys: RegistryKeys;
 
   constructor(
     private readonly redis: Redis,
     private readonly node: string,
     private readonly ttlMs: number,
+    prefix: string,
   ) {
     super();
     this.liveNodes.add(node);
+    this.keys = registryKeys(prefix);
   }
 
   async register(session: SessionInfo): Promise<void> {
     await this.redis
       .multi()
-      .hset(sessionsKey(session.jid), session.id, JSON.stringify(session))
-      .hset(domainKey(domainOf(session.jid)), session.id, session.jid)
-      .sadd(nodeKey(session.node), `${session.jid} ${session.id}`)
-      .hset(INDEX_KEY, session.id, session.jid)
+      .hset(this.keys.sessions(session.jid), session.id, JSON.stringify(session))
+      .hset(this.keys.domain(domainOf(session.jid)), session.id, session.jid)
+      .sadd(this.keys.node(session.node), `${session.jid} ${session.id}`)
+      .hset(this.keys.index, session.id, session.jid)
       .exec();
   }
 
   async unregister(session: SessionInfo): Promise<void> {
     await this.redis
       .multi()
-      .hdel(sessionsKey(session.jid), session.id)
-      .hdel(domainKey(domainOf(session.jid)), session.id)
-      .srem(nodeKey(session.node), `${session.jid} ${session.id}`)
-      .hdel(INDEX_KEY, session.id)
+      .hdel(this.keys.sessions(session.jid), session.id)
+      .hdel(this.keys.domain(domainOf(session.jid)), session.id)
+      .srem(this.keys.node(session.node), `${session.jid} ${session.id}`)
+      .hdel(this.keys.index, session.id)
       .exec();
   }
 
   async sessionsOf(jid: string): Promise<SessionInfo[]> {
-    const values = await this.redis.hvals(sessionsKey(jid));
+    const values = await this.redis.hvals(this.keys.sessions(jid));
 
     return values.map((value) => JSON.parse(value) as SessionInfo).filter((session) => this.liveNodes.has(session.node));
   }
 
   async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
-    const jids = new Set(await this.redis.hvals(domainKey(domain)));
+    const jids = new Set(await this.redis.hvals(this.keys.domain(domain)));
     const perUser = await Promise.all([...jids].map((jid) => this.sessionsOf(jid)));
 
     return perUser.flat();
   }
 
   async find(sessionId: string): Promise<SessionInfo | undefined> {
-    const jid = await this.redis.hget(INDEX_KEY, sessionId);
+    const jid = await this.redis.hget(this.keys.index, sessionId);
 
     return jid === null ? undefined : (await this.sessionsOf(jid)).find((session) => session.id === sessionId);
   }
 
   async heartbeat(): Promise<void> {
     const now = Date.now();
-    await this.redis.zadd(NODES_KEY, now, this.node);
+    await this.redis.zadd(this.keys.nodes, now, this.node);
     const [alive, dead] = await Promise.all([
-      this.redis.zrangebyscore(NODES_KEY, now - this.ttlMs, '+inf'),
-      this.redis.zrangebyscore(NODES_KEY, '-inf', `(${now - this.ttlMs}`),
+      this.redis.zrangebyscore(this.keys.nodes, now - this.ttlMs, '+inf'),
+      this.redis.zrangebyscore(this.keys.nodes, '-inf', `(${now - this.ttlMs}`),
     ]);
     this.liveNodes = new Set([...alive, this.node]);
     await Promise.all(dead.map((node) => this.forgetNode(node)));
@@ -124,35 +128,41 @@ export class RedisSessionRegistry extends SessionRegistry {
 
   /** Removes every session a node held; only one node wins the claim, so the work is done once. */
   private async forgetNode(node: string): Promise<void> {
-    const claimed = await this.redis.set(`relay:forget:${node}`, this.node, 'PX', this.ttlMs, 'NX');
+    const claimed = await this.redis.set(this.keys.forget(node), this.node, 'PX', this.ttlMs, 'NX');
     if (claimed === null && node !== this.node) {
       return;
     }
-    const members = await this.redis.smembers(nodeKey(node));
+    const members = await this.redis.smembers(this.keys.node(node));
     const pipeline = this.redis.multi();
     for (const member of members) {
       const [jid, sessionId] = member.split(' ') as [string, string];
-      pipeline.hdel(sessionsKey(jid), sessionId).hdel(domainKey(domainOf(jid)), sessionId).hdel(INDEX_KEY, sessionId);
+      pipeline.hdel(this.keys.sessions(jid), sessionId).hdel(this.keys.domain(domainOf(jid)), sessionId).hdel(this.keys.index, sessionId);
     }
-    await pipeline.del(nodeKey(node)).zrem(NODES_KEY, node).exec();
+    await pipeline.del(this.keys.node(node)).zrem(this.keys.nodes, node).exec();
   }
 }
 
-const NODES_KEY = 'relay:nodes';
-const INDEX_KEY = 'relay:session-index';
-
-function sessionsKey(jid: string): string {
-  return `relay:sessions:${jid}`;
-}
-
-function domainKey(domain: string): string {
-  return `relay:domain-sessions:${domain}`;
-}
-
-function nodeKey(node: string): string {
-  return `relay:node-sessions:${node}`;
-}
 
 function domainOf(jid: string): string {
   return jid.slice(jid.indexOf('@') + 1);
+}
+
+interface RegistryKeys {
+  readonly nodes: string;
+  readonly index: string;
+  sessions(jid: string): string;
+  domain(domain: string): string;
+  node(node: string): string;
+  forget(node: string): string;
+}
+
+function registryKeys(prefix: string): RegistryKeys {
+  return {
+    nodes: `${prefix}nodes`,
+    index: `${prefix}session-index`,
+    sessions: (jid) => `${prefix}sessions:${jid}`,
+    domain: (domain) => `${prefix}domain-sessions:${domain}`,
+    node: (node) => `${prefix}node-sessions:${node}`,
+    forget: (node) => `${prefix}forget:${node}`,
+  };
 }

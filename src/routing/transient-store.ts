@@ -64,7 +64,7 @@ export class MemoryTransientStore extends TransientStore {
 export class RedisTransientStore extends TransientStore {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix = 'relay:t:',
+    private readonly prefix: string,
   ) {
     super();
   }

@@ -28,7 +28,7 @@ export async function startTestServer(settings: Record<string, string> = {}, opt
       ADMIN_PASSWORD,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       SHUTDOWN_TIMEOUT_MS: '2000',
-      ...(options.embedded === true ? {} : { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL }),
+      ...(options.embedded === true ? {} : { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `test:${domain}:` }),
       ...settings,
     },
   );
