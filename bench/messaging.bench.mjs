@@ -17,7 +17,7 @@
 // under test, and a fresh load-generator child (autocannon) per autocannon
 // phase. Everything listens on and talks to 127.0.0.1 only.
 import { fork, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readdirSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -372,8 +372,11 @@ function runLoad(url, { duration, tag, pairs, roles, cpu }) {
     roles[child.pid] = 'loadgen';
     const snapshot = cpu ? cpuSnapshot() : undefined;
     let answer;
+    let usage;
     child.once('message', (message) => {
       answer = message;
+      // read /proc while the load generator still exists, so its CPU is counted
+      usage = snapshot?.stop(roles);
     });
     child.once('exit', (code) => {
       if (answer === undefined) {
@@ -381,7 +384,7 @@ function runLoad(url, { duration, tag, pairs, roles, cpu }) {
 
         return;
       }
-      resolveLoad({ ...answer, pid: child.pid, cpu: snapshot?.stop(roles) });
+      resolveLoad({ ...answer, pid: child.pid, cpu: usage });
     });
     child.send({
       url,
@@ -512,6 +515,7 @@ async function main() {
     const lat = await runPaced(server.base, pairs, { rate: opts.rate, seconds: opts.latencyDuration });
     const latMissing = await drain(receivers, lat.ids);
     const latency = latCpu.stop(roles);
+    writeFileSync(join(RUN_DIR, 'latency.csv'), `seq,send_to_receive_ms,scheduled_to_receive_ms\n${receivers.latency.map((row) => `${row.seq},${row.fromSend.toFixed(3)},${row.fromSchedule.toFixed(3)}`).join('\n')}\n`);
     const fromSend = receivers.latency.map((row) => row.fromSend).sort((a, b) => a - b);
     const fromSchedule = receivers.latency.map((row) => row.fromSchedule).sort((a, b) => a - b);
     const responses = lat.responses.sort((a, b) => a - b);

@@ -9,7 +9,7 @@ import type { SessionInfo } from '#src/routing/session.js';
 export abstract class SessionRegistry {
   abstract register(session: SessionInfo): Promise<void>;
   abstract unregister(session: SessionInfo): Promise<void>;
-  /** The sessions of a bare JID, on live nodes only. */
+  /** The sessions of a bare JID, leaving out those of nodes known to be dead. */
   abstract sessionsOf(jid: string): Promise<SessionInfo[]>;
   abstract sessionsOfDomain(domain: string): Promise<SessionInfo[]>;
   abstract find(sessionId: string): Promise<SessionInfo | undefined>;
@@ -57,7 +57,8 @@ export class MemorySessionRegistry extends SessionRegistry {
  * - `nodes`: sorted set of node to last heartbeat (epoch ms)
  */
 export class RedisSessionRegistry extends SessionRegistry {
-  private liveNodes = new Set<string>();
+  /** Nodes whose heartbeat has lapsed; a node not heard of yet counts as alive. */
+  private deadNodes = new Set<string>();
 
   private readonly keys: RegistryKeys;
 
@@ -68,7 +69,6 @@ export class RedisSessionRegistry extends SessionRegistry {
     prefix: string,
   ) {
     super();
-    this.liveNodes.add(node);
     this.keys = registryKeys(prefix);
   }
 
@@ -95,7 +95,7 @@ export class RedisSessionRegistry extends SessionRegistry {
   async sessionsOf(jid: string): Promise<SessionInfo[]> {
     const values = await this.redis.hvals(this.keys.sessions(jid));
 
-    return values.map((value) => JSON.parse(value) as SessionInfo).filter((session) => this.liveNodes.has(session.node));
+    return values.map((value) => JSON.parse(value) as SessionInfo).filter((session) => !this.deadNodes.has(session.node));
   }
 
   async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
@@ -114,11 +114,8 @@ export class RedisSessionRegistry extends SessionRegistry {
   async heartbeat(): Promise<void> {
     const now = Date.now();
     await this.redis.zadd(this.keys.nodes, now, this.node);
-    const [alive, dead] = await Promise.all([
-      this.redis.zrangebyscore(this.keys.nodes, now - this.ttlMs, '+inf'),
-      this.redis.zrangebyscore(this.keys.nodes, '-inf', `(${now - this.ttlMs}`),
-    ]);
-    this.liveNodes = new Set([...alive, this.node]);
+    const dead = (await this.redis.zrangebyscore(this.keys.nodes, '-inf', `(${now - this.ttlMs}`)).filter((node) => node !== this.node);
+    this.deadNodes = new Set(dead);
     await Promise.all(dead.map((node) => this.forgetNode(node)));
   }
 
