@@ -4,12 +4,12 @@
 // ceiling on the same machine. Run after `npm run build`:
 //
 //   node bench/messaging.bench.mjs [--duration 12] [--pairs 100] [--connections 100]
-//        [--rate 1000] [--latency-duration 10] [--warmup 3] [--log-level warn]
-//        [--cpu-prof] [--skip-bare]
+//        [--rate 1000] [--latency-duration 12] [--warmup 3] [--log-level warn]
+//        [--cpu-prof] [--skip-bare] [--server-node-args "--trace-gc"]
 //
 // Every option may also be given as an environment variable: BENCH_DURATION,
 // BENCH_PAIRS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_LATENCY_DURATION,
-// BENCH_WARMUP, BENCH_LOG_LEVEL, BENCH_CPU_PROF=1, BENCH_SKIP_BARE=1,
+// BENCH_WARMUP, BENCH_LOG_LEVEL, BENCH_CPU_PROF=1, BENCH_SKIP_BARE=1, BENCH_SERVER_NODE_ARGS,
 // plus BENCH_POSTGRES_URL, BENCH_DATABASE, BENCH_REDIS_URL.
 //
 // Processes: this one (orchestrator, the socket.io receivers, and the paced
@@ -50,6 +50,7 @@ const { values: argv } = parseArgs({
     'log-level': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
     'skip-bare': { type: 'boolean' },
+    'server-node-args': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -71,11 +72,13 @@ const opts = {
   pairs: Math.floor(num('pairs', 'BENCH_PAIRS', 100)),
   connections: Math.floor(num('connections', 'BENCH_CONNECTIONS', 100)),
   rate: num('rate', 'BENCH_RATE', 1000),
-  latencyDuration: num('latency-duration', 'BENCH_LATENCY_DURATION', 10),
+  latencyDuration: num('latency-duration', 'BENCH_LATENCY_DURATION', 12),
   warmup: num('warmup', 'BENCH_WARMUP', 3),
   logLevel: argv['log-level'] ?? env.BENCH_LOG_LEVEL ?? 'warn',
   cpuProf: argv['cpu-prof'] ?? env.BENCH_CPU_PROF === '1',
   skipBare: argv['skip-bare'] ?? env.BENCH_SKIP_BARE === '1',
+  // extra node flags for the server child, e.g. "--trace-gc" (output goes to the server log)
+  serverNodeArgs: (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   database: env.BENCH_DATABASE ?? 'relay_bench',
   // A Redis database of its own (the tests use 0), flushed before each run.
@@ -201,6 +204,30 @@ async function archiveCounts() {
   return rows[0];
 }
 
+/** The server's Prometheus metrics, as name{labels} -> value. */
+async function scrapeMetrics(base) {
+  const res = await call(base, 'GET', '/metrics');
+  const values = new Map();
+  if (res.status !== 200) {
+    return values;
+  }
+  for (const line of res.body.split('\n')) {
+    if (line !== '' && !line.startsWith('#')) {
+      const space = line.lastIndexOf(' ');
+      values.set(line.slice(0, space), Number(line.slice(space + 1)));
+    }
+  }
+
+  return values;
+}
+
+function batchStats(before, after) {
+  const count = (after.get('relay_archive_batch_size_count') ?? 0) - (before.get('relay_archive_batch_size_count') ?? 0);
+  const sum = (after.get('relay_archive_batch_size_sum') ?? 0) - (before.get('relay_archive_batch_size_sum') ?? 0);
+
+  return { transactions: count, meanBatch: count === 0 ? 0 : r1(sum / count), eventLoopLagP99Ms: r1((after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000) };
+}
+
 // ---------------------------------------------------------------- server under test
 
 async function startServer() {
@@ -208,7 +235,7 @@ async function startServer() {
   const logFile = join(RUN_DIR, `server-${opts.logLevel}.log`);
   const fd = openSync(logFile, 'a');
   const profDir = join(RUN_DIR, 'prof');
-  const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const nodeArgs = [...opts.serverNodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
     cwd: ROOT,
     stdio: ['ignore', fd, fd],
@@ -472,6 +499,11 @@ async function main() {
   const roles = { [process.pid]: 'bench (receivers)' };
   const figures = { command: COMMAND, options: { ...opts, postgresUrl: undefined }, machine: { cores: (await import('node:os')).availableParallelism(), node: process.version } };
   log(`run dir ${relative(ROOT, RUN_DIR)}`);
+  // Other work on the machine (a test run, a compiler) skews every figure: measure it first.
+  const idle = cpuSnapshot();
+  await sleep(1000);
+  figures.machine.busyBeforeStart = idle.stop(roles);
+  delete figures.machine.busyBeforeStart.wallSeconds;
   await resetStores();
   const server = await startServer();
   roles[server.child.pid] = 'server';
@@ -488,10 +520,12 @@ async function main() {
     const warm = await runLoad(server.base, { duration: opts.warmup, tag: 'warm', pairs, roles });
     await drain(receivers, warm.ids);
     log(`throughput ${opts.duration} s, ${opts.connections} connections`);
+    const metricsBefore = await scrapeMetrics(server.base);
     const tpCpu = { t0: process.hrtime.bigint() };
     const tp = await runLoad(server.base, { duration: opts.duration, tag: 'tp', pairs, roles, cpu: true });
     tpCpu.t1 = process.hrtime.bigint();
     const tpMissing = await drain(receivers, tp.ids);
+    const tpBatches = batchStats(metricsBefore, await scrapeMetrics(server.base));
     const tpReceived = receivers.byTag.get('tp') ?? 0;
     figures.throughput = {
       messagesPerSecond: r1(tp.summary.ok / tp.summary.duration),
@@ -506,15 +540,18 @@ async function main() {
       receivedButNotAcknowledged: tpReceived - (tp.ids.length - tpMissing),
       httpLatencyMs: tp.summary.latency,
       cpuCoresBusy: tp.cpu,
+      archiveCommits: tpBatches,
     };
 
     // 2. latency at a fixed rate
     log(`latency: ${opts.rate} msg/s for ${opts.latencyDuration} s`);
     receivers.latency.length = 0;
+    const latMetrics = await scrapeMetrics(server.base);
     const latCpu = cpuSnapshot();
     const lat = await runPaced(server.base, pairs, { rate: opts.rate, seconds: opts.latencyDuration });
     const latMissing = await drain(receivers, lat.ids);
     const latency = latCpu.stop(roles);
+    const latBatches = batchStats(latMetrics, await scrapeMetrics(server.base));
     writeFileSync(join(RUN_DIR, 'latency.csv'), `seq,send_to_receive_ms,scheduled_to_receive_ms\n${receivers.latency.map((row) => `${row.seq},${row.fromSend.toFixed(3)},${row.fromSchedule.toFixed(3)}`).join('\n')}\n`);
     const fromSend = receivers.latency.map((row) => row.fromSend).sort((a, b) => a - b);
     const fromSchedule = receivers.latency.map((row) => row.fromSchedule).sort((a, b) => a - b);
@@ -535,6 +572,7 @@ async function main() {
       sendToHttpResponseMs: { p50: r2(percentile(responses, 0.5)), p99: r2(percentile(responses, 0.99)), max: r2(responses.at(-1)) },
       maxInFlight: lat.maxInFlight,
       cpuCoresBusy: latency,
+      archiveCommits: latBatches,
     };
 
     // archived == delivered, over every phase
@@ -563,7 +601,7 @@ async function main() {
     if (files.length > 0) {
       const file = join(server.profDir, files[0]);
       const summary = summarizeProfile(file, { ...figures.profileWindow, top: 15, root: ROOT });
-      figures.serverProfile = { file: relative(ROOT, file), ...summary };
+      figures.serverProfile = { file: relative(ROOT, file), ...figures.profileWindow, ...summary };
     }
   }
   delete figures.profileWindow;
@@ -593,6 +631,13 @@ async function main() {
   agent.destroy();
 }
 
+function cores(cpu) {
+  return Object.entries(cpu ?? {})
+    .filter(([key]) => key !== 'wallSeconds')
+    .map(([key, value]) => `${key} ${value}`)
+    .join(', ');
+}
+
 function report(f) {
   const t = f.throughput;
   const l = f.latency;
@@ -600,25 +645,31 @@ function report(f) {
   const pass = (ok) => (ok ? 'PASS' : 'FAIL');
   const verified = t.acknowledgedButNotReceived === 0 && l.acknowledgedButNotReceived === 0 && i.duplicates === 0 && i.misrouted === 0 && i.archivedSenderSide === i.deliveredUnique;
   f.verified = verified;
+  const disturbed = (cpu) => ((cpu?.other ?? 0) > 0.15 ? `  DISTURBED: other processes used ${cpu.other} cores` : '');
   const rows = [
     ['REST send throughput (all recipients online)', `${t.messagesPerSecond} msg/s`, `>= 3000  ${pass(t.messagesPerSecond >= 3000)}`],
     ['  2xx / non-2xx / errors / timeouts', `${t.ok2xx} / ${t.non2xx} / ${t.errors} / ${t.timeouts}`, ''],
     ['  received over socket.io (this phase)', `${t.receivedOverSocketIo}`, `acked-not-received ${t.acknowledgedButNotReceived}, received-not-acked ${t.receivedButNotAcknowledged} (cut at stop)`],
     ['  HTTP latency p50 / p99 / max', `${t.httpLatencyMs.p50} / ${t.httpLatencyMs.p99} / ${t.httpLatencyMs.max} ms`, ''],
-    ['  cores busy (avg)', Object.entries(t.cpuCoresBusy).filter(([k]) => k !== 'wallSeconds').map(([k, v]) => `${k} ${v}`).join(', '), ''],
+    ['  archive commits / mean batch', `${t.archiveCommits.transactions} / ${t.archiveCommits.meanBatch}`, `event-loop lag p99 ${t.archiveCommits.eventLoopLagP99Ms} ms`],
+    ['  cores busy (avg)', cores(t.cpuCoresBusy), disturbed(t.cpuCoresBusy)],
     [`Send-to-receive at ${l.targetRate} msg/s (achieved ${l.achievedRate})`, `p50 ${l.sendToReceiveMs.p50} / p99 ${l.sendToReceiveMs.p99} / max ${l.sendToReceiveMs.max} ms`, `p99 < 25 ms  ${pass(l.sendToReceiveMs.p99 < 25)}`],
     ['  from scheduled send time (incl. sender lag)', `p50 ${l.scheduledToReceiveMs.p50} / p99 ${l.scheduledToReceiveMs.p99} / max ${l.scheduledToReceiveMs.max} ms`, ''],
     ['  send to HTTP 200', `p50 ${l.sendToHttpResponseMs.p50} / p99 ${l.sendToHttpResponseMs.p99} / max ${l.sendToHttpResponseMs.max} ms`, ''],
     ['  sent / 2xx / non-2xx / errors / received', `${l.sent} / ${l.ok2xx} / ${l.non2xx} / ${l.errors} / ${l.received}`, ''],
+    ['  archive commits / mean batch', `${l.archiveCommits.transactions} / ${l.archiveCommits.meanBatch}`, `event-loop lag p99 ${l.archiveCommits.eventLoopLagP99Ms} ms`],
+    ['  cores busy (avg)', cores(l.cpuCoresBusy), disturbed(l.cpuCoresBusy)],
   ];
   if (f.bare !== undefined) {
     rows.push(['Bare node:http JSON POST (same autocannon settings)', `${f.bare.requestsPerSecond} req/s`, `non-2xx ${f.bare.non2xx}, errors ${f.bare.errors}`]);
+    rows.push(['  cores busy (avg)', cores(f.bare.cpuCoresBusy), disturbed(f.bare.cpuCoresBusy)]);
     rows.push(['  ratio messaging / bare', `${f.ratioMessagingToBare}`, `>= 0.25  ${pass(f.ratioMessagingToBare >= 0.25)}`]);
   }
   rows.push(['Integrity: archived (sender side) / delivered unique', `${i.archivedSenderSide} / ${i.deliveredUnique}`, `dup ${i.duplicates}, misrouted ${i.misrouted}, disconnects ${i.socketDisconnects}  ${pass(verified)}`]);
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));
   console.log(`\n$ ${f.command}`);
+  console.log(`machine before start: ${cores(f.machine.busyBeforeStart) || 'idle'}`);
   console.log(`(${f.options.pairs} pairs, ${f.options.connections} connections, pipelining 1, ${f.options.duration} s; LOG_LEVEL=${f.options.logLevel}; ${f.machine.cores} cores, node ${f.machine.node})`);
   for (const [a, b, c] of rows) {
     console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
@@ -628,6 +679,7 @@ function report(f) {
     for (const row of f.serverProfile.top) {
       console.log(`  ${String(row.pct).padStart(5)}%  ${row.name}`);
     }
+    console.log(`  inclusive by package: ${f.serverProfile.packagesInclusive.map((row) => `${row.name} ${row.pct}%`).join(', ')}`);
   }
   console.log(JSON.stringify(f));
 }

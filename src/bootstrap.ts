@@ -2,6 +2,8 @@ import 'reflect-metadata';
 
 import type { Server } from 'node:http';
 
+import type { NextFunction, Request, Response } from 'express';
+
 import { Logger as NestLogger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -9,11 +11,13 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 
 import { AppModule } from '#src/app.module.js';
+import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
 import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
 import type { AppConfig } from '#src/config/app-config.js';
 import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
+import { RouterService } from '#src/routing/router.service.js';
 
 export interface RunningServer {
   readonly app: INestApplication;
@@ -46,6 +50,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
 
 export async function startServer(config: AppConfig): Promise<RunningServer> {
   const app = await createApp(config);
+  const drain = new DrainSwitch();
+  app.use(drain.middleware);
   if (config.http.host === undefined) {
     await app.listen(config.http.port);
   } else {
@@ -77,17 +83,53 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   return {
     app,
     url: `http://127.0.0.1:${port}`,
-    stop: () => (stopping ??= shutdown(app, server, config.shutdownTimeoutMs)),
+    stop: () => (stopping ??= shutdown(app, server, drain, config.shutdownTimeoutMs)),
   };
 }
 
-async function shutdown(app: INestApplication, server: Server, timeoutMs: number): Promise<void> {
+async function shutdown(app: INestApplication, server: Server, drain: DrainSwitch, timeoutMs: number): Promise<void> {
   // No new connections; idle keep-alive sockets close now, busy ones after their response.
+  drain.start();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs).unref();
-  // Sessions (sockets and SSE streams) are closed by the router's shutdown hook; then stores close.
-  await app.close();
+  // Live sessions (sockets, SSE streams) are told why and closed while the transports still run.
+  app.get(RouterService).closeAllSessions('server shutting down');
+  // In-flight requests finish (bounded by the deadline) before the database and Redis close under them.
   await closed;
   clearTimeout(deadline);
+  await app.close();
+}
+
+/**
+ * Once shutdown starts, a request arriving on a kept-alive connection is
+ * refused with 503 and the connection closed, so that clients move to
+ * another node; requests already running finish and answer normally.
+ */
+class DrainSwitch {
+  private draining = false;
+  private readonly inFlight = new Set<Response>();
+
+  start(): void {
+    this.draining = true;
+    // Responses still to come close their connection after they are sent.
+    for (const response of this.inFlight) {
+      response.shouldKeepAlive = false;
+    }
+  }
+
+  readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
+    if (this.draining) {
+      response.setHeader('Connection', 'close');
+      response.setHeader('Retry-After', '1');
+      response.status(503).type('application/problem+json').send(
+        JSON.stringify(toProblemDocument(new AppError('unavailable', { detail: 'the server is shutting down' }), String(request.id), request.originalUrl)),
+      );
+
+      return;
+    }
+    this.inFlight.add(response);
+    response.on('close', () => this.inFlight.delete(response));
+    next();
+  };
 }

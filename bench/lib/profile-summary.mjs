@@ -1,12 +1,40 @@
-// Self time per function from a V8 .cpuprofile, optionally only inside a
-// window of monotonic time (microseconds, the clock process.hrtime uses).
+// Self time per function, and self/inclusive time per package, from a V8
+// .cpuprofile, optionally only inside a window of monotonic time in
+// microseconds (the clock of process.hrtime and of V8's profiler on Linux).
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
+
+function packageOf(url) {
+  if (url === '') {
+    return null;
+  }
+  const dep = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
+  if (dep !== null) {
+    return dep[1];
+  }
+  if (url.includes('/dist/src/')) {
+    return `src/${url.split('/dist/src/')[1].split('/')[0]}`;
+  }
+  if (url.startsWith('node:')) {
+    return url.split('/').slice(0, 2).join('/');
+  }
+
+  return url;
+}
 
 export function summarizeProfile(file, { fromUs, toUs, top = 15, root = process.cwd() } = {}) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parents = new Map();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) {
+      parents.set(child, node.id);
+    }
+  }
   const self = new Map();
+  const packageSelf = new Map();
+  const packageInclusive = new Map();
+  const add = (map, key, value) => map.set(key, (map.get(key) ?? 0) + value);
   let time = profile.startTime;
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -15,26 +43,44 @@ export function summarizeProfile(file, { fromUs, toUs, top = 15, root = process.
       continue;
     }
     const delta = profile.timeDeltas[i + 1] ?? 0;
+    total += delta;
     const frame = nodes.get(profile.samples[i]).callFrame;
     const where = frame.url === '' ? '' : `${relative(root, frame.url.replace(/^file:\/\//, ''))}:${frame.lineNumber + 1}`;
-    const key = `${frame.functionName || '(anonymous)'} ${where}`.trim();
-    self.set(key, (self.get(key) ?? 0) + delta);
-    total += delta;
+    add(self, `${frame.functionName || '(anonymous)'} ${where}`.trim(), delta);
+    add(packageSelf, packageOf(frame.url) ?? frame.functionName, delta);
+    const seen = new Set();
+    for (let id = profile.samples[i]; id !== undefined; id = parents.get(id)) {
+      const pkg = packageOf(nodes.get(id).callFrame.url);
+      if (pkg !== null && !seen.has(pkg)) {
+        seen.add(pkg);
+        add(packageInclusive, pkg, delta);
+      }
+    }
   }
-  const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+  const rank = (map, n) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Math.round((1000 * us) / total) / 10 }));
 
   return {
-    windowMs: total / 1000,
+    windowMs: Math.round(total / 1000),
     coveredWindow: fromUs === undefined || (profile.startTime <= fromUs && profile.endTime >= toUs),
-    top: rows.map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Math.round((1000 * us) / total) / 10 })),
+    top: rank(self, top),
+    packagesSelf: rank(packageSelf, top),
+    packagesInclusive: rank(packageInclusive, top),
   };
 }
 
-// node bench/lib/profile-summary.mjs file.cpuprofile [top]
+// node bench/lib/profile-summary.mjs file.cpuprofile [fromUs toUs]
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { top, windowMs } = summarizeProfile(process.argv[2], { top: Number(process.argv[3] ?? 25) });
-  console.log(`total ${windowMs.toFixed(0)} ms`);
-  for (const row of top) {
-    console.log(`${String(row.pct).padStart(5)}%  ${String(row.ms).padStart(6)} ms  ${row.name}`);
+  const [file, from, to] = process.argv.slice(2);
+  const summary = summarizeProfile(file, { top: 30, ...(from === undefined ? {} : { fromUs: Number(from), toUs: Number(to) }) });
+  console.log(`sampled ${summary.windowMs} ms`);
+  for (const key of ['top', 'packagesSelf', 'packagesInclusive']) {
+    console.log(`-- ${key}`);
+    for (const row of summary[key]) {
+      console.log(`${String(row.pct).padStart(5)}%  ${String(row.ms).padStart(6)} ms  ${row.name}`);
+    }
   }
 }

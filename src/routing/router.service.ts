@@ -38,7 +38,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.heartbeat);
-    this.closeAll('server shutting down');
+    this.closeAllSessions('server shutting down');
     await this.registry.close();
     await this.bus.close();
   }
@@ -137,7 +137,8 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private closeAll(reason: string): void {
+  /** Ends every session held here, telling each client why. */
+  closeAllSessions(reason: string): void {
     for (const sessions of [...this.local.values()]) {
       for (const session of [...sessions.values()]) {
         session.close(reason);
