@@ -633,7 +633,7 @@ async function main() {
 
 function cores(cpu) {
   return Object.entries(cpu ?? {})
-    .filter(([key]) => key !== 'wallSeconds')
+    .filter(([key]) => key !== 'wallSeconds' && key !== 'otherProcesses')
     .map(([key, value]) => `${key} ${value}`)
     .join(', ');
 }
@@ -645,7 +645,11 @@ function report(f) {
   const pass = (ok) => (ok ? 'PASS' : 'FAIL');
   const verified = t.acknowledgedButNotReceived === 0 && l.acknowledgedButNotReceived === 0 && i.duplicates === 0 && i.misrouted === 0 && i.archivedSenderSide === i.deliveredUnique;
   f.verified = verified;
-  const disturbed = (cpu) => ((cpu?.other ?? 0) > 0.15 ? `  DISTURBED: other processes used ${cpu.other} cores` : '');
+  const disturbed = (cpu) => {
+    const foreign = r2((cpu?.other ?? 0) + (cpu?.unattributed ?? 0));
+
+    return foreign > 0.2 ? `DISTURBED: ${foreign} cores used by other work (${cpu.otherProcesses ?? 'processes that ended meanwhile'})` : '';
+  };
   const rows = [
     ['REST send throughput (all recipients online)', `${t.messagesPerSecond} msg/s`, `>= 3000  ${pass(t.messagesPerSecond >= 3000)}`],
     ['  2xx / non-2xx / errors / timeouts', `${t.ok2xx} / ${t.non2xx} / ${t.errors} / ${t.timeouts}`, ''],
@@ -666,6 +670,9 @@ function report(f) {
     rows.push(['  ratio messaging / bare', `${f.ratioMessagingToBare}`, `>= 0.25  ${pass(f.ratioMessagingToBare >= 0.25)}`]);
   }
   rows.push(['Integrity: archived (sender side) / delivered unique', `${i.archivedSenderSide} / ${i.deliveredUnique}`, `dup ${i.duplicates}, misrouted ${i.misrouted}, disconnects ${i.socketDisconnects}  ${pass(verified)}`]);
+  f.disturbedPhases = Object.entries({ throughput: t.cpuCoresBusy, latency: l.cpuCoresBusy, bare: f.bare?.cpuCoresBusy })
+    .filter(([, cpu]) => disturbed(cpu) !== '')
+    .map(([phase]) => phase);
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));
   console.log(`\n$ ${f.command}`);

@@ -25,7 +25,9 @@ export class Initial1764860000000 implements MigrationInterface {
         CONSTRAINT "users_pkey" PRIMARY KEY ("id"),
         CONSTRAINT "users_domain_fkey" FOREIGN KEY ("domain") REFERENCES "domains"("name") ON DELETE CASCADE ON UPDATE NO ACTION
       )`);
-    await queryRunner.query(`CREATE UNIQUE INDEX "users_domain_username_key" ON "users" ("domain", "username")`);
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "users_domain_username_key" ON "users" ("domain", "username")`,
+    );
     await queryRunner.query(`
       CREATE TABLE "tokens" (
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -40,8 +42,12 @@ export class Initial1764860000000 implements MigrationInterface {
         CONSTRAINT "tokens_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION
       )`);
     await queryRunner.query(`CREATE INDEX "tokens_user_id_idx" ON "tokens" ("user_id")`);
-    await queryRunner.query(`CREATE UNIQUE INDEX "tokens_access_hash_key" ON "tokens" ("access_hash")`);
-    await queryRunner.query(`CREATE UNIQUE INDEX "tokens_refresh_hash_key" ON "tokens" ("refresh_hash")`);
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "tokens_access_hash_key" ON "tokens" ("access_hash")`,
+    );
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "tokens_refresh_hash_key" ON "tokens" ("refresh_hash")`,
+    );
     await queryRunner.query(`
       CREATE TABLE "archived_messages" (
         "owner_id" uuid NOT NULL,
@@ -56,7 +62,9 @@ export class Initial1764860000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE UNIQUE INDEX "archived_messages_client_id_key" ON "archived_messages" ("owner_id", "client_id") WHERE client_id IS NOT NULL`,
     );
-    await queryRunner.query(`CREATE INDEX "archived_messages_conversation_idx" ON "archived_messages" ("owner_id", "peer", "id")`);
+    await queryRunner.query(
+      `CREATE INDEX "archived_messages_conversation_idx" ON "archived_messages" ("owner_id", "peer", "id")`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -57,7 +57,7 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   } else {
     await app.listen(config.http.port, config.http.host);
   }
-  const server = app.getHttpServer() as Server;
+  const server = app.getHttpServer();
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
   const base = config.http.publicUrl ?? config.baseUrl.replace(/:\d+$/, `:${port}`);
@@ -65,7 +65,10 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   logger.log(
     {
       node: config.nodeId,
-      database: config.database.mode === 'embedded' ? `embedded PostgreSQL (PGlite) in ${config.database.dataDir}` : 'PostgreSQL',
+      database:
+        config.database.mode === 'embedded'
+          ? `embedded PostgreSQL (PGlite) in ${config.database.dataDir}`
+          : 'PostgreSQL',
       transient: config.redis.mode === 'redis' ? 'Redis' : 'in process',
       domains: config.domains,
       modules: [...config.modules],
@@ -87,7 +90,12 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   };
 }
 
-async function shutdown(app: INestApplication, server: Server, drain: DrainSwitch, timeoutMs: number): Promise<void> {
+async function shutdown(
+  app: INestApplication,
+  server: Server,
+  drain: DrainSwitch,
+  timeoutMs: number,
+): Promise<void> {
   // No new connections; idle keep-alive sockets close now, busy ones after their response.
   drain.start();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -122,9 +130,18 @@ class DrainSwitch {
     if (this.draining) {
       response.setHeader('Connection', 'close');
       response.setHeader('Retry-After', '1');
-      response.status(503).type('application/problem+json').send(
-        JSON.stringify(toProblemDocument(new AppError('unavailable', { detail: 'the server is shutting down' }), String(request.id), request.originalUrl)),
-      );
+      response
+        .status(503)
+        .type('application/problem+json')
+        .send(
+          JSON.stringify(
+            toProblemDocument(
+              new AppError('unavailable', { detail: 'the server is shutting down' }),
+              typeof request.id === 'string' ? request.id : undefined,
+              request.originalUrl,
+            ),
+          ),
+        );
 
       return;
     }

@@ -5,7 +5,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config);
   const stop = (signal: string) => {
-    process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: `${signal}: shutting down` })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ level: 30, time: Date.now(), msg: `${signal}: shutting down` })}\n`,
+    );
     server.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -19,6 +21,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(
+    error instanceof ConfigError
+      ? `${error.message}\n`
+      : `failed to start: ${(error as Error).stack ?? String(error)}\n`,
+  );
   process.exit(1);
 });

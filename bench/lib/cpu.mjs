@@ -28,15 +28,28 @@ function readAll() {
   return rows;
 }
 
+function systemTicks() {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
+
+    return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Snapshot now; call .stop(roles) later for CPU seconds per role over the interval. */
 export function cpuSnapshot() {
   const before = new Map(readAll().map((row) => [row.pid, row.ticks]));
   const startedAt = process.hrtime.bigint();
+  const system = systemTicks();
 
   return {
     stop(roles) {
       const wall = Number(process.hrtime.bigint() - startedAt) / 1e9;
       const groups = {};
+      const others = {};
       for (const row of readAll()) {
         const used = (row.ticks - (before.get(row.pid) ?? 0)) / TICKS;
         if (used <= 0) {
@@ -44,10 +57,25 @@ export function cpuSnapshot() {
         }
         const role = roles[row.pid] ?? (row.comm === 'postgres' ? 'postgres' : row.comm.startsWith('redis') ? 'redis' : 'other');
         groups[role] = (groups[role] ?? 0) + used;
+        if (role === 'other') {
+          others[row.comm] = (others[row.comm] ?? 0) + used;
+        }
       }
       const out = { wallSeconds: round(wall, 2) };
       for (const [role, seconds] of Object.entries(groups).sort((a, b) => b[1] - a[1])) {
         out[role] = round(seconds / wall, 2); // cores busy on average
+      }
+      const now = systemTicks();
+      if (system !== undefined && now !== undefined) {
+        out.machineIdle = round((now.idle - system.idle) / TICKS / wall, 2);
+        out.steal = round((now.steal - system.steal) / TICKS / wall, 2);
+        // busy time of processes that ended inside the interval (short-lived tools, test workers)
+        const attributed = Object.values(groups).reduce((sum, seconds) => sum + seconds, 0);
+        out.unattributed = Math.max(0, round((now.busy - system.busy) / TICKS / wall - attributed / wall, 2));
+      }
+      const top = Object.entries(others).sort((a, b) => b[1] - a[1]).slice(0, 3);
+      if (top.length > 0 && (groups.other ?? 0) / wall > 0.05) {
+        out.otherProcesses = top.map(([comm, seconds]) => `${comm}:${round(seconds / wall, 2)}`).join(' ');
       }
 
       return out;

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 
 import type { DomainEntity } from '#src/accounts/domain.entity.js';
 import { DomainsService } from '#src/accounts/domains.service.js';
@@ -32,7 +39,10 @@ export class AdminDomainsController {
   @ApiOperation({ summary: 'Enable or disable a domain' })
   @ApiOkResponse({ type: DomainResponse })
   @ApiResponse({ status: 404, description: 'The domain is not served', type: ProblemResponse })
-  async update(@Param('domain') domain: string, @Body() dto: UpdateDomainDto): Promise<DomainResponse> {
+  async update(
+    @Param('domain') domain: string,
+    @Body() dto: UpdateDomainDto,
+  ): Promise<DomainResponse> {
     return toResponse(await this.domains.setEnabled(domain, dto.enabled));
   }
 

@@ -42,8 +42,14 @@ export class DomainsService {
 
   async add(name: string): Promise<DomainEntity> {
     const domain = parseDomainName(name);
-    const inserted = await this.domains.createQueryBuilder().insert().values({ name: domain }).orIgnore().returning('*').execute();
-    if (inserted.raw.length === 0) {
+    const inserted = await this.domains
+      .createQueryBuilder()
+      .insert()
+      .values({ name: domain })
+      .orIgnore()
+      .returning('*')
+      .execute();
+    if ((inserted.raw as unknown[]).length === 0) {
       throw new AppError('domain-exists', { detail: `domain ${domain} already exists` });
     }
     this.cache = undefined;
@@ -95,7 +101,11 @@ export function parseDomainName(name: string): string {
     return normalizeDomain(name);
   } catch (error: unknown) {
     if (error instanceof JidError) {
-      throw new AppError('invalid-jid', { detail: error.message, fields: [{ name: 'domain', reason: error.reason }], cause: error });
+      throw new AppError('invalid-jid', {
+        detail: error.message,
+        fields: [{ name: 'domain', reason: error.reason }],
+        cause: error,
+      });
     }
     throw error;
   }

@@ -13,7 +13,12 @@ export interface ScramCredential {
 /** RFC 7677 section 4 asks for at least 4096 iterations. */
 export const SCRAM_ITERATIONS = 4096;
 
-export function deriveScramCredential(password: string, hash: ScramHash, salt = randomBytes(16), iterations = SCRAM_ITERATIONS): ScramCredential {
+export function deriveScramCredential(
+  password: string,
+  hash: ScramHash,
+  salt = randomBytes(16),
+  iterations = SCRAM_ITERATIONS,
+): ScramCredential {
   const keyLength = hash === 'sha1' ? 20 : 32;
   // Hi(Normalize(password), salt, i), with Normalize approximated by NFKC (RFC 4013 maps to it).
   const saltedPassword = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, keyLength, hash);
@@ -28,12 +33,22 @@ export function deriveScramCredential(password: string, hash: ScramHash, salt = 
 }
 
 export function encodeScramCredential(credential: ScramCredential): string {
-  return [credential.iterations, credential.salt.toString('base64'), credential.storedKey.toString('base64'), credential.serverKey.toString('base64')].join(':');
+  return [
+    credential.iterations,
+    credential.salt.toString('base64'),
+    credential.storedKey.toString('base64'),
+    credential.serverKey.toString('base64'),
+  ].join(':');
 }
 
 export function decodeScramCredential(encoded: string): ScramCredential {
   const [iterations, salt, storedKey, serverKey] = encoded.split(':');
-  if (iterations === undefined || salt === undefined || storedKey === undefined || serverKey === undefined) {
+  if (
+    iterations === undefined ||
+    salt === undefined ||
+    storedKey === undefined ||
+    serverKey === undefined
+  ) {
     throw new Error('malformed SCRAM credential');
   }
 

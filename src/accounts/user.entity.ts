@@ -1,4 +1,12 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 
 import { DomainEntity } from '#src/accounts/domain.entity.js';
 
@@ -16,7 +24,11 @@ export class UserEntity {
   domain: string;
 
   @ManyToOne(() => DomainEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'domain', referencedColumnName: 'name', foreignKeyConstraintName: 'users_domain_fkey' })
+  @JoinColumn({
+    name: 'domain',
+    referencedColumnName: 'name',
+    foreignKeyConstraintName: 'users_domain_fkey',
+  })
   domainRef?: DomainEntity;
 
   /** argon2id, PHC string format. */

@@ -98,9 +98,16 @@ export class UsersService {
     const user = await this.get(domainName, username);
     const credentials = await this.hasher.derive(password);
     await this.dataSource.transaction(async (manager) => {
-      await manager.update(UserEntity, { id: user.id }, { ...credentials, credentialVersion: () => 'credential_version + 1' });
+      await manager.update(
+        UserEntity,
+        { id: user.id },
+        { ...credentials, credentialVersion: () => 'credential_version + 1' },
+      );
       // Tokens issued for the old password stop working.
-      await manager.query('UPDATE tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [user.id]);
+      await manager.query(
+        'UPDATE tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL',
+        [user.id],
+      );
     });
     await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
   }
@@ -138,14 +145,29 @@ export class UsersService {
   }
 
   /** The stored password hash of a user, for authentication only. */
-  async credentialsOf(jid: string): Promise<(UserRef & { readonly passwordHash: string }) | undefined> {
+  async credentialsOf(
+    jid: string,
+  ): Promise<(UserRef & { readonly passwordHash: string }) | undefined> {
     const at = jid.indexOf('@');
     const row = await this.users.findOne({
-      select: { id: true, username: true, domain: true, credentialVersion: true, passwordHash: true },
+      select: {
+        id: true,
+        username: true,
+        domain: true,
+        credentialVersion: true,
+        passwordHash: true,
+      },
       where: { username: jid.slice(0, at), domain: jid.slice(at + 1) },
     });
 
-    return row === null ? undefined : { id: row.id, jid: row.jid, credentialVersion: row.credentialVersion, passwordHash: row.passwordHash };
+    return row === null
+      ? undefined
+      : {
+          id: row.id,
+          jid: row.jid,
+          credentialVersion: row.credentialVersion,
+          passwordHash: row.passwordHash,
+        };
   }
 }
 
@@ -154,7 +176,11 @@ export function parseUsername(username: string): string {
     return normalizeLocal(username);
   } catch (error: unknown) {
     if (error instanceof JidError) {
-      throw new AppError('invalid-jid', { detail: error.message, fields: [{ name: 'username', reason: error.reason }], cause: error });
+      throw new AppError('invalid-jid', {
+        detail: error.message,
+        fields: [{ name: 'username', reason: error.reason }],
+        cause: error,
+      });
     }
     throw error;
   }
@@ -166,7 +192,11 @@ export function parseUserAddress(value: string, field: string): string {
     return normalizeUserJid(value);
   } catch (error: unknown) {
     if (error instanceof JidError) {
-      throw new AppError('invalid-jid', { detail: `${field}: ${error.message}`, fields: [{ name: field, reason: error.reason }], cause: error });
+      throw new AppError('invalid-jid', {
+        detail: `${field}: ${error.message}`,
+        fields: [{ name: field, reason: error.reason }],
+        cause: error,
+      });
     }
     throw error;
   }

@@ -37,7 +37,9 @@ export function resolveAdminCredentials(config: AppConfig): AdminCredentials {
   mkdirSync(config.dataDir, { recursive: true });
   writeFileSync(path, `${password}\n`, { mode: 0o600 });
   if (config.database.mode === 'postgres') {
-    logger.warn('ADMIN_PASSWORD is not set: nodes of a cluster would each generate their own; set it');
+    logger.warn(
+      'ADMIN_PASSWORD is not set: nodes of a cluster would each generate their own; set it',
+    );
   }
   // Printed once, on purpose: this is how the operator learns it.
   logger.log(`admin API: user "${username}", generated password ${password} (kept in ${path})`);

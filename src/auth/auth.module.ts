@@ -3,7 +3,12 @@ import { PassportModule } from '@nestjs/passport';
 
 import { AccountsModule } from '#src/accounts/accounts.module.js';
 import { resolveAdminCredentials } from '#src/auth/admin-credentials.js';
-import { ADMIN_CREDENTIALS, AdminAuthGuard, BasicAuthGuard, UserAuthGuard } from '#src/auth/guards.js';
+import {
+  ADMIN_CREDENTIALS,
+  AdminAuthGuard,
+  BasicAuthGuard,
+  UserAuthGuard,
+} from '#src/auth/guards.js';
 import { LoginThrottle } from '#src/auth/login-throttle.service.js';
 import { PasswordAuthenticator } from '#src/auth/password-authenticator.service.js';
 import { BasicStrategy, BearerStrategy } from '#src/auth/strategies.js';
@@ -25,6 +30,14 @@ import { AppConfig } from '#src/config/app-config.js';
     BasicAuthGuard,
     AdminAuthGuard,
   ],
-  exports: [ADMIN_CREDENTIALS, LoginThrottle, PasswordAuthenticator, TokensService, AdminAuthGuard, UserAuthGuard, BasicAuthGuard],
+  exports: [
+    ADMIN_CREDENTIALS,
+    LoginThrottle,
+    PasswordAuthenticator,
+    TokensService,
+    AdminAuthGuard,
+    UserAuthGuard,
+    BasicAuthGuard,
+  ],
 })
 export class AuthModule {}

@@ -9,6 +9,8 @@ export interface AuthenticatedUser extends UserRef {
   readonly tokenId?: string;
 }
 
-export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser => {
-  return context.switchToHttp().getRequest<{ user: AuthenticatedUser }>().user;
-});
+export const CurrentUser = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): AuthenticatedUser => {
+    return context.switchToHttp().getRequest<{ user: AuthenticatedUser }>().user;
+  },
+);

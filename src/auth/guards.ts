@@ -1,6 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import { applyDecorators, CanActivate, ExecutionContext, Inject, Injectable, UseGuards } from '@nestjs/common';
+import {
+  applyDecorators,
+  CanActivate,
+  ExecutionContext,
+  Inject,
+  Injectable,
+  UseGuards,
+} from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import { ApiBasicAuth, ApiBearerAuth, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import type { Request } from 'express';
@@ -11,8 +18,11 @@ import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 
 /** Passport's failure for a request with no usable credentials, turned into our problem. */
 function checkedUser<T>(error: unknown, user: T | false, detail: string): T {
-  if (error !== null && error !== undefined) {
+  if (error instanceof Error) {
     throw error;
+  }
+  if (error !== null && error !== undefined) {
+    throw new AppError('unauthorized', { detail, cause: error });
   }
   if (user === false || user === undefined || user === null) {
     throw new AppError('unauthorized', { detail });
@@ -41,8 +51,16 @@ export function UserAuth(): MethodDecorator & ClassDecorator {
     UseGuards(UserAuthGuard),
     ApiBearerAuth('token'),
     ApiBasicAuth('user'),
-    ApiResponse({ status: 401, description: 'Missing or invalid credentials', type: ProblemResponse }),
-    ApiResponse({ status: 429, description: 'Too many failed logins; see Retry-After', type: ProblemResponse }),
+    ApiResponse({
+      status: 401,
+      description: 'Missing or invalid credentials',
+      type: ProblemResponse,
+    }),
+    ApiResponse({
+      status: 429,
+      description: 'Too many failed logins; see Retry-After',
+      type: ProblemResponse,
+    }),
   );
 }
 
@@ -51,8 +69,16 @@ export function PasswordAuth(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     UseGuards(BasicAuthGuard),
     ApiBasicAuth('user'),
-    ApiResponse({ status: 401, description: 'Missing or invalid credentials', type: ProblemResponse }),
-    ApiResponse({ status: 429, description: 'Too many failed logins; see Retry-After', type: ProblemResponse }),
+    ApiResponse({
+      status: 401,
+      description: 'Missing or invalid credentials',
+      type: ProblemResponse,
+    }),
+    ApiResponse({
+      status: 429,
+      description: 'Too many failed logins; see Retry-After',
+      type: ProblemResponse,
+    }),
   );
 }
 
@@ -80,7 +106,9 @@ export class AdminAuthGuard implements CanActivate {
     const header = request.headers.authorization ?? '';
     const address = request.ip ?? 'unknown';
     if (!header.toLowerCase().startsWith('basic ')) {
-      throw new AppError('unauthorized', { detail: 'the admin API takes HTTP Basic with the admin credentials' });
+      throw new AppError('unauthorized', {
+        detail: 'the admin API takes HTTP Basic with the admin credentials',
+      });
     }
     await this.throttle.assertAllowed('admin', address);
     const given = digest(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
@@ -97,7 +125,11 @@ export function AdminAuth(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     UseGuards(AdminAuthGuard),
     ApiSecurity('admin'),
-    ApiResponse({ status: 401, description: 'Missing or invalid admin credentials', type: ProblemResponse }),
+    ApiResponse({
+      status: 401,
+      description: 'Missing or invalid admin credentials',
+      type: ProblemResponse,
+    }),
   );
 }
 

@@ -24,12 +24,19 @@ export class LoginThrottle {
   /** Throws 429 with Retry-After while this account and address are locked out. */
   async assertAllowed(account: string, address: string): Promise<void> {
     const { maxFailures, maxFailuresPerAddress } = this.config.auth;
-    const [pair, fromAddress] = await Promise.all([this.store.get(pairKey(account, address)), this.store.get(addressKey(address))]);
+    const [pair, fromAddress] = await Promise.all([
+      this.store.get(pairKey(account, address)),
+      this.store.get(addressKey(address)),
+    ]);
     if (pair >= maxFailures) {
-      throw new AppError('too-many-attempts', { retryAfter: Math.max(1, await this.store.ttl(pairKey(account, address))) });
+      throw new AppError('too-many-attempts', {
+        retryAfter: Math.max(1, await this.store.ttl(pairKey(account, address))),
+      });
     }
     if (fromAddress >= maxFailuresPerAddress) {
-      throw new AppError('too-many-attempts', { retryAfter: Math.max(1, await this.store.ttl(addressKey(address))) });
+      throw new AppError('too-many-attempts', {
+        retryAfter: Math.max(1, await this.store.ttl(addressKey(address))),
+      });
     }
   }
 

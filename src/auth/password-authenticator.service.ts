@@ -44,7 +44,11 @@ export class PasswordAuthenticator {
 
   async authenticate(login: string, password: string, address: string): Promise<UserRef> {
     const jid = parseLogin(login);
-    const key = createHmac('sha256', this.cacheKey).update(jid).update('\0').update(password).digest('base64');
+    const key = createHmac('sha256', this.cacheKey)
+      .update(jid)
+      .update('\0')
+      .update(password)
+      .digest('base64');
     const cached = this.verified.get(key);
     if (cached !== undefined) {
       await this.assertDomainEnabled(jid);
@@ -67,7 +71,9 @@ export class PasswordAuthenticator {
   private async verify(jid: string, password: string): Promise<UserRef | undefined> {
     const stored = await this.users.credentialsOf(jid);
     if (stored === undefined) {
-      this.decoyHash ??= this.hasher.derive(randomBytes(16).toString('hex')).then((credentials) => credentials.passwordHash);
+      this.decoyHash ??= this.hasher
+        .derive(randomBytes(16).toString('hex'))
+        .then((credentials) => credentials.passwordHash);
       await this.hasher.verify(await this.decoyHash, password);
 
       return undefined;

@@ -1,5 +1,11 @@
 import { Body, Controller, Delete, HttpCode, Post } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 
 import type { AuthenticatedUser } from '#src/auth/authenticated-user.js';
 import { CurrentUser } from '#src/auth/authenticated-user.js';
@@ -26,14 +32,20 @@ export class TokensController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Exchange a refresh token for a new pair; the old pair stops working' })
   @ApiOkResponse({ type: TokenResponse })
-  @ApiResponse({ status: 401, description: 'The refresh token is unknown, expired or used', type: ProblemResponse })
+  @ApiResponse({
+    status: 401,
+    description: 'The refresh token is unknown, expired or used',
+    type: ProblemResponse,
+  })
   async refresh(@Body() dto: RefreshTokenDto): Promise<TokenResponse> {
     return toResponse(await this.tokens.refresh(dto.refresh_token));
   }
 
   @Post('revoke')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Revoke the pair a token belongs to (RFC 7009 semantics: unknown tokens are ignored)' })
+  @ApiOperation({
+    summary: 'Revoke the pair a token belongs to (RFC 7009 semantics: unknown tokens are ignored)',
+  })
   @ApiNoContentResponse()
   async revoke(@Body() dto: RevokeTokenDto): Promise<void> {
     await this.tokens.revoke(dto.token);
@@ -42,7 +54,9 @@ export class TokensController {
   @Delete()
   @HttpCode(204)
   @UserAuth()
-  @ApiOperation({ summary: 'Revoke every token of the user and end their sessions (log out everywhere)' })
+  @ApiOperation({
+    summary: 'Revoke every token of the user and end their sessions (log out everywhere)',
+  })
   @ApiNoContentResponse()
   async revokeAll(@CurrentUser() user: AuthenticatedUser): Promise<void> {
     await this.tokens.revokeAllOf(user);

@@ -67,7 +67,12 @@ export class TokensService {
       revokedAt: null,
     });
 
-    return { accessToken, refreshToken, expiresIn: accessTtlSeconds, refreshExpiresIn: refreshTtlSeconds };
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: accessTtlSeconds,
+      refreshExpiresIn: refreshTtlSeconds,
+    };
   }
 
   async verifyAccess(accessToken: string): Promise<VerifiedToken> {
@@ -77,7 +82,10 @@ export class TokensService {
     if (cached !== undefined) {
       return cached;
     }
-    const row = await this.tokens.findOne({ where: { accessHash: hash }, relations: { user: true } });
+    const row = await this.tokens.findOne({
+      where: { accessHash: hash },
+      relations: { user: true },
+    });
     const now = Date.now();
     if (row?.user === undefined || row.revokedAt !== null || row.accessExpiresAt.getTime() <= now) {
       throw new AppError('invalid-token');
@@ -85,29 +93,49 @@ export class TokensService {
     if ((await this.domains.isEnabled(row.user.domain)) === false) {
       throw new AppError('domain-disabled');
     }
-    const verified = { user: { id: row.user.id, jid: row.user.jid, credentialVersion: row.user.credentialVersion }, tokenId: row.id };
-    this.verified.set(key, verified, Math.min(VERIFIED_TTL_MS, row.accessExpiresAt.getTime() - now), verified.user.jid);
+    const verified = {
+      user: { id: row.user.id, jid: row.user.jid, credentialVersion: row.user.credentialVersion },
+      tokenId: row.id,
+    };
+    this.verified.set(
+      key,
+      verified,
+      Math.min(VERIFIED_TTL_MS, row.accessExpiresAt.getTime() - now),
+      verified.user.jid,
+    );
 
     return verified;
   }
 
   async refresh(refreshToken: string): Promise<IssuedTokens> {
-    const row = await this.tokens.findOne({ where: { refreshHash: digest(refreshToken) }, relations: { user: true } });
+    const row = await this.tokens.findOne({
+      where: { refreshHash: digest(refreshToken) },
+      relations: { user: true },
+    });
     if (row?.user === undefined || row.refreshExpiresAt.getTime() <= Date.now()) {
       throw new AppError('invalid-token');
     }
     if (row.revokedAt !== null) {
       await this.revokeAllOf(row.user);
-      throw new AppError('invalid-token', { detail: 'the refresh token was already used; every token of the user is revoked' });
+      throw new AppError('invalid-token', {
+        detail: 'the refresh token was already used; every token of the user is revoked',
+      });
     }
     // Only one of two concurrent refreshes with the same token wins the update.
-    const result = await this.tokens.update({ id: row.id, revokedAt: IsNull() }, { revokedAt: new Date() });
+    const result = await this.tokens.update(
+      { id: row.id, revokedAt: IsNull() },
+      { revokedAt: new Date() },
+    );
     if (result.affected === 0) {
       throw new AppError('invalid-token');
     }
     await this.announceRevoked([row]);
 
-    return this.issue({ id: row.user.id, jid: row.user.jid, credentialVersion: row.user.credentialVersion });
+    return this.issue({
+      id: row.user.id,
+      jid: row.user.jid,
+      credentialVersion: row.user.credentialVersion,
+    });
   }
 
   /** Revokes the pair that `token` (access or refresh) belongs to. Unknown tokens are ignored (RFC 7009 section 2.2). */
@@ -128,12 +156,24 @@ export class TokensService {
   }
 
   async revokeAllOf(user: Pick<UserEntity, 'id' | 'jid'> | UserRef): Promise<void> {
-    await this.tokens.createQueryBuilder().update().set({ revokedAt: () => 'now()' }).where('user_id = :id AND revoked_at IS NULL', { id: user.id }).execute();
+    await this.tokens
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('user_id = :id AND revoked_at IS NULL', { id: user.id })
+      .execute();
     await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
   }
 
   private async announceRevoked(rows: readonly TokenEntity[]): Promise<void> {
-    await Promise.all(rows.map((row) => this.router.notifyAll({ kind: 'token-revoked', tokenHash: row.accessHash.toString('base64') })));
+    await Promise.all(
+      rows.map((row) =>
+        this.router.notifyAll({
+          kind: 'token-revoked',
+          tokenHash: row.accessHash.toString('base64'),
+        }),
+      ),
+    );
   }
 }
 

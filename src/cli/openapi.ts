@@ -12,7 +12,11 @@ import { loadConfig } from '#src/config/load-config.js';
 export async function generateOpenApi(): Promise<string> {
   const config = loadConfig({}, { LOG_LEVEL: 'silent', ADMIN_PASSWORD: 'unused' });
   // Preview mode builds the module graph without instantiating providers: no database is opened.
-  const app = await NestFactory.create(AppModule.forRoot(config), { preview: true, logger: false, abortOnError: false });
+  const app = await NestFactory.create(AppModule.forRoot(config), {
+    preview: true,
+    logger: false,
+    abortOnError: false,
+  });
   try {
     return serializeOpenApiDocument(buildOpenApiDocument(app));
   } finally {

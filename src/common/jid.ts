@@ -32,6 +32,7 @@ const MAX_PART_BYTES = 1023;
 const FORBIDDEN_IN_LOCAL = /["&'/:<>@\s]/u;
 
 /** Control, surrogate and non-character code points, refused in every part. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN_ANYWHERE = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufffe\uffff]/u;
 
 export function parseJid(input: string): Jid {

@@ -28,16 +28,24 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   use(request: Request, response: Response, next: NextFunction): void {
-    const hasBody = request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
-    if ((hasBody || request.headers['transfer-encoding'] !== undefined) && ['POST', 'PUT', 'PATCH'].includes(request.method)) {
+    const hasBody =
+      request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
+    if (
+      (hasBody || request.headers['transfer-encoding'] !== undefined) &&
+      ['POST', 'PUT', 'PATCH'].includes(request.method)
+    ) {
       const type = request.headers['content-type'] ?? '';
       if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-        next(new AppError('unsupported-media-type', { detail: 'send the body as application/json' }));
+        next(
+          new AppError('unsupported-media-type', { detail: 'send the body as application/json' }),
+        );
 
         return;
       }
     }
-    this.parse(request, response, (error?: unknown) => next(error === undefined ? undefined : toBodyError(error)));
+    this.parse(request, response, (error?: unknown) =>
+      next(error === undefined ? undefined : toBodyError(error)),
+    );
   }
 }
 
@@ -56,7 +64,10 @@ function toBodyError(error: unknown): AppError {
     return new AppError('invalid-json', { detail: (error as Error).message, cause: error });
   }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return new AppError('unsupported-media-type', { detail: (error as Error).message, cause: error });
+    return new AppError('unsupported-media-type', {
+      detail: (error as Error).message,
+      cause: error,
+    });
   }
 
   return new AppError('bad-request', { detail: (error as Error).message, cause: error });

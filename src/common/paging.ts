@@ -19,19 +19,25 @@ export class ArchivePageQuery {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Only messages strictly older than this time (epoch milliseconds)' })
+  @ApiPropertyOptional({
+    description: 'Only messages strictly older than this time (epoch milliseconds)',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(0)
   before?: number;
 
-  @ApiPropertyOptional({ description: 'Only messages older than this message id; the page ends just before it' })
+  @ApiPropertyOptional({
+    description: 'Only messages older than this message id; the page ends just before it',
+  })
   @IsOptional()
   @IsUUID('7')
   before_id?: string;
 
-  @ApiPropertyOptional({ description: 'Only messages newer than this message id; the page starts just after it' })
+  @ApiPropertyOptional({
+    description: 'Only messages newer than this message id; the page starts just after it',
+  })
   @IsOptional()
   @IsUUID('7')
   after_id?: string;

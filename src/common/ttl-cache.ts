@@ -34,7 +34,11 @@ export class TtlCache<V> {
       }
     }
     this.delete(key);
-    this.entries.set(key, { value, expiresAt: Date.now() + ttlMs, ...(tag === undefined ? {} : { tag }) });
+    this.entries.set(key, {
+      value,
+      expiresAt: Date.now() + ttlMs,
+      ...(tag === undefined ? {} : { tag }),
+    });
     if (tag !== undefined) {
       let keys = this.tags.get(tag);
       if (keys === undefined) {

@@ -16,7 +16,10 @@ export function createValidationPipe(): ValidationPipe {
     exceptionFactory: (errors) => {
       const fields = flatten(errors);
 
-      return new AppError('validation', { detail: fields.map((field) => `${field.name}: ${field.reason}`).join('; '), fields });
+      return new AppError('validation', {
+        detail: fields.map((field) => `${field.name}: ${field.reason}`).join('; '),
+        fields,
+      });
     },
   });
 }

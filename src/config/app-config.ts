@@ -5,12 +5,30 @@ import type { FeatureModule, ParsedConfig } from '#src/config/config.schema.js';
 
 /** The typed, validated configuration every part of the server reads. No `process.env` elsewhere. */
 export class AppConfig {
-  readonly http: { readonly port: number; readonly host?: string; readonly publicUrl?: string; readonly bodyLimitBytes: number; readonly trustProxy: boolean };
+  readonly http: {
+    readonly port: number;
+    readonly host?: string;
+    readonly publicUrl?: string;
+    readonly bodyLimitBytes: number;
+    readonly trustProxy: boolean;
+  };
   readonly domains: readonly string[];
   readonly database:
-    | { readonly mode: 'postgres'; readonly url: string; readonly poolSize: number; readonly runMigrations: boolean }
-    | { readonly mode: 'embedded'; readonly dataDir: string; readonly poolSize: number; readonly runMigrations: boolean };
-  readonly redis: { readonly mode: 'redis'; readonly url: string; readonly keyPrefix: string } | { readonly mode: 'memory' };
+    | {
+        readonly mode: 'postgres';
+        readonly url: string;
+        readonly poolSize: number;
+        readonly runMigrations: boolean;
+      }
+    | {
+        readonly mode: 'embedded';
+        readonly dataDir: string;
+        readonly poolSize: number;
+        readonly runMigrations: boolean;
+      };
+  readonly redis:
+    | { readonly mode: 'redis'; readonly url: string; readonly keyPrefix: string }
+    | { readonly mode: 'memory' };
   readonly dataDir: string;
   readonly nodeId: string;
   readonly admin: { readonly username: string; readonly password?: string };
@@ -40,15 +58,31 @@ export class AppConfig {
     this.dataDir = resolve(parsed.DATA_DIR);
     this.database =
       parsed.DATABASE_URL === undefined
-        ? { mode: 'embedded', dataDir: resolve(this.dataDir, 'pgdata'), poolSize: Math.min(parsed.DATABASE_POOL_SIZE, 8), runMigrations: parsed.MIGRATIONS_RUN }
-        : { mode: 'postgres', url: parsed.DATABASE_URL, poolSize: parsed.DATABASE_POOL_SIZE, runMigrations: parsed.MIGRATIONS_RUN };
-    this.redis = parsed.REDIS_URL === undefined ? { mode: 'memory' } : { mode: 'redis', url: parsed.REDIS_URL, keyPrefix: parsed.REDIS_KEY_PREFIX };
+        ? {
+            mode: 'embedded',
+            dataDir: resolve(this.dataDir, 'pgdata'),
+            poolSize: Math.min(parsed.DATABASE_POOL_SIZE, 8),
+            runMigrations: parsed.MIGRATIONS_RUN,
+          }
+        : {
+            mode: 'postgres',
+            url: parsed.DATABASE_URL,
+            poolSize: parsed.DATABASE_POOL_SIZE,
+            runMigrations: parsed.MIGRATIONS_RUN,
+          };
+    this.redis =
+      parsed.REDIS_URL === undefined
+        ? { mode: 'memory' }
+        : { mode: 'redis', url: parsed.REDIS_URL, keyPrefix: parsed.REDIS_KEY_PREFIX };
     this.nodeId = parsed.NODE_ID ?? randomUUID().slice(0, 8);
     this.admin = { username: parsed.ADMIN_USERNAME, password: parsed.ADMIN_PASSWORD };
     this.logLevel = parsed.LOG_LEVEL;
     this.messageMaxBytes = parsed.MESSAGE_MAX_BYTES;
     this.modules = parsed.MODULES;
-    this.tokens = { accessTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS, refreshTtlSeconds: parsed.REFRESH_TOKEN_TTL_SECONDS };
+    this.tokens = {
+      accessTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: parsed.REFRESH_TOKEN_TTL_SECONDS,
+    };
     this.auth = {
       cacheTtlSeconds: parsed.AUTH_CACHE_TTL_SECONDS,
       maxFailures: parsed.LOGIN_MAX_FAILURES,
@@ -69,7 +103,10 @@ export class AppConfig {
     if (this.http.publicUrl !== undefined) {
       return this.http.publicUrl;
     }
-    const host = this.http.host === undefined || this.http.host === '0.0.0.0' || this.http.host === '::' ? 'localhost' : this.http.host;
+    const host =
+      this.http.host === undefined || this.http.host === '0.0.0.0' || this.http.host === '::'
+        ? 'localhost'
+        : this.http.host;
 
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.http.port}`;
   }

@@ -40,11 +40,16 @@ export const configSchema = z
     DATABASE_POOL_SIZE: integer(1, 200).default(20),
     DATA_DIR: z.string().default('./data'),
     REDIS_URL: optionalText,
-    REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('relay:'),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[\w:.-]{1,64}$/)
+      .default('relay:'),
     NODE_ID: optionalText,
     ADMIN_USERNAME: z.string().min(1).default('admin'),
     ADMIN_PASSWORD: optionalText,
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     HTTP_BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
     MESSAGE_MAX_BYTES: integer(1, 16 * 1024 * 1024).default(64 * 1024),
     MODULES: list

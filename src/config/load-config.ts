@@ -16,9 +16,15 @@ const KNOWN_KEYS = new Set(Object.keys(configSchema.shape));
  * top. Throws ConfigError naming every bad key, so the server refuses to
  * start rather than run half-configured.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): AppConfig {
-  const fromFile = env.CONFIG_FILE === undefined || env.CONFIG_FILE === '' ? {} : readConfigFile(env.CONFIG_FILE);
-  const fromEnv = Object.fromEntries(Object.entries(env).filter(([key, value]) => KNOWN_KEYS.has(key) && value !== undefined));
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Record<string, unknown> = {},
+): AppConfig {
+  const fromFile =
+    env.CONFIG_FILE === undefined || env.CONFIG_FILE === '' ? {} : readConfigFile(env.CONFIG_FILE);
+  const fromEnv = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => KNOWN_KEYS.has(key) && value !== undefined),
+  );
   const result = configSchema.safeParse({ ...fromFile, ...fromEnv, ...overrides });
   if (!result.success) {
     throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
@@ -32,7 +38,9 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     document = parseYaml(readFileSync(path, 'utf8'));
   } catch (error: unknown) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (document === null || document === undefined) {
     return {};
@@ -41,9 +49,13 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigError(`config file ${path} must be a mapping of setting names to values`);
   }
 
-  return Object.fromEntries(Object.entries(document).map(([key, value]) => [key.toUpperCase(), value]));
+  return Object.fromEntries(
+    Object.entries(document).map(([key, value]) => [key.toUpperCase(), value]),
+  );
 }
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `  ${issue.path.join('.') || '(file)'}: ${issue.message}`).join('\n');
+  return error.issues
+    .map((issue) => `  ${issue.path.join('.') || '(file)'}: ${issue.message}`)
+    .join('\n');
 }

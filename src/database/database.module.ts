@@ -35,14 +35,21 @@ class DatabaseLifecycle implements OnApplicationShutdown {
       provide: EMBEDDED_POSTGRES,
       inject: [AppConfig],
       useFactory: async (config: AppConfig) =>
-        config.database.mode === 'embedded' ? EmbeddedPostgres.start(config.database.dataDir, config.database.poolSize) : null,
+        config.database.mode === 'embedded'
+          ? EmbeddedPostgres.start(config.database.dataDir, config.database.poolSize)
+          : null,
     },
     {
       provide: DataSource,
       inject: [AppConfig, EMBEDDED_POSTGRES],
       useFactory: async (config: AppConfig, embedded: EmbeddedPostgres | null) => {
-        const url = embedded?.url ?? (config.database.mode === 'postgres' ? config.database.url : '');
-        const dataSource = createDataSource({ url, poolSize: config.database.poolSize, applicationName: `relay-${config.nodeId}` });
+        const url =
+          embedded?.url ?? (config.database.mode === 'postgres' ? config.database.url : '');
+        const dataSource = createDataSource({
+          url,
+          poolSize: config.database.poolSize,
+          applicationName: `relay-${config.nodeId}`,
+        });
         await dataSource.initialize();
         if (config.database.runMigrations) {
           await runMigrationsExclusively(dataSource);
@@ -65,7 +72,10 @@ async function runMigrationsExclusively(dataSource: DataSource): Promise<void> {
     await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const applied = await dataSource.runMigrations();
     if (applied.length > 0) {
-      new Logger('Database').log({ migrations: applied.map((migration) => migration.name) }, 'migrations applied');
+      new Logger('Database').log(
+        { migrations: applied.map((migration) => migration.name) },
+        'migrations applied',
+      );
     }
   } finally {
     await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);

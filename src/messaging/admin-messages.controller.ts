@@ -8,7 +8,11 @@ import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 import { ArchivePageQuery } from '#src/common/paging.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
-import { AdminSendMessageDto, MessageResponse, SentMessageResponse } from '#src/messaging/dto/send-message.dto.js';
+import {
+  AdminSendMessageDto,
+  MessageResponse,
+  SentMessageResponse,
+} from '#src/messaging/dto/send-message.dto.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 
@@ -30,8 +34,16 @@ export class AdminMessagesController {
     description: 'Travels exactly as if the sender had sent it: both archives and live delivery.',
   })
   @ApiOkResponse({ type: SentMessageResponse })
-  @ApiResponse({ status: 400, description: 'Invalid fields, or no sender and no SYSTEM_SENDER', type: ProblemResponse })
-  @ApiResponse({ status: 404, description: 'The sender or recipient does not exist', type: ProblemResponse })
+  @ApiResponse({
+    status: 400,
+    description: 'Invalid fields, or no sender and no SYSTEM_SENDER',
+    type: ProblemResponse,
+  })
+  @ApiResponse({
+    status: 404,
+    description: 'The sender or recipient does not exist',
+    type: ProblemResponse,
+  })
   async send(@Body() dto: AdminSendMessageDto): Promise<SentMessageResponse> {
     const result = await this.messages.send({
       sender: await this.resolveSender(dto.from),
@@ -45,17 +57,30 @@ export class AdminMessagesController {
   }
 
   @Get('messages/:user')
-  @ApiOperation({ summary: 'Read a user’s archive (for support tools); same paging as the client API' })
+  @ApiOperation({
+    summary: 'Read a user’s archive (for support tools); same paging as the client API',
+  })
   @ApiOkResponse({ type: [MessageResponse] })
-  async userArchive(@Param('user') user: string, @Query() query: ArchivePageQuery): Promise<MessageView[]> {
+  async userArchive(
+    @Param('user') user: string,
+    @Query() query: ArchivePageQuery,
+  ): Promise<MessageView[]> {
     return this.archive.page(await this.existingUser(user, 'user'), query);
   }
 
   @Get('messages/:user/:with')
   @ApiOperation({ summary: 'Read one conversation of a user’s archive' })
   @ApiOkResponse({ type: [MessageResponse] })
-  async conversation(@Param('user') user: string, @Param('with') peer: string, @Query() query: ArchivePageQuery): Promise<MessageView[]> {
-    return this.archive.page(await this.existingUser(user, 'user'), query, parseUserAddress(peer, 'with'));
+  async conversation(
+    @Param('user') user: string,
+    @Param('with') peer: string,
+    @Query() query: ArchivePageQuery,
+  ): Promise<MessageView[]> {
+    return this.archive.page(
+      await this.existingUser(user, 'user'),
+      query,
+      parseUserAddress(peer, 'with'),
+    );
   }
 
   private async resolveSender(from: string | undefined) {
@@ -80,7 +105,10 @@ export class AdminMessagesController {
     const jid = parseUserAddress(value, field);
     const user = await this.users.findByJid(jid);
     if (user === undefined) {
-      throw new AppError('user-not-found', { detail: `${jid} does not exist`, fields: [{ name: field, reason: 'no such user' }] });
+      throw new AppError('user-not-found', {
+        detail: `${jid} does not exist`,
+        fields: [{ name: field, reason: 'no such user' }],
+      });
     }
 
     return user;

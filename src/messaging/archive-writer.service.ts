@@ -78,7 +78,12 @@ export class ArchiveWriter {
   private async commitBatch(batch: Pending[]): Promise<void> {
     this.metrics.archiveBatchSize.observe(batch.length);
     try {
-      const results = await this.dataSource.transaction((manager) => insertBatch(manager, batch.map((item) => item.write)));
+      const results = await this.dataSource.transaction((manager) =>
+        insertBatch(
+          manager,
+          batch.map((item) => item.write),
+        ),
+      );
       batch.forEach((item, index) => item.resolve(results[index]!));
     } catch (error: unknown) {
       if (batch.length === 1) {
@@ -87,7 +92,10 @@ export class ArchiveWriter {
         return;
       }
       // One bad row (a recipient deleted a moment ago) must not fail its neighbours: retry each alone.
-      this.logger.warn({ err: error, size: batch.length }, 'archive batch failed; retrying one by one');
+      this.logger.warn(
+        { err: error, size: batch.length },
+        'archive batch failed; retrying one by one',
+      );
       for (const item of batch) {
         await this.commitBatch([item]);
       }
@@ -95,14 +103,19 @@ export class ArchiveWriter {
   }
 }
 
-async function insertBatch(manager: EntityManager, writes: readonly ArchiveWrite[]): Promise<ArchiveWriteResult[]> {
+async function insertBatch(
+  manager: EntityManager,
+  writes: readonly ArchiveWrite[],
+): Promise<ArchiveWriteResult[]> {
   const ids = writes.map(() => messageIds.next());
-  const senderSide = writes.map((write, index) => ({ write, id: ids[index]! })).filter(({ write }) => write.senderId !== null);
+  const senderSide = writes
+    .map((write, index) => ({ write, id: ids[index]! }))
+    .filter(({ write }) => write.senderId !== null);
   const inserted = new Set<string>(
     senderSide.length === 0
       ? []
       : (
-          (await manager.query(
+          await manager.query<{ id: string }[]>(
             `INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
              SELECT owner_id, id, peer, true, body, client_id
              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(owner_id, id, peer, body, client_id)
@@ -115,13 +128,16 @@ async function insertBatch(manager: EntityManager, writes: readonly ArchiveWrite
               senderSide.map(({ write }) => write.body),
               senderSide.map(({ write }) => write.clientId ?? null),
             ],
-          )) as { id: string }[]
+          )
         ).map((row) => row.id),
   );
   // The recipient's side, for every message that is new (a message to oneself is stored once).
   const recipientSide = writes
     .map((write, index) => ({ write, id: ids[index]! }))
-    .filter(({ write, id }) => (write.senderId === null || inserted.has(id)) && write.senderId !== write.recipientId);
+    .filter(
+      ({ write, id }) =>
+        (write.senderId === null || inserted.has(id)) && write.senderId !== write.recipientId,
+    );
   if (recipientSide.length > 0) {
     await manager.query(
       `INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
@@ -149,11 +165,14 @@ async function insertBatch(manager: EntityManager, writes: readonly ArchiveWrite
 }
 
 /** The message first stored under a repeated idempotency key. */
-async function findFirstSend(manager: EntityManager, write: ArchiveWrite): Promise<ArchiveWriteResult> {
-  const rows = (await manager.query(
+async function findFirstSend(
+  manager: EntityManager,
+  write: ArchiveWrite,
+): Promise<ArchiveWriteResult> {
+  const rows = await manager.query<{ id: string; body: string; peer: string }[]>(
     'SELECT id, body, peer FROM archived_messages WHERE owner_id = $1 AND client_id = $2',
     [write.senderId, write.clientId],
-  )) as { id: string; body: string; peer: string }[];
+  );
   const first = rows[0];
   if (first === undefined) {
     throw new Error('idempotency key conflicted but no first message was found');

@@ -46,12 +46,12 @@ export class ArchiveService {
     // Forward from a cursor reads ascending; otherwise the newest page, read descending and turned around.
     const forward = query.after_id !== undefined;
     params.push(limit);
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<ArchiveRow[]>(
       `SELECT id, peer, outgoing, body, client_id FROM archived_messages
        WHERE ${conditions.join(' AND ')}
        ORDER BY id ${forward ? 'ASC' : 'DESC'} LIMIT $${params.length}`,
       params,
-    )) as ArchiveRow[];
+    );
     const ordered = forward ? rows : rows.reverse();
 
     return ordered.map((row) => toView(owner.jid, row));

@@ -12,9 +12,16 @@ import { UserEntity } from '#src/accounts/user.entity.js';
  */
 @Entity({ name: 'archived_messages' })
 @Index('archived_messages_conversation_idx', ['ownerId', 'peer', 'id'])
-@Index('archived_messages_client_id_key', ['ownerId', 'clientId'], { unique: true, where: 'client_id IS NOT NULL' })
+@Index('archived_messages_client_id_key', ['ownerId', 'clientId'], {
+  unique: true,
+  where: 'client_id IS NOT NULL',
+})
 export class ArchivedMessageEntity {
-  @PrimaryColumn({ name: 'owner_id', type: 'uuid', primaryKeyConstraintName: 'archived_messages_pkey' })
+  @PrimaryColumn({
+    name: 'owner_id',
+    type: 'uuid',
+    primaryKeyConstraintName: 'archived_messages_pkey',
+  })
   ownerId: string;
 
   @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'archived_messages_pkey' })

@@ -10,7 +10,11 @@ import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 import { ArchivePageQuery } from '#src/common/paging.js';
 import { isXmlSafe } from '#src/common/xml-text.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
-import { MessageResponse, SendMessageDto, SentMessageResponse } from '#src/messaging/dto/send-message.dto.js';
+import {
+  MessageResponse,
+  SendMessageDto,
+  SentMessageResponse,
+} from '#src/messaging/dto/send-message.dto.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 
@@ -25,12 +29,27 @@ export class MessagesController {
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Send a one-to-one message', description: 'Returns once the message is committed to both archives.' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retry with the same key returns the first result' })
+  @ApiOperation({
+    summary: 'Send a one-to-one message',
+    description: 'Returns once the message is committed to both archives.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'A retry with the same key returns the first result',
+  })
   @ApiOkResponse({ type: SentMessageResponse })
-  @ApiResponse({ status: 400, description: 'Invalid fields or recipient JID', type: ProblemResponse })
+  @ApiResponse({
+    status: 400,
+    description: 'Invalid fields or recipient JID',
+    type: ProblemResponse,
+  })
   @ApiResponse({ status: 404, description: 'The recipient does not exist', type: ProblemResponse })
-  @ApiResponse({ status: 413, description: 'The body is over the message size limit', type: ProblemResponse })
+  @ApiResponse({
+    status: 413,
+    description: 'The body is over the message size limit',
+    type: ProblemResponse,
+  })
   async send(
     @CurrentUser() user: AuthenticatedUser,
     @Body() dto: SendMessageDto,
@@ -51,7 +70,10 @@ export class MessagesController {
   @Get()
   @ApiOperation({ summary: 'The user’s recent messages with anyone, oldest first' })
   @ApiOkResponse({ type: [MessageResponse] })
-  recent(@CurrentUser() user: AuthenticatedUser, @Query() query: ArchivePageQuery): Promise<MessageView[]> {
+  recent(
+    @CurrentUser() user: AuthenticatedUser,
+    @Query() query: ArchivePageQuery,
+  ): Promise<MessageView[]> {
     return this.archive.page(user, query);
   }
 
@@ -59,7 +81,11 @@ export class MessagesController {
   @ApiOperation({ summary: 'The archive of the conversation with one user, oldest first' })
   @ApiOkResponse({ type: [MessageResponse] })
   @ApiResponse({ status: 400, description: 'The JID is malformed', type: ProblemResponse })
-  conversation(@CurrentUser() user: AuthenticatedUser, @Param('with') peer: string, @Query() query: ArchivePageQuery): Promise<MessageView[]> {
+  conversation(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('with') peer: string,
+    @Query() query: ArchivePageQuery,
+  ): Promise<MessageView[]> {
     return this.archive.page(user, query, parseUserAddress(peer, 'with'));
   }
 }

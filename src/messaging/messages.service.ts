@@ -80,22 +80,43 @@ export class MessagesService {
     const enabled = await this.domains.isEnabled(domain);
     const recipient = enabled === true ? await this.users.findByJid(jid) : undefined;
     if (recipient === undefined) {
-      throw new AppError('user-not-found', { detail: `${jid} does not exist`, fields: [{ name: 'to', reason: 'no such user' }] });
+      throw new AppError('user-not-found', {
+        detail: `${jid} does not exist`,
+        fields: [{ name: 'to', reason: 'no such user' }],
+      });
     }
 
     return recipient;
   }
 
   private async route(command: SendCommand, recipientJid: string, id: string): Promise<void> {
-    const base = { id, from: command.sender.jid, to: recipientJid, body: command.body, timestamp: timestampOf(id) };
+    const base = {
+      id,
+      from: command.sender.jid,
+      to: recipientJid,
+      body: command.body,
+      timestamp: timestampOf(id),
+    };
     const incoming: MessageView = { ...base, direction: 'in' };
-    const outgoing: MessageView = { ...base, direction: 'out', ...(command.clientId === undefined ? {} : { client_id: command.clientId }) };
+    const outgoing: MessageView = {
+      ...base,
+      direction: 'out',
+      ...(command.clientId === undefined ? {} : { client_id: command.clientId }),
+    };
     const self = command.sender.jid === recipientJid;
     await Promise.all([
-      this.router.deliver(recipientJid, { event: 'message', data: self ? outgoing : incoming }, command.senderSession),
+      this.router.deliver(
+        recipientJid,
+        { event: 'message', data: self ? outgoing : incoming },
+        command.senderSession,
+      ),
       command.sender.id === null || self
         ? undefined
-        : this.router.deliver(command.sender.jid, { event: 'message:sent', data: outgoing }, command.senderSession),
+        : this.router.deliver(
+            command.sender.jid,
+            { event: 'message:sent', data: outgoing },
+            command.senderSession,
+          ),
     ]);
   }
 }

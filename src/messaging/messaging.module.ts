@@ -15,7 +15,11 @@ export class MessagingModule {
     return {
       module: MessagingModule,
       imports: [AuthModule, AccountsModule],
-      controllers: [MessagesController, AdminMessagesController, ...(options.sse ? [SseController] : [])],
+      controllers: [
+        MessagesController,
+        AdminMessagesController,
+        ...(options.sse ? [SseController] : []),
+      ],
       providers: [ArchiveWriter, ArchiveService, MessagesService],
       exports: [MessagesService, ArchiveService],
     };

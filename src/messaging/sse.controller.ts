@@ -40,7 +40,11 @@ export class SseController {
       'Reconnect with Last-Event-ID to get what was missed (up to 500 messages; page the archive for more).',
   })
   @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The id of the last message received' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'The id of the last message received',
+  })
   async stream(
     @CurrentUser() user: AuthenticatedUser,
     @Req() request: Request,
@@ -69,7 +73,9 @@ export class SseController {
 
         return;
       }
-      response.write(`id: ${delivery.data.id}\nevent: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`);
+      response.write(
+        `id: ${delivery.data.id}\nevent: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`,
+      );
     };
     const keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);
     const session: LocalSession = {
@@ -85,7 +91,9 @@ export class SseController {
     };
     request.on('close', () => {
       clearInterval(keepalive);
-      this.router.detach(session).catch((error: unknown) => this.logger.warn({ err: error }, 'detach failed'));
+      this.router
+        .detach(session)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'detach failed'));
     });
     await this.router.attach(session);
 

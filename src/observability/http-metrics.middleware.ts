@@ -8,7 +8,11 @@ export function httpMetricsMiddleware(metrics: MetricsService) {
     const stop = metrics.httpDuration.startTimer();
     response.on('finish', () => {
       const route = (request.route as { path?: string } | undefined)?.path;
-      stop({ method: request.method, route: route === undefined ? 'unmatched' : `${request.baseUrl}${route}`, status: String(response.statusCode) });
+      stop({
+        method: request.method,
+        route: route === undefined ? 'unmatched' : `${request.baseUrl}${route}`,
+        status: String(response.statusCode),
+      });
     });
     next();
   };

@@ -27,7 +27,12 @@ interface SocketData {
   session: LocalSession;
 }
 
-type UserSocket = Socket<Record<string, never>, Record<string, (...args: unknown[]) => void>, Record<string, never>, SocketData>;
+type UserSocket = Socket<
+  Record<string, never>,
+  Record<string, (...args: unknown[]) => void>,
+  Record<string, never>,
+  SocketData
+>;
 
 /**
  * socket.io: each socket is one session of one user. The handshake carries
@@ -74,7 +79,10 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
 
   /** Sends a message from this session; the ack carries `{id}` or `{error}` (a problem document). */
   @SubscribeMessage('message:send')
-  async send(@ConnectedSocket() socket: UserSocket, @MessageBody() payload: unknown): Promise<{ id: string }> {
+  async send(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody() payload: unknown,
+  ): Promise<{ id: string }> {
     const { to, body, client_id: clientId } = parseSend(payload);
     const result = await this.messages.send({
       sender: socket.data.user,
@@ -96,11 +104,19 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       const verified = await this.tokens.verifyAccess(auth.token);
       user = { ...verified.user, method: 'token', tokenId: verified.tokenId };
     } else if (typeof auth.jid === 'string' && typeof auth.password === 'string') {
-      user = { ...(await this.passwords.authenticate(auth.jid, auth.password, address)), method: 'basic' };
+      user = {
+        ...(await this.passwords.authenticate(auth.jid, auth.password, address)),
+        method: 'basic',
+      };
     } else {
-      throw new AppError('unauthorized', { detail: 'connect with auth: {token} or auth: {jid, password}' });
+      throw new AppError('unauthorized', {
+        detail: 'connect with auth: {token} or auth: {jid, password}',
+      });
     }
-    const resource = typeof auth.resource === 'string' && auth.resource !== '' && isXmlSafe(auth.resource) ? auth.resource.slice(0, 256) : `web-${socket.id.slice(0, 8)}`;
+    const resource =
+      typeof auth.resource === 'string' && auth.resource !== '' && isXmlSafe(auth.resource)
+        ? auth.resource.slice(0, 256)
+        : `web-${socket.id.slice(0, 8)}`;
     socket.data.user = user;
     socket.data.session = {
       id: socket.id,
@@ -121,7 +137,10 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
 
 function parseSend(payload: unknown): { to: string; body: string; client_id?: string } {
   const fields: { name: string; reason: string }[] = [];
-  const value = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  const value = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof value.to !== 'string' || value.to === '') {
     fields.push({ name: 'to', reason: 'to must be a non-empty string' });
   }
@@ -130,13 +149,19 @@ function parseSend(payload: unknown): { to: string; body: string; client_id?: st
   } else if (!isXmlSafe(value.body)) {
     fields.push({ name: 'body', reason: 'body contains characters XML 1.0 cannot carry' });
   }
-  if (value.client_id !== undefined && (typeof value.client_id !== 'string' || value.client_id.length > 128 || value.client_id === '')) {
+  if (
+    value.client_id !== undefined &&
+    (typeof value.client_id !== 'string' || value.client_id.length > 128 || value.client_id === '')
+  ) {
     fields.push({ name: 'client_id', reason: 'client_id must be 1 to 128 characters' });
   }
   const unknown = Object.keys(value).filter((key) => !['to', 'body', 'client_id'].includes(key));
   fields.push(...unknown.map((name) => ({ name, reason: `property ${name} should not exist` })));
   if (fields.length > 0) {
-    throw new AppError('validation', { detail: fields.map((field) => `${field.name}: ${field.reason}`).join('; '), fields });
+    throw new AppError('validation', {
+      detail: fields.map((field) => `${field.name}: ${field.reason}`).join('; '),
+      fields,
+    });
   }
 
   return value as { to: string; body: string; client_id?: string };

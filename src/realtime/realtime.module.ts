@@ -6,6 +6,10 @@ import { RealtimeGateway } from '#src/realtime/realtime.gateway.js';
 @Module({})
 export class RealtimeModule {
   static register(messaging: DynamicModule): DynamicModule {
-    return { module: RealtimeModule, imports: [AuthModule, messaging], providers: [RealtimeGateway] };
+    return {
+      module: RealtimeModule,
+      imports: [AuthModule, messaging],
+      providers: [RealtimeGateway],
+    };
   }
 }

@@ -15,11 +15,15 @@ export class SocketProblemFilter implements ExceptionFilter {
     }
     const problem = toProblemDocument(error);
     const args = host.getArgs();
-    const ack = args.find((arg) => typeof arg === 'function') as ((response: unknown) => void) | undefined;
+    const ack = args.find((arg) => typeof arg === 'function') as
+      ((response: unknown) => void) | undefined;
     if (ack !== undefined) {
       ack({ error: problem });
     } else {
-      (host.switchToWs().getClient() as { emit(event: string, data: unknown): void }).emit('error', problem);
+      host
+        .switchToWs()
+        .getClient<{ emit(event: string, data: unknown): void }>()
+        .emit('error', problem);
     }
   }
 }

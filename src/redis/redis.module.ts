@@ -16,7 +16,9 @@ export function openRedis(url: string, name: string): Redis {
     lazyConnect: true,
   });
   const logger = new Logger('Redis');
-  client.on('error', (error: Error) => logger.warn({ err: error, connection: name }, 'redis connection error'));
+  client.on('error', (error: Error) =>
+    logger.warn({ err: error, connection: name }, 'redis connection error'),
+  );
 
   return client;
 }

@@ -1,5 +1,13 @@
 import { Controller, Delete, Get, HttpCode, Param } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 
 import { parseDomainName } from '#src/accounts/domains.service.js';
 import { parseUserAddress } from '#src/accounts/users.service.js';
@@ -45,8 +53,13 @@ export class AdminSessionsController {
   @Get(':domain/:username')
   @ApiOperation({ summary: 'Online sessions of one user' })
   @ApiOkResponse({ type: [SessionResponse] })
-  async ofUser(@Param('domain') domain: string, @Param('username') username: string): Promise<SessionResponse[]> {
-    return (await this.router.sessionsOf(parseUserAddress(`${username}@${domain}`, 'username'))).map(toResponse);
+  async ofUser(
+    @Param('domain') domain: string,
+    @Param('username') username: string,
+  ): Promise<SessionResponse[]> {
+    return (
+      await this.router.sessionsOf(parseUserAddress(`${username}@${domain}`, 'username'))
+    ).map(toResponse);
   }
 
   @Delete(':domain/:username/:session')
@@ -54,11 +67,17 @@ export class AdminSessionsController {
   @ApiOperation({ summary: 'Kick one session; the client is told why and disconnected' })
   @ApiNoContentResponse()
   @ApiResponse({ status: 404, description: 'No such session of this user', type: ProblemResponse })
-  async kick(@Param('domain') domain: string, @Param('username') username: string, @Param('session') sessionId: string): Promise<void> {
+  async kick(
+    @Param('domain') domain: string,
+    @Param('username') username: string,
+    @Param('session') sessionId: string,
+  ): Promise<void> {
     const jid = parseUserAddress(`${username}@${domain}`, 'username');
     const owned = (await this.router.sessionsOf(jid)).some((session) => session.id === sessionId);
     if (!owned || !(await this.router.kick(sessionId, 'kicked by an administrator'))) {
-      throw new AppError('session-not-found', { detail: `no session ${sessionId} of ${jid} is online` });
+      throw new AppError('session-not-found', {
+        detail: `no session ${sessionId} of ${jid} is online`,
+      });
     }
   }
 }

@@ -5,7 +5,12 @@ import type { Delivery } from '#src/routing/server-events.js';
 
 /** What nodes tell each other. */
 export type BusMessage =
-  | { readonly kind: 'deliver'; readonly jid: string; readonly delivery: Delivery; readonly exceptSession?: string }
+  | {
+      readonly kind: 'deliver';
+      readonly jid: string;
+      readonly delivery: Delivery;
+      readonly exceptSession?: string;
+    }
   | { readonly kind: 'kick'; readonly sessionId: string; readonly reason: string }
   | { readonly kind: 'credentials-changed'; readonly jid: string }
   | { readonly kind: 'token-revoked'; readonly tokenHash: string };
@@ -50,7 +55,12 @@ export class RedisClusterBus extends ClusterBus {
     super();
   }
 
-  static async connect(publisher: Redis, subscriber: Redis, node: string, prefix: string): Promise<RedisClusterBus> {
+  static async connect(
+    publisher: Redis,
+    subscriber: Redis,
+    node: string,
+    prefix: string,
+  ): Promise<RedisClusterBus> {
     const bus = new RedisClusterBus(publisher, subscriber, node, prefix);
     subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => bus.receive(payload));
     await subscriber.connect();

@@ -32,7 +32,9 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     await this.registry.heartbeat();
     const interval = Math.max(1000, (this.config.sessionTtlSeconds * 1000) / 3);
     this.heartbeat = setInterval(() => {
-      this.registry.heartbeat().catch((error: unknown) => this.logger.warn({ err: error }, 'heartbeat failed'));
+      this.registry
+        .heartbeat()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'heartbeat failed'));
     }, interval).unref();
   }
 
@@ -81,10 +83,14 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     if (this.config.redis.mode === 'memory') {
       return;
     }
-    const remoteNodes = new Set((await this.registry.sessionsOf(jid)).map((session) => session.node));
+    const remoteNodes = new Set(
+      (await this.registry.sessionsOf(jid)).map((session) => session.node),
+    );
     remoteNodes.delete(this.config.nodeId);
     await Promise.all(
-      [...remoteNodes].map((node) => this.bus.sendToNode(node, { kind: 'deliver', jid, delivery, exceptSession })),
+      [...remoteNodes].map((node) =>
+        this.bus.sendToNode(node, { kind: 'deliver', jid, delivery, exceptSession }),
+      ),
     );
   }
 

@@ -5,8 +5,16 @@ import { AppConfig } from '#src/config/app-config.js';
 import { REDIS, openRedis } from '#src/redis/redis.module.js';
 import { ClusterBus, LocalClusterBus, RedisClusterBus } from '#src/routing/cluster-bus.js';
 import { RouterService } from '#src/routing/router.service.js';
-import { MemorySessionRegistry, RedisSessionRegistry, SessionRegistry } from '#src/routing/session-registry.js';
-import { MemoryTransientStore, RedisTransientStore, TransientStore } from '#src/routing/transient-store.js';
+import {
+  MemorySessionRegistry,
+  RedisSessionRegistry,
+  SessionRegistry,
+} from '#src/routing/session-registry.js';
+import {
+  MemoryTransientStore,
+  RedisTransientStore,
+  TransientStore,
+} from '#src/routing/transient-store.js';
 
 @Global()
 @Module({
@@ -17,7 +25,12 @@ import { MemoryTransientStore, RedisTransientStore, TransientStore } from '#src/
       useFactory: (config: AppConfig, redis: Redis | null) =>
         redis === null || config.redis.mode === 'memory'
           ? new MemorySessionRegistry()
-          : new RedisSessionRegistry(redis, config.nodeId, config.sessionTtlSeconds * 1000, config.redis.keyPrefix),
+          : new RedisSessionRegistry(
+              redis,
+              config.nodeId,
+              config.sessionTtlSeconds * 1000,
+              config.redis.keyPrefix,
+            ),
     },
     {
       provide: ClusterBus,
@@ -25,13 +38,20 @@ import { MemoryTransientStore, RedisTransientStore, TransientStore } from '#src/
       useFactory: async (config: AppConfig, redis: Redis | null) =>
         redis === null || config.redis.mode === 'memory'
           ? new LocalClusterBus()
-          : RedisClusterBus.connect(redis, openRedis(config.redis.url, `relay-${config.nodeId}-bus`), config.nodeId, config.redis.keyPrefix),
+          : RedisClusterBus.connect(
+              redis,
+              openRedis(config.redis.url, `relay-${config.nodeId}-bus`),
+              config.nodeId,
+              config.redis.keyPrefix,
+            ),
     },
     {
       provide: TransientStore,
       inject: [AppConfig, REDIS],
       useFactory: (config: AppConfig, redis: Redis | null) =>
-        redis === null || config.redis.mode === 'memory' ? new MemoryTransientStore() : new RedisTransientStore(redis, `${config.redis.keyPrefix}t:`),
+        redis === null || config.redis.mode === 'memory'
+          ? new MemoryTransientStore()
+          : new RedisTransientStore(redis, `${config.redis.keyPrefix}t:`),
     },
     RouterService,
   ],

@@ -13,4 +13,6 @@ export interface ServerEvents {
 
 export type ServerEventName = keyof ServerEvents;
 
-export type Delivery = { [K in ServerEventName]: { readonly event: K; readonly data: ServerEvents[K] } }[ServerEventName];
+export type Delivery = {
+  [K in ServerEventName]: { readonly event: K; readonly data: ServerEvents[K] };
+}[ServerEventName];

@@ -95,7 +95,9 @@ export class RedisSessionRegistry extends SessionRegistry {
   async sessionsOf(jid: string): Promise<SessionInfo[]> {
     const values = await this.redis.hvals(this.keys.sessions(jid));
 
-    return values.map((value) => JSON.parse(value) as SessionInfo).filter((session) => !this.deadNodes.has(session.node));
+    return values
+      .map((value) => JSON.parse(value) as SessionInfo)
+      .filter((session) => !this.deadNodes.has(session.node));
   }
 
   async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
@@ -108,13 +110,17 @@ export class RedisSessionRegistry extends SessionRegistry {
   async find(sessionId: string): Promise<SessionInfo | undefined> {
     const jid = await this.redis.hget(this.keys.index, sessionId);
 
-    return jid === null ? undefined : (await this.sessionsOf(jid)).find((session) => session.id === sessionId);
+    return jid === null
+      ? undefined
+      : (await this.sessionsOf(jid)).find((session) => session.id === sessionId);
   }
 
   async heartbeat(): Promise<void> {
     const now = Date.now();
     await this.redis.zadd(this.keys.nodes, now, this.node);
-    const dead = (await this.redis.zrangebyscore(this.keys.nodes, '-inf', `(${now - this.ttlMs}`)).filter((node) => node !== this.node);
+    const dead = (
+      await this.redis.zrangebyscore(this.keys.nodes, '-inf', `(${now - this.ttlMs}`)
+    ).filter((node) => node !== this.node);
     this.deadNodes = new Set(dead);
     await Promise.all(dead.map((node) => this.forgetNode(node)));
   }
@@ -133,12 +139,14 @@ export class RedisSessionRegistry extends SessionRegistry {
     const pipeline = this.redis.multi();
     for (const member of members) {
       const [jid, sessionId] = member.split(' ') as [string, string];
-      pipeline.hdel(this.keys.sessions(jid), sessionId).hdel(this.keys.domain(domainOf(jid)), sessionId).hdel(this.keys.index, sessionId);
+      pipeline
+        .hdel(this.keys.sessions(jid), sessionId)
+        .hdel(this.keys.domain(domainOf(jid)), sessionId)
+        .hdel(this.keys.index, sessionId);
     }
     await pipeline.del(this.keys.node(node)).zrem(this.keys.nodes, node).exec();
   }
 }
-
 
 function domainOf(jid: string): string {
   return jid.slice(jid.indexOf('@') + 1);

@@ -70,7 +70,11 @@ export class RedisTransientStore extends TransientStore {
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {
-    const results = await this.redis.multi().incr(this.prefix + key).expire(this.prefix + key, ttlSeconds, 'NX').exec();
+    const results = await this.redis
+      .multi()
+      .incr(this.prefix + key)
+      .expire(this.prefix + key, ttlSeconds, 'NX')
+      .exec();
     const [error, count] = results?.[0] ?? [new Error('no reply from redis'), 0];
     if (error !== null) {
       throw error;

@@ -37,7 +37,10 @@ describe('what is committed matches the code', () => {
     }
   });
 
-  it.skipIf(!servicesUp())('the migrations build exactly the schema the entities describe, on PostgreSQL', async () => {
-    expect(await pendingSchemaChanges(TEST_DATABASE_URL)).toEqual([]);
-  });
+  it.skipIf(!servicesUp())(
+    'the migrations build exactly the schema the entities describe, on PostgreSQL',
+    async () => {
+      expect(await pendingSchemaChanges(TEST_DATABASE_URL)).toEqual([]);
+    },
+  );
 });

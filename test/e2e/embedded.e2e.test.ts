@@ -21,15 +21,27 @@ describe('embedded mode', () => {
     const password = readFileSync(join(dataDir, 'admin-password'), 'utf8').trim();
     const admin = basic('admin', password);
     for (const username of ['alice', 'bob']) {
-      expect((await http(first.url, 'POST', '/api/admin/users/localhost', { auth: admin, json: { username, password: 'secret-password' } })).status).toBe(201);
+      expect(
+        (
+          await http(first.url, 'POST', '/api/admin/users/localhost', {
+            auth: admin,
+            json: { username, password: 'secret-password' },
+          })
+        ).status,
+      ).toBe(201);
     }
     const alice = basic('alice@localhost', 'secret-password');
     const bob = basic('bob@localhost', 'secret-password');
-    const socket = await connectSocket(first.url, { jid: 'bob@localhost', password: 'secret-password' });
+    const socket = await connectSocket(first.url, {
+      jid: 'bob@localhost',
+      password: 'secret-password',
+    });
     const received = new EventRecorder<{ body: string }>(socket, 'message');
     const sent = await sendMessage(first.url, alice, 'bob@localhost', 'survives a restart');
     expect((await received.waitFor(1))[0]!.body).toBe('survives a restart');
-    expect((await http<{ status: string }>(first.url, 'GET', '/health/ready')).body.status).toBe('ok');
+    expect((await http<{ status: string }>(first.url, 'GET', '/health/ready')).body.status).toBe(
+      'ok',
+    );
     socket.disconnect();
     await first.stop();
 
@@ -37,9 +49,18 @@ describe('embedded mode', () => {
     try {
       // The generated admin password was kept, not made again.
       expect(readFileSync(join(dataDir, 'admin-password'), 'utf8').trim()).toBe(password);
-      const archive = await http<{ id: string; body: string }[]>(second.url, 'GET', '/api/messages/alice@localhost', { auth: bob });
-      expect(archive.body).toEqual([expect.objectContaining({ id: sent.body.id, body: 'survives a restart' })]);
-      expect((await http(second.url, 'GET', '/api/admin/users/localhost/count', { auth: admin })).body).toEqual({ count: 2 });
+      const archive = await http<{ id: string; body: string }[]>(
+        second.url,
+        'GET',
+        '/api/messages/alice@localhost',
+        { auth: bob },
+      );
+      expect(archive.body).toEqual([
+        expect.objectContaining({ id: sent.body.id, body: 'survives a restart' }),
+      ]);
+      expect(
+        (await http(second.url, 'GET', '/api/admin/users/localhost/count', { auth: admin })).body,
+      ).toEqual({ count: 2 });
     } finally {
       await second.stop();
     }

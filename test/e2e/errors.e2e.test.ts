@@ -19,7 +19,10 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
 
   beforeAll(async () => {
     server = await startTestServer({ MESSAGE_MAX_BYTES: '1000', HTTP_BODY_LIMIT_BYTES: '4096' });
-    [alice, bob] = await Promise.all([registerUser(server.url, server.domain, 'alice'), registerUser(server.url, server.domain, 'bob')]);
+    [alice, bob] = await Promise.all([
+      registerUser(server.url, server.domain, 'alice'),
+      registerUser(server.url, server.domain, 'bob'),
+    ]);
   });
 
   afterAll(async () => {
@@ -33,7 +36,11 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
     expect(sent.body).toEqual([]);
   }
 
-  function expectProblem(result: { status: number; body: unknown; headers: Headers }, status: number, type: string): Problem {
+  function expectProblem(
+    result: { status: number; body: unknown; headers: Headers },
+    status: number,
+    type: string,
+  ): Problem {
     expect(result.status).toBe(status);
     expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const problem = result.body as Problem;
@@ -48,8 +55,18 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
     ['an unknown field', { to: 'bob@x', body: 'hi', extra: true }, '/problems/validation', 'extra'],
     ['a wrong type', { to: 'bob@x', body: 42 }, '/problems/validation', 'body'],
     ['a missing body', { to: 'bob@x' }, '/problems/validation', 'body'],
-    ['a control character XML cannot carry', { to: 'bob@x', body: 'bell \u0007' }, '/problems/validation', 'body'],
-    ['a lone surrogate', { to: 'bob@x', body: 'half \ud800 a pair' }, '/problems/validation', 'body'],
+    [
+      'a control character XML cannot carry',
+      { to: 'bob@x', body: 'bell \u0007' },
+      '/problems/validation',
+      'body',
+    ],
+    [
+      'a lone surrogate',
+      { to: 'bob@x', body: 'half \ud800 a pair' },
+      '/problems/validation',
+      'body',
+    ],
   ])('refuses %s with 400 naming the field', async (_name, json, type, field) => {
     const result = await http(server.url, 'POST', '/api/messages', { auth: alice.basic, json });
 
@@ -65,22 +82,54 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
   });
 
   it('answers 404 for a recipient that does not exist', async () => {
-    expectProblem(await sendMessage(server.url, alice.basic, `nobody@${server.domain}`, 'hi'), 404, '/problems/user-not-found');
-    expectProblem(await sendMessage(server.url, alice.basic, 'bob@elsewhere.example', 'hi'), 404, '/problems/user-not-found');
+    expectProblem(
+      await sendMessage(server.url, alice.basic, `nobody@${server.domain}`, 'hi'),
+      404,
+      '/problems/user-not-found',
+    );
+    expectProblem(
+      await sendMessage(server.url, alice.basic, 'bob@elsewhere.example', 'hi'),
+      404,
+      '/problems/user-not-found',
+    );
   });
 
   it('answers 413 for a body over the message size limit and for an oversized request', async () => {
-    expectProblem(await sendMessage(server.url, alice.basic, bob.jid, 'é'.repeat(501)), 413, '/problems/message-too-large');
+    expectProblem(
+      await sendMessage(server.url, alice.basic, bob.jid, 'é'.repeat(501)),
+      413,
+      '/problems/message-too-large',
+    );
     const huge = JSON.stringify({ to: bob.jid, body: 'x'.repeat(5000) });
-    expectProblem(await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: huge }), 413, '/problems/payload-too-large');
+    expectProblem(
+      await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: huge }),
+      413,
+      '/problems/payload-too-large',
+    );
   });
 
   it('refuses invalid UTF-8, invalid JSON and non-JSON bodies', async () => {
-    const invalidUtf8 = Buffer.concat([Buffer.from(`{"to":"${bob.jid}","body":"`), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
-    expectProblem(await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: invalidUtf8 }), 400, '/problems/invalid-encoding');
-    expectProblem(await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: '{"to": ' }), 400, '/problems/invalid-json');
+    const invalidUtf8 = Buffer.concat([
+      Buffer.from(`{"to":"${bob.jid}","body":"`),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
     expectProblem(
-      await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: 'to=bob', headers: { 'content-type': 'text/plain' } }),
+      await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: invalidUtf8 }),
+      400,
+      '/problems/invalid-encoding',
+    );
+    expectProblem(
+      await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: '{"to": ' }),
+      400,
+      '/problems/invalid-json',
+    );
+    expectProblem(
+      await http(server.url, 'POST', '/api/messages', {
+        auth: alice.basic,
+        raw: 'to=bob',
+        headers: { 'content-type': 'text/plain' },
+      }),
       415,
       '/problems/unsupported-media-type',
     );
@@ -91,15 +140,34 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
   });
 
   it('answers unknown routes and bad paging with problems too', async () => {
-    expectProblem(await http(server.url, 'GET', '/api/nothing-here', { auth: alice.basic }), 404, '/problems/not-found');
-    const badLimit = expectProblem(await http(server.url, 'GET', '/api/messages?limit=100000', { auth: alice.basic }), 400, '/problems/validation');
+    expectProblem(
+      await http(server.url, 'GET', '/api/nothing-here', { auth: alice.basic }),
+      404,
+      '/problems/not-found',
+    );
+    const badLimit = expectProblem(
+      await http(server.url, 'GET', '/api/messages?limit=100000', { auth: alice.basic }),
+      400,
+      '/problems/validation',
+    );
     expect(badLimit.errors?.[0]?.name).toBe('limit');
-    expectProblem(await http(server.url, 'GET', '/api/messages?before_id=nope', { auth: alice.basic }), 400, '/problems/validation');
-    expectProblem(await http(server.url, 'GET', '/api/messages/not@@valid', { auth: alice.basic }), 400, '/problems/invalid-jid');
+    expectProblem(
+      await http(server.url, 'GET', '/api/messages?before_id=nope', { auth: alice.basic }),
+      400,
+      '/problems/validation',
+    );
+    expectProblem(
+      await http(server.url, 'GET', '/api/messages/not@@valid', { auth: alice.basic }),
+      400,
+      '/problems/invalid-jid',
+    );
   });
 
   it('carries a request id given by the client back in the answer', async () => {
-    const result = await http(server.url, 'GET', '/api/messages/x@@y', { auth: alice.basic, headers: { 'x-request-id': 'trace-123' } });
+    const result = await http(server.url, 'GET', '/api/messages/x@@y', {
+      auth: alice.basic,
+      headers: { 'x-request-id': 'trace-123' },
+    });
 
     expect(result.headers.get('x-request-id')).toBe('trace-123');
     expect((result.body as Problem).request_id).toBe('trace-123');
@@ -107,10 +175,33 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
 
   it('refuses a registration with a bad username, a short password or a taken name, writing nothing', async () => {
     const base = `/api/admin/users/${server.domain}`;
-    expectProblem(await http(server.url, 'POST', base, { auth: ADMIN_AUTH, json: { username: 'a b', password: 'long enough' } }), 400, '/problems/invalid-jid');
-    expectProblem(await http(server.url, 'POST', base, { auth: ADMIN_AUTH, json: { username: 'shorty', password: 'short' } }), 400, '/problems/validation');
-    expectProblem(await http(server.url, 'POST', base, { auth: ADMIN_AUTH, json: { username: 'ALICE', password: 'long enough' } }), 409, '/problems/user-exists');
-    const count = await http<{ count: number }>(server.url, 'GET', `${base}/count`, { auth: ADMIN_AUTH });
+    expectProblem(
+      await http(server.url, 'POST', base, {
+        auth: ADMIN_AUTH,
+        json: { username: 'a b', password: 'long enough' },
+      }),
+      400,
+      '/problems/invalid-jid',
+    );
+    expectProblem(
+      await http(server.url, 'POST', base, {
+        auth: ADMIN_AUTH,
+        json: { username: 'shorty', password: 'short' },
+      }),
+      400,
+      '/problems/validation',
+    );
+    expectProblem(
+      await http(server.url, 'POST', base, {
+        auth: ADMIN_AUTH,
+        json: { username: 'ALICE', password: 'long enough' },
+      }),
+      409,
+      '/problems/user-exists',
+    );
+    const count = await http<{ count: number }>(server.url, 'GET', `${base}/count`, {
+      auth: ADMIN_AUTH,
+    });
     expect(count.body.count).toBe(2);
   });
 });

@@ -1,7 +1,15 @@
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { connectSocket, EventRecorder, http, registerUser, sendMessage, tokenFor, type TestUser } from '#test/helpers/api.js';
+import {
+  connectSocket,
+  EventRecorder,
+  http,
+  registerUser,
+  sendMessage,
+  tokenFor,
+  type TestUser,
+} from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 
@@ -23,7 +31,9 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
 
   beforeAll(async () => {
     server = await startTestServer();
-    [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((name) => registerUser(server.url, server.domain, name)));
+    alice = await registerUser(server.url, server.domain, 'alice');
+    bob = await registerUser(server.url, server.domain, 'bob');
+    carol = await registerUser(server.url, server.domain, 'carol');
   });
 
   afterAll(async () => {
@@ -48,15 +58,31 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
 
     expect(sent.status).toBe(200);
     const [live] = await received.waitFor(1);
-    expect(live).toMatchObject({ id: sent.body.id, from: alice.jid, to: bob.jid, body: 'hello Bob', direction: 'in' });
+    expect(live).toMatchObject({
+      id: sent.body.id,
+      from: alice.jid,
+      to: bob.jid,
+      body: 'hello Bob',
+      direction: 'in',
+    });
     expect(live!.timestamp).toBeGreaterThan(Date.now() - 60_000);
     const [copy] = await copies.waitFor(1);
     expect(copy).toMatchObject({ id: sent.body.id, direction: 'out' });
 
-    const bobArchive = await http<Message[]>(server.url, 'GET', `/api/messages/${alice.jid}`, { auth: bob.basic });
-    const aliceArchive = await http<Message[]>(server.url, 'GET', `/api/messages/${bob.jid}`, { auth: alice.basic });
+    const bobArchive = await http<Message[]>(server.url, 'GET', `/api/messages/${alice.jid}`, {
+      auth: bob.basic,
+    });
+    const aliceArchive = await http<Message[]>(server.url, 'GET', `/api/messages/${bob.jid}`, {
+      auth: alice.basic,
+    });
     expect(bobArchive.body.at(-1)).toEqual(live);
-    expect(aliceArchive.body.at(-1)).toMatchObject({ id: sent.body.id, from: alice.jid, to: bob.jid, body: 'hello Bob', direction: 'out' });
+    expect(aliceArchive.body.at(-1)).toMatchObject({
+      id: sent.body.id,
+      from: alice.jid,
+      to: bob.jid,
+      body: 'hello Bob',
+      direction: 'out',
+    });
   });
 
   it('sends over the socket too, with the ack carrying the id', async () => {
@@ -64,31 +90,54 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
     const bobSocket = await socketOf(bob);
     const received = new EventRecorder<Message>(bobSocket, 'message');
 
-    const ack = (await carolSocket.emitWithAck('message:send', { to: bob.jid, body: 'from a socket' })) as { id: string };
+    const ack = (await carolSocket.emitWithAck('message:send', {
+      to: bob.jid,
+      body: 'from a socket',
+    })) as { id: string };
 
     const [message] = await received.waitFor(1);
     expect(message).toMatchObject({ id: ack.id, from: carol.jid, body: 'from a socket' });
-    const invalid = (await carolSocket.emitWithAck('message:send', { to: 'not a jid', body: 'x' })) as { error: { type: string } };
+    const invalid = (await carolSocket.emitWithAck('message:send', {
+      to: 'not a jid',
+      body: 'x',
+    })) as { error: { type: string } };
     expect(invalid.error.type).toBe('/problems/invalid-jid');
   });
 
   it('pages through 200 messages forward and backward with no gap or duplicate', async () => {
-    const [dave, erin] = await Promise.all([registerUser(server.url, server.domain, 'dave'), registerUser(server.url, server.domain, 'erin')]);
+    const [dave, erin] = await Promise.all([
+      registerUser(server.url, server.domain, 'dave'),
+      registerUser(server.url, server.domain, 'erin'),
+    ]);
     const ids: string[] = [];
     for (let batch = 0; batch < 10; batch += 1) {
       // 20 concurrent sends at a time, so many share a millisecond and a commit batch.
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sendMessage(server.url, dave.basic, erin.jid, `m${batch * 20 + i}`)));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          sendMessage(server.url, dave.basic, erin.jid, `m${batch * 20 + i}`),
+        ),
+      );
       ids.push(...results.map((result) => result.body.id));
     }
     const expected = [...ids].sort();
 
     const forward: string[] = [];
     let cursor: string | undefined;
-    const first = await http<Message[]>(server.url, 'GET', `/api/messages/${dave.jid}?limit=1&before=${Date.now() - 3_600_000}`, { auth: erin.basic });
+    const first = await http<Message[]>(
+      server.url,
+      'GET',
+      `/api/messages/${dave.jid}?limit=1&before=${Date.now() - 3_600_000}`,
+      { auth: erin.basic },
+    );
     expect(first.body).toEqual([]);
     for (;;) {
-      const query = cursor === undefined ? 'limit=30&after_id=00000000-0000-7000-8000-000000000000' : `limit=30&after_id=${cursor}`;
-      const page = await http<Message[]>(server.url, 'GET', `/api/messages/${dave.jid}?${query}`, { auth: erin.basic });
+      const query =
+        cursor === undefined
+          ? 'limit=30&after_id=00000000-0000-7000-8000-000000000000'
+          : `limit=30&after_id=${cursor}`;
+      const page = await http<Message[]>(server.url, 'GET', `/api/messages/${dave.jid}?${query}`, {
+        auth: erin.basic,
+      });
       expect(page.status).toBe(200);
       if (page.body.length === 0) {
         break;
@@ -102,7 +151,12 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
     cursor = undefined;
     for (;;) {
       const query: string = cursor === undefined ? 'limit=45' : `limit=45&before_id=${cursor}`;
-      const page: { body: Message[] } = await http<Message[]>(server.url, 'GET', `/api/messages/${erin.jid}?${query}`, { auth: dave.basic });
+      const page: { body: Message[] } = await http<Message[]>(
+        server.url,
+        'GET',
+        `/api/messages/${erin.jid}?${query}`,
+        { auth: dave.basic },
+      );
       if (page.body.length === 0) {
         break;
       }
@@ -113,8 +167,12 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
     }
     expect(backward).toEqual(expected);
 
-    const all = await http<Message[]>(server.url, 'GET', '/api/messages?limit=500', { auth: erin.basic });
-    expect(all.body.filter((message) => message.from === dave.jid).map((message) => message.id)).toEqual(expected);
+    const all = await http<Message[]>(server.url, 'GET', '/api/messages?limit=500', {
+      auth: erin.basic,
+    });
+    expect(
+      all.body.filter((message) => message.from === dave.jid).map((message) => message.id),
+    ).toEqual(expected);
   });
 
   it('returns the first result for a retried send with the same idempotency key, storing one message', async () => {
@@ -123,12 +181,17 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
       sendMessage(server.url, carol.basic, alice.jid, 'only once', { 'Idempotency-Key': key }),
       sendMessage(server.url, carol.basic, alice.jid, 'only once', { 'Idempotency-Key': key }),
     ]);
-    const third = await http<{ id: string }>(server.url, 'POST', '/api/messages', { auth: carol.basic, json: { to: alice.jid, body: 'only once', client_id: key } });
+    const third = await http<{ id: string }>(server.url, 'POST', '/api/messages', {
+      auth: carol.basic,
+      json: { to: alice.jid, body: 'only once', client_id: key },
+    });
 
     expect(first.status).toBe(200);
     expect(second.body.id).toBe(first.body.id);
     expect(third.body.id).toBe(first.body.id);
-    const archive = await http<Message[]>(server.url, 'GET', `/api/messages/${carol.jid}`, { auth: alice.basic });
+    const archive = await http<Message[]>(server.url, 'GET', `/api/messages/${carol.jid}`, {
+      auth: alice.basic,
+    });
     expect(archive.body.filter((message) => message.body === 'only once')).toHaveLength(1);
   });
 

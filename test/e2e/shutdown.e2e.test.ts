@@ -21,7 +21,9 @@ function freePort(): Promise<number> {
 
 describe.skipIf(!servicesUp())('graceful shutdown on SIGTERM', () => {
   it('finishes accepted requests, closes sockets with a reason, and exits 0', async () => {
-    expect(existsSync(MAIN), 'the build (npm run build) must exist; `npm test` builds first').toBe(true);
+    expect(existsSync(MAIN), 'the build (npm run build) must exist; `npm test` builds first').toBe(
+      true,
+    );
     const port = await freePort();
     const domain = uniqueDomain();
     const child = spawn(process.execPath, [MAIN.pathname], {
@@ -38,10 +40,24 @@ describe.skipIf(!servicesUp())('graceful shutdown on SIGTERM', () => {
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
     const url = `http://127.0.0.1:${port}`;
-    await expect.poll(() => http(url, 'GET', '/health').then((result) => result.status, () => 0), { timeout: 20_000, interval: 200 }).toBe(200);
-    const [alice, bob] = [await registerUser(url, domain, 'alice'), await registerUser(url, domain, 'bob')];
+    await expect
+      .poll(
+        () =>
+          http(url, 'GET', '/health').then(
+            (result) => result.status,
+            () => 0,
+          ),
+        { timeout: 20_000, interval: 200 },
+      )
+      .toBe(200);
+    const [alice, bob] = [
+      await registerUser(url, domain, 'alice'),
+      await registerUser(url, domain, 'bob'),
+    ];
     const socket = await connectSocket(url, { jid: bob.jid, password: bob.password });
     const closedReason = new Promise((resolve) => socket.on('session:closed', resolve));
 
@@ -51,7 +67,12 @@ describe.skipIf(!servicesUp())('graceful shutdown on SIGTERM', () => {
     const started = new Promise<void>((resolve) => (firstAccepted = resolve));
     const sender = async (worker: number) => {
       for (let i = 0; ; i += 1) {
-        const result = await sendMessage(url, alice.basic, bob.jid, `in flight ${worker}.${i}`).catch(() => undefined);
+        const result = await sendMessage(
+          url,
+          alice.basic,
+          bob.jid,
+          `in flight ${worker}.${i}`,
+        ).catch(() => undefined);
         if (result?.status !== 200) {
           return;
         }
@@ -73,8 +94,13 @@ describe.skipIf(!servicesUp())('graceful shutdown on SIGTERM', () => {
     const after = await startTestServer({}, { domain });
     try {
       const stored = new Set<string>();
-      for (let cursor = '00000000-0000-7000-8000-000000000000'; ; ) {
-        const page = await http<{ id: string }[]>(after.url, 'GET', `/api/admin/messages/${bob.jid}?limit=500&after_id=${cursor}`, { auth: ADMIN_AUTH });
+      for (let cursor = '00000000-0000-7000-8000-000000000000'; ;) {
+        const page = await http<{ id: string }[]>(
+          after.url,
+          'GET',
+          `/api/admin/messages/${bob.jid}?limit=500&after_id=${cursor}`,
+          { auth: ADMIN_AUTH },
+        );
         if (page.body.length === 0) {
           break;
         }

@@ -18,7 +18,12 @@ export async function http<T = unknown>(
   base: string,
   method: string,
   path: string,
-  options: { auth?: string; json?: unknown; headers?: Record<string, string>; raw?: string | Buffer } = {},
+  options: {
+    auth?: string;
+    json?: unknown;
+    headers?: Record<string, string>;
+    raw?: string | Buffer;
+  } = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.auth !== undefined) {
@@ -48,10 +53,20 @@ export interface TestUser {
   readonly basic: string;
 }
 
-export async function registerUser(base: string, domain: string, username: string, password = 'secret-password'): Promise<TestUser> {
-  const result = await http(base, 'POST', `/api/admin/users/${domain}`, { auth: ADMIN_AUTH, json: { username, password } });
+export async function registerUser(
+  base: string,
+  domain: string,
+  username: string,
+  password = 'secret-password',
+): Promise<TestUser> {
+  const result = await http(base, 'POST', `/api/admin/users/${domain}`, {
+    auth: ADMIN_AUTH,
+    json: { username, password },
+  });
   if (result.status !== 201) {
-    throw new Error(`register ${username}@${domain}: ${result.status} ${JSON.stringify(result.body)}`);
+    throw new Error(
+      `register ${username}@${domain}: ${result.status} ${JSON.stringify(result.body)}`,
+    );
   }
   const jid = `${username}@${domain}`.toLowerCase();
 
@@ -59,7 +74,9 @@ export async function registerUser(base: string, domain: string, username: strin
 }
 
 export async function tokenFor(base: string, user: TestUser): Promise<string> {
-  const result = await http<{ access_token: string }>(base, 'POST', '/api/tokens', { auth: user.basic });
+  const result = await http<{ access_token: string }>(base, 'POST', '/api/tokens', {
+    auth: user.basic,
+  });
   if (result.status !== 200) {
     throw new Error(`token for ${user.jid}: ${result.status}`);
   }
@@ -110,7 +127,13 @@ export class EventRecorder<T = unknown> {
     }
 
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`expected ${count} events, got ${this.events.length} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`expected ${count} events, got ${this.events.length} within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({
         count,
         resolve: () => {
@@ -122,6 +145,12 @@ export class EventRecorder<T = unknown> {
   }
 }
 
-export function sendMessage(base: string, auth: string, to: string, body: string, headers: Record<string, string> = {}) {
+export function sendMessage(
+  base: string,
+  auth: string,
+  to: string,
+  body: string,
+  headers: Record<string, string> = {},
+) {
   return http<{ id: string }>(base, 'POST', '/api/messages', { auth, json: { to, body }, headers });
 }

@@ -2,9 +2,13 @@ import { inject } from 'vitest';
 import net from 'node:net';
 
 /** Where the tests find PostgreSQL and Redis; the defaults are this machine's services. */
-export const TEST_POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_POSTGRES_ADMIN_URL =
+  process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_DATABASE_NAME = process.env.TEST_DATABASE_NAME ?? 'relay_test';
-export const TEST_DATABASE_URL = TEST_POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${TEST_DATABASE_NAME}`);
+export const TEST_DATABASE_URL = TEST_POSTGRES_ADMIN_URL.replace(
+  /\/[^/]*$/,
+  `/${TEST_DATABASE_NAME}`,
+);
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export function isCi(): boolean {

@@ -17,7 +17,10 @@ export function uniqueDomain(): string {
 }
 
 /** Starts a real server on a free port against the test PostgreSQL and Redis (or embedded, with `embedded`). */
-export async function startTestServer(settings: Record<string, string> = {}, options: { embedded?: boolean; domain?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  settings: Record<string, string> = {},
+  options: { embedded?: boolean; domain?: string } = {},
+): Promise<TestServer> {
   const domain = options.domain ?? uniqueDomain();
   const config = loadConfig(
     {},
@@ -28,7 +31,13 @@ export async function startTestServer(settings: Record<string, string> = {}, opt
       ADMIN_PASSWORD,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       SHUTDOWN_TIMEOUT_MS: '2000',
-      ...(options.embedded === true ? {} : { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `test:${domain}:` }),
+      ...(options.embedded === true
+        ? {}
+        : {
+            DATABASE_URL: TEST_DATABASE_URL,
+            REDIS_URL: TEST_REDIS_URL,
+            REDIS_KEY_PREFIX: `test:${domain}:`,
+          }),
       ...settings,
     },
   );

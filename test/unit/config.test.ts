@@ -22,9 +22,16 @@ describe('configuration', () => {
   it('reads a YAML file named by CONFIG_FILE, with the environment winning', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-config-'));
     const file = join(dir, 'relay.yaml');
-    writeFileSync(file, 'http_port: 6000\nxmpp_domains: [Chat.Example, example.org]\nlog_level: debug\nmodules: realtime,metrics\n');
+    writeFileSync(
+      file,
+      'http_port: 6000\nxmpp_domains: [Chat.Example, example.org]\nlog_level: debug\nmodules: realtime,metrics\n',
+    );
 
-    const config = loadConfig({ CONFIG_FILE: file, LOG_LEVEL: 'warn', DATABASE_URL: 'postgres://db/relay' });
+    const config = loadConfig({
+      CONFIG_FILE: file,
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: 'postgres://db/relay',
+    });
 
     expect(config.http.port).toBe(6000);
     expect(config.domains).toEqual(['chat.example', 'example.org']);

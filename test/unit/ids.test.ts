@@ -12,7 +12,12 @@ describe('time-ordered message ids (UUIDv7)', () => {
 
   it('sort in the order they were minted, also within one millisecond and when the clock steps back', () => {
     const generator = new MessageIdGenerator();
-    const times = [...Array.from({ length: 5000 }, () => 1000), 999, 998, ...Array.from({ length: 10 }, (_, i) => 2000 + i)];
+    const times = [
+      ...Array.from({ length: 5000 }, () => 1000),
+      999,
+      998,
+      ...Array.from({ length: 10 }, (_, i) => 2000 + i),
+    ];
     const ids = times.map((time) => generator.next(time));
 
     expect([...ids].sort()).toEqual(ids);

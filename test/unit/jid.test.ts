@@ -4,9 +4,15 @@ import { formatJid, JidError, normalizeUserJid, parseJid } from '#src/common/jid
 
 describe('JID parsing and normalization (RFC 7622)', () => {
   it('splits local, domain and resource, and folds the case of local and domain only', () => {
-    expect(parseJid('Juliet@Example.COM/Balcony')).toEqual({ local: 'juliet', domain: 'example.com', resource: 'Balcony' });
+    expect(parseJid('Juliet@Example.COM/Balcony')).toEqual({
+      local: 'juliet',
+      domain: 'example.com',
+      resource: 'Balcony',
+    });
     expect(parseJid('example.com')).toEqual({ local: '', domain: 'example.com' });
-    expect(formatJid(parseJid('Romeo@Montague.LIT/orchard/with/slashes'))).toBe('romeo@montague.lit/orchard/with/slashes');
+    expect(formatJid(parseJid('Romeo@Montague.LIT/orchard/with/slashes'))).toBe(
+      'romeo@montague.lit/orchard/with/slashes',
+    );
   });
 
   it('normalizes Unicode (NFC) and IDN domains', () => {

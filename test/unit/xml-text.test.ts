@@ -4,7 +4,9 @@ import { isXmlSafe } from '#src/common/xml-text.js';
 
 describe('text XML 1.0 can carry', () => {
   it('accepts tab, newline, return, all of Unicode outside the forbidden ranges, and astral characters', () => {
-    expect(isXmlSafe('line one\nline two\r\n\tindented — ünïcödé 🙂 \ud83d\ude00 \ue000 \ufffd')).toBe(true);
+    expect(
+      isXmlSafe('line one\nline two\r\n\tindented — ünïcödé 🙂 \ud83d\ude00 \ue000 \ufffd'),
+    ).toBe(true);
   });
 
   it.each([

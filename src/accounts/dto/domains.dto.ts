@@ -10,7 +10,9 @@ export class AddDomainDto {
 }
 
 export class UpdateDomainDto {
-  @ApiProperty({ description: 'A disabled domain keeps its data but refuses logins and messages to its users' })
+  @ApiProperty({
+    description: 'A disabled domain keeps its data but refuses logins and messages to its users',
+  })
   @IsBoolean()
   enabled: boolean;
 }

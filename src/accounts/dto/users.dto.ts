@@ -1,11 +1,23 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsOptional, IsString, Max, Min, MaxLength, MinLength } from 'class-validator';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
 
 import { IsXmlText } from '#src/common/validation.js';
 
 export class RegisterUserDto {
-  @ApiProperty({ description: 'Localpart of the new JID; normalized (case-folded) per RFC 7622', example: 'alice' })
+  @ApiProperty({
+    description: 'Localpart of the new JID; normalized (case-folded) per RFC 7622',
+    example: 'alice',
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(1023)
@@ -56,7 +68,9 @@ export class UserListResponse {
   @ApiProperty({ type: [UserResponse] })
   users: UserResponse[];
 
-  @ApiPropertyOptional({ description: 'Pass as `after` for the next page; absent on the last page' })
+  @ApiPropertyOptional({
+    description: 'Pass as `after` for the next page; absent on the last page',
+  })
   next?: string;
 }
 

@@ -82,7 +82,11 @@ export interface ProblemDocument {
   errors?: readonly InvalidField[];
 }
 
-export function toProblemDocument(error: AppError, requestId?: string, instance?: string): ProblemDocument {
+export function toProblemDocument(
+  error: AppError,
+  requestId?: string,
+  instance?: string,
+): ProblemDocument {
   return {
     type: error.type,
     title: error.title,

@@ -10,14 +10,18 @@ export class SendMessageDto {
   @MaxLength(3071)
   to: string;
 
-  @ApiProperty({ description: 'Message text; at most MESSAGE_MAX_BYTES bytes of UTF-8', example: 'Hello, Bob' })
+  @ApiProperty({
+    description: 'Message text; at most MESSAGE_MAX_BYTES bytes of UTF-8',
+    example: 'Hello, Bob',
+  })
   @IsString()
   @IsNotEmpty()
   @IsXmlText()
   body: string;
 
   @ApiPropertyOptional({
-    description: 'Client-chosen id; a retry with the same value returns the first result (same as the Idempotency-Key header)',
+    description:
+      'Client-chosen id; a retry with the same value returns the first result (same as the Idempotency-Key header)',
     example: '3f6b2c1e-client-42',
   })
   @IsOptional()
@@ -29,7 +33,10 @@ export class SendMessageDto {
 }
 
 export class AdminSendMessageDto extends SendMessageDto {
-  @ApiPropertyOptional({ description: 'Bare JID of the sender; defaults to SYSTEM_SENDER', example: 'alice@localhost' })
+  @ApiPropertyOptional({
+    description: 'Bare JID of the sender; defaults to SYSTEM_SENDER',
+    example: 'alice@localhost',
+  })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
@@ -38,7 +45,10 @@ export class AdminSendMessageDto extends SendMessageDto {
 }
 
 export class SentMessageResponse {
-  @ApiProperty({ description: 'Server-assigned message id (UUIDv7)', example: '019aeb6c-8a4f-7c01-9a3b-3c6d2e1f0a9b' })
+  @ApiProperty({
+    description: 'Server-assigned message id (UUIDv7)',
+    example: '019aeb6c-8a4f-7c01-9a3b-3c6d2e1f0a9b',
+  })
   id: string;
 }
 
@@ -58,7 +68,10 @@ export class MessageResponse {
   @ApiProperty({ description: 'Epoch milliseconds', example: 1764860000000 })
   timestamp: number;
 
-  @ApiProperty({ enum: ['in', 'out'], description: '`out` in the sender’s archive, `in` in the recipient’s' })
+  @ApiProperty({
+    enum: ['in', 'out'],
+    description: '`out` in the sender’s archive, `in` in the recipient’s',
+  })
   direction: 'in' | 'out';
 
   @ApiPropertyOptional({ description: 'The sender’s idempotency key; shown to the sender only' })
