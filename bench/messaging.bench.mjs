@@ -5,11 +5,13 @@
 //
 //   node bench/messaging.bench.mjs [--duration 12] [--pairs 100] [--connections 100]
 //        [--rate 1000] [--latency-duration 12] [--warmup 3] [--log-level warn]
-//        [--cpu-prof] [--skip-bare] [--server-node-args "--trace-gc"]
+//        [--cpu-prof] [--skip-bare] [--wait-quiet 0] [--server-node-args=--trace-gc]
+//        [--server-entry dist/src/main.js]
 //
 // Every option may also be given as an environment variable: BENCH_DURATION,
 // BENCH_PAIRS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_LATENCY_DURATION,
 // BENCH_WARMUP, BENCH_LOG_LEVEL, BENCH_CPU_PROF=1, BENCH_SKIP_BARE=1, BENCH_SERVER_NODE_ARGS,
+// BENCH_SERVER_ENTRY, BENCH_WAIT_QUIET,
 // plus BENCH_POSTGRES_URL, BENCH_DATABASE, BENCH_REDIS_URL.
 //
 // Processes: this one (orchestrator, the socket.io receivers, and the paced
@@ -51,11 +53,13 @@ const { values: argv } = parseArgs({
     'cpu-prof': { type: 'boolean' },
     'skip-bare': { type: 'boolean' },
     'server-node-args': { type: 'string' },
+    'server-entry': { type: 'string' },
+    'wait-quiet': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (argv.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n').replace(/^\/\/ ?/gm, ''));
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).join('\n').replace(/^\/\/ ?/gm, ''));
   process.exit(0);
 }
 const env = process.env;
@@ -78,6 +82,10 @@ const opts = {
   cpuProf: argv['cpu-prof'] ?? env.BENCH_CPU_PROF === '1',
   skipBare: argv['skip-bare'] ?? env.BENCH_SKIP_BARE === '1',
   // extra node flags for the server child, e.g. "--trace-gc" (output goes to the server log)
+  // another build of the server to compare against (A/B); default the one `npm run build` made
+  serverEntry: resolve(argv['server-entry'] ?? env.BENCH_SERVER_ENTRY ?? join(ROOT, 'dist/src/main.js')),
+  // wait up to this many seconds for the machine to be idle before starting (0: don't wait)
+  waitQuiet: Number(argv['wait-quiet'] ?? env.BENCH_WAIT_QUIET ?? 0),
   serverNodeArgs: (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   database: env.BENCH_DATABASE ?? 'relay_bench',
@@ -236,7 +244,7 @@ async function startServer() {
   const fd = openSync(logFile, 'a');
   const profDir = join(RUN_DIR, 'prof');
   const nodeArgs = [...opts.serverNodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, opts.serverEntry], {
     cwd: ROOT,
     stdio: ['ignore', fd, fd],
     env: {
@@ -500,9 +508,16 @@ async function main() {
   const figures = { command: COMMAND, options: { ...opts, postgresUrl: undefined }, machine: { cores: (await import('node:os')).availableParallelism(), node: process.version } };
   log(`run dir ${relative(ROOT, RUN_DIR)}`);
   // Other work on the machine (a test run, a compiler) skews every figure: measure it first.
-  const idle = cpuSnapshot();
-  await sleep(1000);
-  figures.machine.busyBeforeStart = idle.stop(roles);
+  const waitUntil = performance.now() + opts.waitQuiet * 1000;
+  for (;;) {
+    const idle = cpuSnapshot();
+    await sleep(1000);
+    figures.machine.busyBeforeStart = idle.stop(roles);
+    if (figures.machine.busyBeforeStart.machineIdle >= figures.machine.cores - 0.15 || performance.now() > waitUntil) {
+      break;
+    }
+    log(`machine busy (idle ${figures.machine.busyBeforeStart.machineIdle} of ${figures.machine.cores} cores); waiting`);
+  }
   delete figures.machine.busyBeforeStart.wallSeconds;
   await resetStores();
   const server = await startServer();
