@@ -1,5 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+
+import { AppError } from '#src/common/errors/problems.js';
 
 import { messageIds } from '#src/common/ids.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
@@ -87,7 +89,7 @@ export class ArchiveWriter {
       batch.forEach((item, index) => item.resolve(results[index]!));
     } catch (error: unknown) {
       if (batch.length === 1) {
-        batch[0]!.reject(error);
+        batch[0]!.reject(translateWriteError(error));
 
         return;
       }
@@ -179,4 +181,21 @@ async function findFirstSend(
   }
 
   return { id: first.id, duplicate: true, body: first.body, recipientJid: first.peer };
+}
+
+/** PostgreSQL's foreign_key_violation: an owner was deleted between lookup and commit. */
+const FOREIGN_KEY_VIOLATION = '23503';
+
+function translateWriteError(error: unknown): unknown {
+  if (
+    error instanceof QueryFailedError &&
+    (error.driverError as { code?: string }).code === FOREIGN_KEY_VIOLATION
+  ) {
+    return new AppError('user-not-found', {
+      detail: 'the sender or recipient was deleted',
+      cause: error,
+    });
+  }
+
+  return error;
 }

@@ -89,7 +89,7 @@ export class SseController {
       deliver: write,
       close: () => response.end(),
     };
-    request.on('close', () => {
+    response.on('close', () => {
       clearInterval(keepalive);
       this.router
         .detach(session)
