@@ -11,6 +11,7 @@ import { ConfigModule } from '#src/config/config.module.js';
 import { DatabaseModule } from '#src/database/database.module.js';
 import { JsonBodyMiddleware } from '#src/common/json-body.middleware.js';
 import { MessagingModule } from '#src/messaging/messaging.module.js';
+import { AppLogger } from '#src/observability/app-logger.js';
 import { loggerParams } from '#src/observability/logging.js';
 import { ObservabilityModule } from '#src/observability/observability.module.js';
 import { RealtimeModule } from '#src/realtime/realtime.module.js';
@@ -39,7 +40,7 @@ export class AppModule implements NestModule {
         messaging,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging)] : []),
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, AppLogger],
     };
   }
 

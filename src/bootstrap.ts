@@ -8,13 +8,13 @@ import { Logger as NestLogger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 
 import { AppModule } from '#src/app.module.js';
 import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
 import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
 import type { AppConfig } from '#src/config/app-config.js';
+import { AppLogger } from '#src/observability/app-logger.js';
 import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { RouterService } from '#src/routing/router.service.js';
@@ -33,7 +33,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     bufferLogs: true,
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
   app.useGlobalPipes(createValidationPipe());
@@ -52,10 +52,14 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   const app = await createApp(config);
   const drain = new DrainSwitch();
   app.use(drain.middleware);
-  if (config.http.host === undefined) {
-    await app.listen(config.http.port);
-  } else {
-    await app.listen(config.http.port, config.http.host);
+  try {
+    await (config.http.host === undefined
+      ? app.listen(config.http.port)
+      : app.listen(config.http.port, config.http.host));
+  } catch (error: unknown) {
+    // The port is taken or the address is wrong: release the database (and its lock) before failing.
+    await app.close();
+    throw error;
   }
   const server = app.getHttpServer();
   const address = server.address();
@@ -64,7 +68,6 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   const logger = new NestLogger('Server');
   logger.log(
     {
-      node: config.nodeId,
       database:
         config.database.mode === 'embedded'
           ? `embedded PostgreSQL (PGlite) in ${config.database.dataDir}`

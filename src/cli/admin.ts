@@ -141,8 +141,20 @@ const COMMANDS: Record<string, Command> = {
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   const command = name === undefined ? undefined : COMMANDS[name];
-  if (command === undefined || args.length !== command.args) {
-    process.stderr.write(`${USAGE}\n`);
+  if (name === undefined || name === '--help' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+
+    return name === undefined ? 2 : 0;
+  }
+  if (command === undefined) {
+    process.stderr.write(`unknown command: ${name}\n\n${USAGE}\n`);
+
+    return 2;
+  }
+  if (args.length !== command.args) {
+    process.stderr.write(
+      `${name} takes ${command.args} argument(s), got ${args.length}\n\n${USAGE}\n`,
+    );
 
     return 2;
   }

@@ -91,7 +91,7 @@ export function normalizeDomain(domain: string, input = domain): string {
   }
   const ipLiteral = /^\[[0-9a-f:.]+\]$/i.test(trimmed) || /^\d{1,3}(\.\d{1,3}){3}$/.test(trimmed);
   const ascii = ipLiteral ? trimmed.toLowerCase() : domainToASCII(trimmed.normalize('NFC'));
-  if (ascii === '') {
+  if (ascii === '' || (!ipLiteral && !ascii.split('.').every(isDomainLabel))) {
     throw new JidError('domainpart is not a valid domain name', input);
   }
   assertPartSize(ascii, 'domainpart', input);
@@ -110,6 +110,11 @@ export function normalizeResource(resource: string, input = resource): string {
   }
 
   return normalized;
+}
+
+/** A DNS label: 1 to 63 octets, no leading or trailing hyphen (RFC 5890 section 2.3.1). */
+function isDomainLabel(label: string): boolean {
+  return label.length > 0 && label.length <= 63 && !label.startsWith('-') && !label.endsWith('-');
 }
 
 function assertPartSize(part: string, name: string, input: string): void {

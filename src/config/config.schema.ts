@@ -34,12 +34,29 @@ export const configSchema = z
     PUBLIC_URL: optionalText,
     XMPP_DOMAINS: list
       .default(['localhost'])
-      .transform((domains) => [...new Set(domains.map((domain) => normalizeDomain(domain)))])
+      .transform((domains, context) => {
+        const normalized = new Set<string>();
+        for (const domain of domains) {
+          try {
+            normalized.add(normalizeDomain(domain));
+          } catch (error: unknown) {
+            context.addIssue({ code: 'custom', message: `${domain}: ${(error as Error).message}` });
+          }
+        }
+
+        return [...normalized];
+      })
       .refine((domains) => domains.length > 0, 'at least one domain is needed'),
-    DATABASE_URL: optionalText,
+    DATABASE_URL: optionalText.refine(
+      (url) => url === undefined || /^postgres(ql)?:\/\//.test(url),
+      'must be a postgres:// or postgresql:// URL',
+    ),
     DATABASE_POOL_SIZE: integer(1, 200).default(20),
     DATA_DIR: z.string().default('./data'),
-    REDIS_URL: optionalText,
+    REDIS_URL: optionalText.refine(
+      (url) => url === undefined || /^rediss?:\/\//.test(url),
+      'must be a redis:// or rediss:// URL',
+    ),
     REDIS_KEY_PREFIX: z
       .string()
       .regex(/^[\w:.-]{1,64}$/)

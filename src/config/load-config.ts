@@ -25,9 +25,16 @@ export function loadConfig(
   const fromEnv = Object.fromEntries(
     Object.entries(env).filter(([key, value]) => KNOWN_KEYS.has(key) && value !== undefined),
   );
-  const result = configSchema.safeParse({ ...fromFile, ...fromEnv, ...overrides });
+  const raw: Record<string, unknown> = { ...fromFile, ...fromEnv, ...overrides };
+  const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
+    const source =
+      env.CONFIG_FILE === undefined || env.CONFIG_FILE === ''
+        ? 'the environment'
+        : `the environment and ${env.CONFIG_FILE}`;
+    throw new ConfigError(
+      `invalid configuration in ${source}:\n${describeIssues(result.error, raw)}`,
+    );
   }
 
   return new AppConfig(result.data);
@@ -54,8 +61,20 @@ function readConfigFile(path: string): Record<string, unknown> {
   );
 }
 
-function describeIssues(error: z.ZodError): string {
+/** Settings whose values may hold secrets are never echoed back. */
+const SECRET = /PASSWORD|_URL$/;
+
+function describeIssues(error: z.ZodError, raw: Record<string, unknown>): string {
   return error.issues
-    .map((issue) => `  ${issue.path.join('.') || '(file)'}: ${issue.message}`)
+    .map((issue) => {
+      const key = issue.path.join('.') || '(file)';
+      const input = raw[String(issue.path[0])];
+      const shown =
+        input === undefined || typeof input === 'object' || SECRET.test(key)
+          ? ''
+          : ` (got ${JSON.stringify(input)})`;
+
+      return `  ${key}: ${issue.message}${shown}`;
+    })
     .join('\n');
 }

@@ -87,7 +87,9 @@ export class SseController {
       connectedAt: Date.now(),
       address: request.ip,
       deliver: write,
-      close: () => response.end(),
+      close: (reason) => {
+        response.end(`event: session:closed\ndata: ${JSON.stringify({ reason })}\n\n`);
+      },
     };
     response.on('close', () => {
       clearInterval(keepalive);

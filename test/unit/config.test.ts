@@ -48,5 +48,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ HTTP_PORT: 'eighty' })).toThrow(/HTTP_PORT/);
     expect(() => loadConfig({ MODULES: 'realtime,teleport' })).toThrow(ConfigError);
     expect(() => loadConfig({ CONFIG_FILE: file })).toThrow(/HTP_PORT/);
+    expect(() => loadConfig({ HTTP_PORT: 'eighty' })).toThrow('(got "eighty")');
+    expect(() => loadConfig({ XMPP_DOMAINS: 'bad..domain' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://db/relay' })).toThrow(
+      /DATABASE_URL: must be a postgres/,
+    );
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://user:secret@db' })).not.toThrow(/secret/);
   });
 });

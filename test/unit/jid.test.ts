@@ -32,6 +32,8 @@ describe('JID parsing and normalization (RFC 7622)', () => {
     ['user@exa mple.com', 'forbidden character in domainpart'],
     ['bell\u0007@example.com', 'forbidden character in localpart'],
     ['user@example.com/', 'empty resourcepart'],
+    ['user@bad..domain', 'domainpart is not a valid domain name'],
+    [`user@${'a'.repeat(64)}.example`, 'domainpart is not a valid domain name'],
     [`${'a'.repeat(1024)}@example.com`, 'localpart longer than 1023 bytes'],
     [`${'é'.repeat(512)}@example.com`, 'localpart longer than 1023 bytes'],
   ])('refuses %j (%s)', (input, reason) => {

@@ -10,7 +10,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '(HTTP Basic with the admin credentials). Every error is application/problem+json (RFC 9457).',
     )
     .setVersion('0.1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Access token from POST /api/tokens' }, 'token')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'Access token from POST /api/tokens' }, 'token')
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'bare-jid:password' }, 'user')
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'ADMIN_USERNAME:ADMIN_PASSWORD' }, 'admin')
     .build();
