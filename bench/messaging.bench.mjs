@@ -229,6 +229,18 @@ async function scrapeMetrics(base) {
   return values;
 }
 
+/** CPU time per message of the processes that do the work; robust to other load on the machine, unlike msg/s. */
+function perMessage(cpu, messages) {
+  const out = {};
+  for (const role of ['server', 'bare server', 'postgres', 'redis', 'loadgen', 'bench (receivers)']) {
+    if (cpu?.[role] !== undefined && messages > 0) {
+      out[role] = Math.round((cpu[role] * cpu.wallSeconds * 1e6) / messages);
+    }
+  }
+
+  return out;
+}
+
 function batchStats(before, after) {
   const count = (after.get('relay_archive_batch_size_count') ?? 0) - (before.get('relay_archive_batch_size_count') ?? 0);
   const sum = (after.get('relay_archive_batch_size_sum') ?? 0) - (before.get('relay_archive_batch_size_sum') ?? 0);
@@ -555,6 +567,7 @@ async function main() {
       receivedButNotAcknowledged: tpReceived - (tp.ids.length - tpMissing),
       httpLatencyMs: tp.summary.latency,
       cpuCoresBusy: tp.cpu,
+      cpuMicrosecondsPerMessage: perMessage(tp.cpu, tpReceived),
       archiveCommits: tpBatches,
     };
 
@@ -562,10 +575,12 @@ async function main() {
     log(`latency: ${opts.rate} msg/s for ${opts.latencyDuration} s`);
     receivers.latency.length = 0;
     const latMetrics = await scrapeMetrics(server.base);
+    const latWindow = { fromUs: Number(process.hrtime.bigint() / 1000n) };
     const latCpu = cpuSnapshot();
     const lat = await runPaced(server.base, pairs, { rate: opts.rate, seconds: opts.latencyDuration });
     const latMissing = await drain(receivers, lat.ids);
     const latency = latCpu.stop(roles);
+    latWindow.toUs = Number(process.hrtime.bigint() / 1000n);
     const latBatches = batchStats(latMetrics, await scrapeMetrics(server.base));
     writeFileSync(join(RUN_DIR, 'latency.csv'), `seq,send_to_receive_ms,scheduled_to_receive_ms\n${receivers.latency.map((row) => `${row.seq},${row.fromSend.toFixed(3)},${row.fromSchedule.toFixed(3)}`).join('\n')}\n`);
     const fromSend = receivers.latency.map((row) => row.fromSend).sort((a, b) => a - b);
@@ -587,6 +602,7 @@ async function main() {
       sendToHttpResponseMs: { p50: r2(percentile(responses, 0.5)), p99: r2(percentile(responses, 0.99)), max: r2(responses.at(-1)) },
       maxInFlight: lat.maxInFlight,
       cpuCoresBusy: latency,
+      cpuMicrosecondsPerMessage: perMessage(latency, fromSend.length),
       archiveCommits: latBatches,
     };
 
@@ -603,6 +619,7 @@ async function main() {
       allPhases2xx: warm.ids.length + tp.ids.length + ok,
     };
     figures.profileWindow = { fromUs: Number(tpCpu.t0 / 1000n), toUs: Number(tpCpu.t1 / 1000n) };
+    figures.latencyProfileWindow = latWindow;
   } finally {
     for (const socket of receivers?.sockets ?? []) {
       socket.close();
@@ -620,6 +637,12 @@ async function main() {
     }
   }
   delete figures.profileWindow;
+  if (!opts.cpuProf) {
+    delete figures.latencyProfileWindow;
+  } else if (figures.serverProfile !== undefined) {
+    figures.serverProfile.latencyWindow = figures.latencyProfileWindow;
+    delete figures.latencyProfileWindow;
+  }
 
   // 3. the ceiling: a bare node:http server under the same autocannon settings
   if (!opts.skipBare) {
@@ -638,6 +661,7 @@ async function main() {
       errors: result.summary.errors,
       httpLatencyMs: result.summary.latency,
       cpuCoresBusy: result.cpu,
+      cpuMicrosecondsPerRequest: perMessage(result.cpu, result.summary.ok),
     };
     figures.ratioMessagingToBare = r2(figures.throughput.messagesPerSecond / figures.bare.requestsPerSecond);
   }
@@ -670,18 +694,21 @@ function report(f) {
     ['  2xx / non-2xx / errors / timeouts', `${t.ok2xx} / ${t.non2xx} / ${t.errors} / ${t.timeouts}`, ''],
     ['  received over socket.io (this phase)', `${t.receivedOverSocketIo}`, `acked-not-received ${t.acknowledgedButNotReceived}, received-not-acked ${t.receivedButNotAcknowledged} (cut at stop)`],
     ['  HTTP latency p50 / p99 / max', `${t.httpLatencyMs.p50} / ${t.httpLatencyMs.p99} / ${t.httpLatencyMs.max} ms`, ''],
+    ['  CPU per message (us)', cores(t.cpuMicrosecondsPerMessage), 'robust to other load, unlike msg/s'],
     ['  archive commits / mean batch', `${t.archiveCommits.transactions} / ${t.archiveCommits.meanBatch}`, `event-loop lag p99 ${t.archiveCommits.eventLoopLagP99Ms} ms`],
     ['  cores busy (avg)', cores(t.cpuCoresBusy), disturbed(t.cpuCoresBusy)],
     [`Send-to-receive at ${l.targetRate} msg/s (achieved ${l.achievedRate})`, `p50 ${l.sendToReceiveMs.p50} / p99 ${l.sendToReceiveMs.p99} / max ${l.sendToReceiveMs.max} ms`, `p99 < 25 ms  ${pass(l.sendToReceiveMs.p99 < 25)}`],
     ['  from scheduled send time (incl. sender lag)', `p50 ${l.scheduledToReceiveMs.p50} / p99 ${l.scheduledToReceiveMs.p99} / max ${l.scheduledToReceiveMs.max} ms`, ''],
     ['  send to HTTP 200', `p50 ${l.sendToHttpResponseMs.p50} / p99 ${l.sendToHttpResponseMs.p99} / max ${l.sendToHttpResponseMs.max} ms`, ''],
     ['  sent / 2xx / non-2xx / errors / received', `${l.sent} / ${l.ok2xx} / ${l.non2xx} / ${l.errors} / ${l.received}`, ''],
+    ['  CPU per message (us)', cores(l.cpuMicrosecondsPerMessage), ''],
     ['  archive commits / mean batch', `${l.archiveCommits.transactions} / ${l.archiveCommits.meanBatch}`, `event-loop lag p99 ${l.archiveCommits.eventLoopLagP99Ms} ms`],
     ['  cores busy (avg)', cores(l.cpuCoresBusy), disturbed(l.cpuCoresBusy)],
   ];
   if (f.bare !== undefined) {
     rows.push(['Bare node:http JSON POST (same autocannon settings)', `${f.bare.requestsPerSecond} req/s`, `non-2xx ${f.bare.non2xx}, errors ${f.bare.errors}`]);
     rows.push(['  cores busy (avg)', cores(f.bare.cpuCoresBusy), disturbed(f.bare.cpuCoresBusy)]);
+    rows.push(['  CPU per request (us)', cores(f.bare.cpuMicrosecondsPerRequest), '']);
     rows.push(['  ratio messaging / bare', `${f.ratioMessagingToBare}`, `>= 0.25  ${pass(f.ratioMessagingToBare >= 0.25)}`]);
   }
   rows.push(['Integrity: archived (sender side) / delivered unique', `${i.archivedSenderSide} / ${i.deliveredUnique}`, `dup ${i.duplicates}, misrouted ${i.misrouted}, disconnects ${i.socketDisconnects}  ${pass(verified)}`]);

@@ -5,6 +5,7 @@ import { DomainEntity } from '#src/accounts/domain.entity.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { JidError, normalizeDomain } from '#src/common/jid.js';
 import { AppConfig } from '#src/config/app-config.js';
+import { RouterService } from '#src/routing/router.service.js';
 
 /** How long another node's domain change may take to be seen here. */
 const CACHE_TTL_MS = 5_000;
@@ -18,8 +19,14 @@ export class DomainsService {
   constructor(
     dataSource: DataSource,
     private readonly config: AppConfig,
+    private readonly router: RouterService,
   ) {
     this.domains = dataSource.getRepository(DomainEntity);
+    router.onNotice((message) => {
+      if (message.kind === 'domain-changed') {
+        this.cache = undefined;
+      }
+    });
   }
 
   /** Adds the configured domains that the database does not know yet. */
@@ -64,6 +71,8 @@ export class DomainsService {
       throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
     }
     this.cache = undefined;
+    // Every node forgets the domain's state; disabling ends its users' sessions everywhere.
+    await this.router.notifyAll({ kind: 'domain-changed', domain, usable: enabled });
 
     return this.domains.findOneByOrFail({ name: domain });
   }
@@ -76,6 +85,7 @@ export class DomainsService {
       throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
     }
     this.cache = undefined;
+    await this.router.notifyAll({ kind: 'domain-changed', domain, usable: false });
   }
 
   /** Whether a domain is served and enabled; undefined when it is not served at all. */

@@ -86,7 +86,12 @@ export class PasswordAuthenticator {
   }
 
   private async assertDomainEnabled(jid: string): Promise<void> {
-    if ((await this.domains.isEnabled(jid.slice(jid.indexOf('@') + 1))) === false) {
+    const enabled = await this.domains.isEnabled(jid.slice(jid.indexOf('@') + 1));
+    if (enabled === undefined) {
+      // Removed with its users since this login was remembered.
+      throw new AppError('invalid-credentials');
+    }
+    if (!enabled) {
       throw new AppError('domain-disabled');
     }
   }

@@ -1,18 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
-import { BasicStrategy as PassportBasic } from 'passport-http';
 import { Strategy as PassportBearer } from 'passport-http-bearer';
 
+import { HttpBasicStrategy } from '#src/auth/http-basic.strategy.js';
 import type { AuthenticatedUser } from '#src/auth/authenticated-user.js';
 import { PasswordAuthenticator } from '#src/auth/password-authenticator.service.js';
 import { TokensService } from '#src/auth/tokens.service.js';
 
 /** HTTP Basic with `bare-jid:password`, the scheme XMPP-derived REST APIs use. */
 @Injectable()
-export class BasicStrategy extends PassportStrategy(PassportBasic, 'basic') {
+export class BasicStrategy extends PassportStrategy(HttpBasicStrategy, 'basic') {
   constructor(private readonly authenticator: PasswordAuthenticator) {
-    super({ passReqToCallback: true });
+    super();
   }
 
   async validate(request: Request, login: string, password: string): Promise<AuthenticatedUser> {

@@ -80,6 +80,8 @@ export class TokensService {
     const key = hash.toString('base64');
     const cached = this.verified.get(key);
     if (cached !== undefined) {
+      await this.assertDomainUsable(cached.user.jid);
+
       return cached;
     }
     const row = await this.tokens.findOne({
@@ -90,9 +92,7 @@ export class TokensService {
     if (row?.user === undefined || row.revokedAt !== null || row.accessExpiresAt.getTime() <= now) {
       throw new AppError('invalid-token');
     }
-    if ((await this.domains.isEnabled(row.user.domain)) === false) {
-      throw new AppError('domain-disabled');
-    }
+    await this.assertDomainUsable(row.user.jid);
     const verified = {
       user: { id: row.user.id, jid: row.user.jid, credentialVersion: row.user.credentialVersion },
       tokenId: row.id,
@@ -163,6 +163,17 @@ export class TokensService {
       .where('user_id = :id AND revoked_at IS NULL', { id: user.id })
       .execute();
     await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
+  }
+
+  /** A disabled domain refuses its users; a removed one has no users, so their tokens are unknown. */
+  private async assertDomainUsable(jid: string): Promise<void> {
+    const enabled = await this.domains.isEnabled(jid.slice(jid.indexOf('@') + 1));
+    if (enabled === undefined) {
+      throw new AppError('invalid-token');
+    }
+    if (!enabled) {
+      throw new AppError('domain-disabled');
+    }
   }
 
   private async announceRevoked(rows: readonly TokenEntity[]): Promise<void> {

@@ -31,6 +31,16 @@ const MAX_PART_BYTES = 1023;
 /** RFC 7622 section 3.3.1: characters the localpart may not contain. */
 const FORBIDDEN_IN_LOCAL = /["&'/:<>@\s]/u;
 
+/**
+ * What the IdentifierClass of RFC 8264 (section 9) leaves out of a username:
+ * controls, format characters (zero-width joiners and spaces, bidi
+ * overrides), spaces, private use, surrogates and unassigned code points.
+ */
+const NOT_IDENTIFIER = /[\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/u;
+
+/** Fullwidth and halfwidth forms, mapped to their ordinary forms first (RFC 8265 section 3.3.2, rule 1). */
+const WIDTH_FORMS = /[\uff00-\uffef]/gu;
+
 /** Control, surrogate and non-character code points, refused in every part. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN_ANYWHERE = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufffe\uffff]/u;
@@ -71,9 +81,16 @@ export function normalizeLocal(local: string, input = local): string {
   if (local.length === 0) {
     throw new JidError('empty localpart', input);
   }
-  const normalized = local.normalize('NFC').toLowerCase();
+  const normalized = local
+    .replace(WIDTH_FORMS, (character) => character.normalize('NFKC'))
+    .toLowerCase()
+    .normalize('NFC');
   assertPartSize(normalized, 'localpart', input);
-  if (FORBIDDEN_IN_LOCAL.test(normalized) || FORBIDDEN_ANYWHERE.test(normalized)) {
+  if (
+    FORBIDDEN_IN_LOCAL.test(normalized) ||
+    FORBIDDEN_ANYWHERE.test(normalized) ||
+    NOT_IDENTIFIER.test(normalized)
+  ) {
     throw new JidError('forbidden character in localpart', input);
   }
 
@@ -91,7 +108,7 @@ export function normalizeDomain(domain: string, input = domain): string {
   }
   const ipLiteral = /^\[[0-9a-f:.]+\]$/i.test(trimmed) || /^\d{1,3}(\.\d{1,3}){3}$/.test(trimmed);
   const ascii = ipLiteral ? trimmed.toLowerCase() : domainToASCII(trimmed.normalize('NFC'));
-  if (ascii === '' || (!ipLiteral && !ascii.split('.').every(isDomainLabel))) {
+  if (ascii === '' || (!ipLiteral && !ascii.toLowerCase().split('.').every(isDomainLabel))) {
     throw new JidError('domainpart is not a valid domain name', input);
   }
   assertPartSize(ascii, 'domainpart', input);
@@ -112,9 +129,9 @@ export function normalizeResource(resource: string, input = resource): string {
   return normalized;
 }
 
-/** A DNS label: 1 to 63 octets, no leading or trailing hyphen (RFC 5890 section 2.3.1). */
+/** A DNS label in letters, digits and hyphens, 1 to 63 octets, no hyphen at either end (RFC 5890 section 2.3.1). */
 function isDomainLabel(label: string): boolean {
-  return label.length > 0 && label.length <= 63 && !label.startsWith('-') && !label.endsWith('-');
+  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label);
 }
 
 function assertPartSize(part: string, name: string, input: string): void {

@@ -61,7 +61,9 @@ export class AppConfig {
         ? {
             mode: 'embedded',
             dataDir: resolve(this.dataDir, 'pgdata'),
-            poolSize: Math.min(parsed.DATABASE_POOL_SIZE, 8),
+            // PGlite is one PostgreSQL session: connections sharing it interleave the
+            // extended query protocol and corrupt each other, so there is exactly one.
+            poolSize: 1,
             runMigrations: parsed.MIGRATIONS_RUN,
           }
         : {

@@ -52,7 +52,10 @@ class DatabaseLifecycle implements OnApplicationShutdown {
         });
         await dataSource.initialize();
         if (config.database.runMigrations) {
-          await runMigrationsExclusively(dataSource);
+          // The embedded database has one connection and one process: nothing to serialize against.
+          await (embedded === null
+            ? runMigrationsExclusively(dataSource)
+            : runMigrations(dataSource));
         }
 
         return dataSource;
@@ -70,16 +73,20 @@ async function runMigrationsExclusively(dataSource: DataSource): Promise<void> {
   await lockRunner.connect();
   try {
     await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    const applied = await dataSource.runMigrations();
-    if (applied.length > 0) {
-      new Logger('Database').log(
-        { migrations: applied.map((migration) => migration.name) },
-        'migrations applied',
-      );
-    }
+    await runMigrations(dataSource);
   } finally {
     await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     await lockRunner.release();
+  }
+}
+
+async function runMigrations(dataSource: DataSource): Promise<void> {
+  const applied = await dataSource.runMigrations();
+  if (applied.length > 0) {
+    new Logger('Database').log(
+      { migrations: applied.map((migration) => migration.name) },
+      'migrations applied',
+    );
   }
 }
 

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 
 import { parseUserAddress } from '#src/accounts/users.service.js';
@@ -8,7 +9,6 @@ import { UserAuth } from '#src/auth/guards.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 import { ArchivePageQuery } from '#src/common/paging.js';
-import { isXmlSafe } from '#src/common/xml-text.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
 import {
   MessageResponse,
@@ -50,12 +50,17 @@ export class MessagesController {
     description: 'The body is over the message size limit',
     type: ProblemResponse,
   })
+  @ApiResponse({
+    status: 422,
+    description: 'The idempotency key was used before for a different message',
+    type: ProblemResponse,
+  })
   async send(
     @CurrentUser() user: AuthenticatedUser,
     @Body() dto: SendMessageDto,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Req() request: Request,
   ): Promise<SentMessageResponse> {
-    const clientId = dto.client_id ?? validIdempotencyKey(idempotencyKey);
+    const clientId = dto.client_id ?? idempotencyKeyOf(request);
     const result = await this.messages.send({
       sender: user,
       to: dto.to,
@@ -90,16 +95,26 @@ export class MessagesController {
   }
 }
 
-function validIdempotencyKey(key: string | undefined): string | undefined {
-  if (key === undefined) {
+/** Visible ASCII and inner spaces: header bytes outside it arrive as Latin-1 and would not round-trip. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]([\x20-\x7e]{0,126}[\x21-\x7e])?$/;
+
+function idempotencyKeyOf(request: Request): string | undefined {
+  const values = request.headersDistinct['idempotency-key'];
+  if (values === undefined) {
     return undefined;
   }
-  if (key.length === 0 || key.length > 128 || !isXmlSafe(key)) {
+  // Repeated headers reach us joined by commas, so a comma cannot be part of a key.
+  if (values.length !== 1 || !IDEMPOTENCY_KEY.test(values[0]!) || values[0]!.includes(',')) {
     throw new AppError('validation', {
-      detail: 'Idempotency-Key must be 1 to 128 characters',
-      fields: [{ name: 'header.idempotency-key', reason: 'must be 1 to 128 printable characters' }],
+      detail: 'give one Idempotency-Key of 1 to 128 visible ASCII characters, without commas',
+      fields: [
+        {
+          name: 'header.idempotency-key',
+          reason: 'one value, 1 to 128 visible ASCII characters, no comma',
+        },
+      ],
     });
   }
 
-  return key;
+  return values[0];
 }

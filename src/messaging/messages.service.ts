@@ -64,6 +64,13 @@ export class MessagesService {
       ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
     });
     if (stored.duplicate) {
+      // A retry is the same request again; the same key on another message is a client bug, not a retry.
+      if (stored.body !== command.body || stored.recipientJid !== recipient.jid) {
+        throw new AppError('idempotency-key-reused', {
+          detail: `message ${stored.id} was sent with this key to ${stored.recipientJid}`,
+        });
+      }
+
       return { id: stored.id, duplicate: true };
     }
     this.metrics.messagesAccepted.inc({ source: command.source });

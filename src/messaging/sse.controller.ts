@@ -51,6 +51,11 @@ export class SseController {
     @Res() response: Response,
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
+    if (request.method === 'HEAD') {
+      response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' }).end();
+
+      return;
+    }
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -69,7 +74,8 @@ export class SseController {
         return;
       }
       if (response.writableLength > MAX_BUFFERED_BYTES) {
-        session.close('client too slow');
+        // It is not reading: no goodbye would reach it, and its buffers go with the socket.
+        response.destroy();
 
         return;
       }

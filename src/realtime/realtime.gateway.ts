@@ -17,7 +17,9 @@ import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
 import { isXmlSafe } from '#src/common/xml-text.js';
 import { toAppError } from '#src/common/errors/problem.filter.js';
 import { AppConfig } from '#src/config/app-config.js';
+import { SendMessageDto } from '#src/messaging/dto/send-message.dto.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
+import { SocketPayloadPipe } from '#src/realtime/socket-payload.pipe.js';
 import { RouterService } from '#src/routing/router.service.js';
 import type { LocalSession } from '#src/routing/session.js';
 import { SocketProblemFilter } from '#src/realtime/socket-problem.filter.js';
@@ -81,9 +83,9 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   @SubscribeMessage('message:send')
   async send(
     @ConnectedSocket() socket: UserSocket,
-    @MessageBody() payload: unknown,
+    @MessageBody(new SocketPayloadPipe()) dto: SendMessageDto,
   ): Promise<{ id: string }> {
-    const { to, body, client_id: clientId } = parseSend(payload);
+    const { to, body, client_id: clientId } = dto;
     const result = await this.messages.send({
       sender: socket.data.user,
       to,
@@ -133,36 +135,4 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       },
     };
   }
-}
-
-function parseSend(payload: unknown): { to: string; body: string; client_id?: string } {
-  const fields: { name: string; reason: string }[] = [];
-  const value = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<
-    string,
-    unknown
-  >;
-  if (typeof value.to !== 'string' || value.to === '') {
-    fields.push({ name: 'to', reason: 'to must be a non-empty string' });
-  }
-  if (typeof value.body !== 'string' || value.body === '') {
-    fields.push({ name: 'body', reason: 'body must be a non-empty string' });
-  } else if (!isXmlSafe(value.body)) {
-    fields.push({ name: 'body', reason: 'body contains characters XML 1.0 cannot carry' });
-  }
-  if (
-    value.client_id !== undefined &&
-    (typeof value.client_id !== 'string' || value.client_id.length > 128 || value.client_id === '')
-  ) {
-    fields.push({ name: 'client_id', reason: 'client_id must be 1 to 128 characters' });
-  }
-  const unknown = Object.keys(value).filter((key) => !['to', 'body', 'client_id'].includes(key));
-  fields.push(...unknown.map((name) => ({ name, reason: `property ${name} should not exist` })));
-  if (fields.length > 0) {
-    throw new AppError('validation', {
-      detail: fields.map((field) => `${field.name}: ${field.reason}`).join('; '),
-      fields,
-    });
-  }
-
-  return value as { to: string; body: string; client_id?: string };
 }

@@ -124,6 +124,14 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  private closeSessionsOfDomain(domain: string, reason: string): void {
+    for (const [jid, sessions] of [...this.local]) {
+      if (jid.endsWith(`@${domain}`)) {
+        [...sessions.values()].forEach((session) => session.close(reason));
+      }
+    }
+  }
+
   private deliverLocally(jid: string, delivery: Delivery, exceptSession?: string): void {
     const sessions = this.local.get(jid);
     if (sessions === undefined) {
@@ -162,6 +170,11 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
         break;
       case 'credentials-changed':
         this.closeSessionsOf(message.jid, 'credentials changed');
+        break;
+      case 'domain-changed':
+        if (!message.usable) {
+          this.closeSessionsOfDomain(message.domain, 'domain disabled or removed');
+        }
         break;
       case 'token-revoked':
         break;

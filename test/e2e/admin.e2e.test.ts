@@ -156,6 +156,30 @@ describe.skipIf(!servicesUp())('admin API', () => {
     expect((await admin('DELETE', `/api/admin/domains/${domain}`)).status).toBe(404);
   });
 
+  it('ends the sessions and refuses the tokens of a disabled domain at once', async () => {
+    const domain = uniqueDomain();
+    await admin('POST', '/api/admin/domains', { name: domain });
+    const dora = await registerUser(server.url, domain, 'dora');
+    const token = await tokenFor(server.url, dora);
+    // Used once, so the token is in the verified cache.
+    expect(
+      (await http(server.url, 'GET', '/api/messages', { auth: `Bearer ${token}` })).status,
+    ).toBe(200);
+    const socket = await connectSocket(server.url, { token });
+    const closed = new EventRecorder<{ reason: string }>(socket, 'session:closed');
+
+    await admin('PATCH', `/api/admin/domains/${domain}`, { enabled: false });
+
+    expect((await closed.waitFor(1))[0]!.reason).toBe('domain disabled or removed');
+    const refused = await http(server.url, 'GET', '/api/messages', { auth: `Bearer ${token}` });
+    expect(refused.status).toBe(403);
+    await admin('DELETE', `/api/admin/domains/${domain}`);
+    expect(
+      (await http(server.url, 'GET', '/api/messages', { auth: `Bearer ${token}` })).status,
+    ).toBe(401);
+    expect((await http(server.url, 'GET', '/api/messages', { auth: dora.basic })).status).toBe(401);
+  });
+
   it('lists online sessions and kicks one', async () => {
     const socket = await connectSocket(server.url, {
       token: await tokenFor(server.url, bob),

@@ -97,6 +97,16 @@ describe.skipIf(!servicesUp())('authentication and authorization', () => {
     expect(revoked.body).toMatchObject({ type: '/problems/invalid-token' });
   });
 
+  it('splits Basic credentials at the first colon, so passwords may contain colons (RFC 7617)', async () => {
+    const colons = await registerUser(server.url, server.domain, 'colons', 'pw:with:colons');
+
+    expect((await http(server.url, 'GET', '/api/messages', { auth: colons.basic })).status).toBe(
+      200,
+    );
+    const truncated = basic(colons.jid, 'pw');
+    expect((await http(server.url, 'GET', '/api/messages', { auth: truncated })).status).toBe(401);
+  });
+
   it('takes only Basic credentials at the token endpoint', async () => {
     const issued = await http<Tokens>(server.url, 'POST', '/api/tokens', { auth: bob.basic });
     const withToken = await http(server.url, 'POST', '/api/tokens', {

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
+import {
+  ADMIN_AUTH,
+  connectSocket,
+  http,
+  registerUser,
+  sendMessage,
+  type TestUser,
+} from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 
@@ -133,6 +140,67 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
       415,
       '/problems/unsupported-media-type',
     );
+  });
+
+  it('refuses deeply nested bodies, prototype keys and JSON-like media types that are not JSON', async () => {
+    const deep = `{"to":"${bob.jid}","body":"x","a":${'['.repeat(1500)}${']'.repeat(1500)}}`;
+    expectProblem(
+      await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: deep }),
+      400,
+      '/problems/invalid-json',
+    );
+    const proto = `{"to":"${bob.jid}","body":"x","__proto__":{"admin":true}}`;
+    expectProblem(
+      await http(server.url, 'POST', '/api/messages', { auth: alice.basic, raw: proto }),
+      400,
+      '/problems/invalid-json',
+    );
+    const body = JSON.stringify({ to: bob.jid, body: 'x' });
+    for (const type of ['application/json-patch', 'application/json; charset=utf-16le']) {
+      const result = await http(server.url, 'POST', '/api/messages', {
+        auth: alice.basic,
+        raw: body,
+        headers: { 'content-type': type },
+      });
+      expectProblem(result, 415, '/problems/unsupported-media-type');
+    }
+  });
+
+  it('refuses malformed and repeated Idempotency-Key headers', async () => {
+    for (const headers of [
+      { 'Idempotency-Key': Buffer.from('ключ').toString('latin1') },
+      { 'Idempotency-Key': 'x'.repeat(129) },
+    ]) {
+      const result = await sendMessage(server.url, alice.basic, bob.jid, 'keyed', headers);
+      expectProblem(result, 400, '/problems/validation');
+    }
+    const twice = new Headers({ authorization: alice.basic, 'content-type': 'application/json' });
+    twice.append('idempotency-key', 'a');
+    const response = await fetch(`${server.url}/api/messages`, {
+      method: 'POST',
+      headers: [...twice.entries(), ['idempotency-key', 'b']],
+      body: JSON.stringify({ to: bob.jid, body: 'keyed' }),
+    });
+    expect(response.status).toBe(400);
+  });
+
+  it('refuses socket.io sends with the same rules as REST', async () => {
+    const socket = await connectSocket(server.url, { jid: alice.jid, password: alice.password });
+    try {
+      for (const payload of [
+        { to: bob.jid, body: 'x', client_id: 'a\u0000b' },
+        { to: bob.jid, body: 'x', client_id: 'a\ud800b' },
+        { to: bob.jid, body: 'x', extra: 1 },
+        { to: bob.jid, body: 42 },
+        [bob.jid, 'x'],
+        JSON.parse(`{"to":"${bob.jid}","body":"x","a":${'['.repeat(200)}${']'.repeat(200)}}`),
+      ]) {
+        const ack = (await socket.emitWithAck('message:send', payload)) as { error?: Problem };
+        expect(ack.error?.status, JSON.stringify(payload).slice(0, 80)).toBe(400);
+      }
+    } finally {
+      socket.disconnect();
+    }
   });
 
   it('stored none of the refused messages', async () => {

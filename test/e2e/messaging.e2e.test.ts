@@ -193,6 +193,17 @@ describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', (
       auth: alice.basic,
     });
     expect(archive.body.filter((message) => message.body === 'only once')).toHaveLength(1);
+
+    // The same key on a different message is not a retry: refused, and nothing stored.
+    const reused = await sendMessage(server.url, carol.basic, bob.jid, 'something else', {
+      'Idempotency-Key': key,
+    });
+    expect(reused.status).toBe(422);
+    expect(reused.body).toMatchObject({ type: '/problems/idempotency-key-reused' });
+    const bobArchive = await http<Message[]>(server.url, 'GET', `/api/messages/${carol.jid}`, {
+      auth: bob.basic,
+    });
+    expect(bobArchive.body.some((message) => message.body === 'something else')).toBe(false);
   });
 
   it('streams messages over SSE and replays what was missed after Last-Event-ID', async () => {

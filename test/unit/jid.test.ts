@@ -33,6 +33,11 @@ describe('JID parsing and normalization (RFC 7622)', () => {
     ['bell\u0007@example.com', 'forbidden character in localpart'],
     ['user@example.com/', 'empty resourcepart'],
     ['user@bad..domain', 'domainpart is not a valid domain name'],
+    ['user@-bad-', 'domainpart is not a valid domain name'],
+    ['user@evil;drop', 'domainpart is not a valid domain name'],
+    ['b\u200bob@example.com', 'forbidden character in localpart'],
+    ['\u202eboj@example.com', 'forbidden character in localpart'],
+    ['soft\u00adhyphen@example.com', 'forbidden character in localpart'],
     [`user@${'a'.repeat(64)}.example`, 'domainpart is not a valid domain name'],
     [`${'a'.repeat(1024)}@example.com`, 'localpart longer than 1023 bytes'],
     [`${'é'.repeat(512)}@example.com`, 'localpart longer than 1023 bytes'],
@@ -43,6 +48,11 @@ describe('JID parsing and normalization (RFC 7622)', () => {
     } catch (error: unknown) {
       expect((error as JidError).reason).toBe(reason);
     }
+  });
+
+  it('maps fullwidth letters to their ordinary forms, so look-alikes are the same user', () => {
+    expect(normalizeUserJid('\uff42\uff4f\uff42@example.com')).toBe('bob@example.com');
+    expect(normalizeUserJid('\uff22\uff2f\uff22@example.com')).toBe('bob@example.com');
   });
 
   it('accepts a localpart of exactly 1023 bytes', () => {

@@ -61,6 +61,7 @@ export class UserListQuery {
   @IsOptional()
   @IsString()
   @MaxLength(1023)
+  @IsXmlText()
   after?: string;
 }
 

@@ -23,6 +23,10 @@ export const PROBLEMS = {
   conflict: { status: 409, title: 'The resource already exists' },
   'user-exists': { status: 409, title: 'The user already exists' },
   'domain-exists': { status: 409, title: 'The domain already exists' },
+  'idempotency-key-reused': {
+    status: 422,
+    title: 'The idempotency key was already used for a different message',
+  },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'message-too-large': { status: 413, title: 'The message body is over the size limit' },
   'unsupported-media-type': { status: 415, title: 'The request body must be JSON' },
