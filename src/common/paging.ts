@@ -1,8 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
 
 export const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * A number in the query string. An empty or repeated parameter is not a
+ * number (so it fails validation) rather than 0 or the first value.
+ */
+export function QueryNumber(): PropertyDecorator {
+  return Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : Number.NaN,
+  );
+}
 export const MAX_PAGE_SIZE = 500;
 
 /**
@@ -13,7 +23,7 @@ export const MAX_PAGE_SIZE = 500;
 export class ArchivePageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
-  @Type(() => Number)
+  @QueryNumber()
   @IsInt()
   @Min(1)
   @Max(MAX_PAGE_SIZE)
@@ -23,7 +33,7 @@ export class ArchivePageQuery {
     description: 'Only messages strictly older than this time (epoch milliseconds)',
   })
   @IsOptional()
-  @Type(() => Number)
+  @QueryNumber()
   @IsInt()
   @Min(0)
   before?: number;

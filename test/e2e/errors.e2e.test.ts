@@ -219,6 +219,13 @@ describe.skipIf(!servicesUp())('bad input gets a problem and stores nothing', ()
       '/problems/validation',
     );
     expect(badLimit.errors?.[0]?.name).toBe('limit');
+    for (const query of ['before=', 'limit=1&limit=2', 'limit=2.5', 'before=-1']) {
+      expectProblem(
+        await http(server.url, 'GET', `/api/messages?${query}`, { auth: alice.basic }),
+        400,
+        '/problems/validation',
+      );
+    }
     expectProblem(
       await http(server.url, 'GET', '/api/messages?before_id=nope', { auth: alice.basic }),
       400,

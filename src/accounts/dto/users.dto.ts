@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   IsInt,
   IsNotEmpty,
@@ -11,6 +10,7 @@ import {
   MinLength,
 } from 'class-validator';
 
+import { QueryNumber } from '#src/common/paging.js';
 import { IsXmlText } from '#src/common/validation.js';
 
 export class RegisterUserDto {
@@ -51,7 +51,7 @@ export class UserResponse {
 export class UserListQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
   @IsOptional()
-  @Type(() => Number)
+  @QueryNumber()
   @IsInt()
   @Min(1)
   @Max(1000)
