@@ -1,4 +1,5 @@
 import { Initial1764860000000 } from '#migrations/1764860000000-initial.js';
+import { Webhooks1764870000000 } from '#migrations/1764870000000-webhooks.js';
 
 /** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
-export const MIGRATIONS = [Initial1764860000000];
+export const MIGRATIONS = [Initial1764860000000, Webhooks1764870000000];

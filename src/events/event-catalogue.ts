@@ -1,0 +1,73 @@
+/**
+ * The public catalogue of domain events: the names integrators subscribe
+ * to, each with its payload version. Names are dotted and past tense.
+ * Payload shapes change only by bumping the version of that event.
+ */
+export interface EventPayloads {
+  /** A one-to-one message was stored. */
+  'message.created': {
+    readonly id: string;
+    readonly from: string;
+    readonly to: string;
+    readonly body: string;
+    readonly timestamp: number;
+    readonly client_id?: string;
+  };
+  'user.created': { readonly jid: string };
+  /** The user and their data are gone. */
+  'user.deleted': { readonly jid: string };
+  /** The user's first session opened. Transient: not kept in the outbox. */
+  'presence.online': { readonly jid: string; readonly resource: string; readonly transport: string };
+  /** The user's last session closed. Transient: not kept in the outbox. */
+  'presence.offline': { readonly jid: string };
+  /** Sent on demand from the admin API to check an endpoint. */
+  'webhook.test': { readonly endpoint_id: string; readonly message: string };
+  /** An endpoint stopped receiving: it answered 410, or failed without a success for too long. */
+  'webhook.endpoint_disabled': { readonly endpoint_id: string; readonly url: string; readonly reason: string };
+}
+
+export type EventType = keyof EventPayloads;
+
+export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
+  'message.created': 1,
+  'user.created': 1,
+  'user.deleted': 1,
+  'presence.online': 1,
+  'presence.offline': 1,
+  'webhook.test': 1,
+  'webhook.endpoint_disabled': 1,
+};
+
+export const EVENT_TYPES = Object.keys(EVENT_VERSIONS) as EventType[];
+
+/** Events that are not written to the outbox: losing one in a crash is acceptable, and they are frequent. */
+export const TRANSIENT_EVENTS: ReadonlySet<EventType> = new Set(['presence.online', 'presence.offline']);
+
+/** An event to record; the recorder gives it its id, timestamp and sequence. */
+export type NewEvent = {
+  [K in EventType]: {
+    readonly type: K;
+    readonly domain: string;
+    readonly data: EventPayloads[K];
+    /** For conversation events: the conversation, so receivers can order by sequence. */
+    readonly conversation?: string;
+    readonly requestId?: string;
+  };
+}[EventType];
+
+/** The JSON body of a delivery: `{id, type, timestamp, data}` plus what receivers need to route and order. */
+export interface EventEnvelope {
+  readonly id: string;
+  readonly type: EventType;
+  /** ISO 8601, UTC. */
+  readonly timestamp: string;
+  readonly version: number;
+  readonly domain: string;
+  readonly conversation?: { readonly id: string; readonly sequence: number };
+  readonly data: EventPayloads[EventType];
+}
+
+/** The key of a one-to-one conversation: both bare JIDs, sorted, so both sides name it alike. */
+export function directConversation(a: string, b: string): string {
+  return a < b ? `direct:${a}|${b}` : `direct:${b}|${a}`;
+}
