@@ -16,11 +16,10 @@ export class Webhooks1764870000000 implements MigrationInterface {
         "data" jsonb NOT NULL,
         "request_id" text,
         "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
-        "dispatched_at" TIMESTAMP WITH TIME ZONE,
         CONSTRAINT "event_outbox_pkey" PRIMARY KEY ("id")
       )`);
     await queryRunner.query(
-      `CREATE INDEX "event_outbox_pending_idx" ON "event_outbox" ("created_at") WHERE dispatched_at IS NULL`,
+      `CREATE INDEX "event_outbox_created_idx" ON "event_outbox" ("created_at")`,
     );
     await queryRunner.query(`
       CREATE TABLE "conversation_sequences" (

@@ -9,6 +9,7 @@ import { ProblemFilter } from '#src/common/errors/problem.filter.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { ConfigModule } from '#src/config/config.module.js';
 import { DatabaseModule } from '#src/database/database.module.js';
+import { EventsModule } from '#src/events/events.module.js';
 import { JsonBodyMiddleware } from '#src/common/json-body.middleware.js';
 import { MessagingModule } from '#src/messaging/messaging.module.js';
 import { AppLogger } from '#src/observability/app-logger.js';
@@ -33,6 +34,7 @@ export class AppModule implements NestModule {
         DatabaseModule,
         RedisModule,
         RoutingModule,
+        EventsModule.register(config.isEnabled('webhooks')),
         AccountsModule,
         AuthModule,
         AccountsAdminModule,

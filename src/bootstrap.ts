@@ -11,6 +11,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 
 import { AppModule } from '#src/app.module.js';
 import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
+import { requestContextMiddleware } from '#src/common/request-context.js';
 import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
 import type { AppConfig } from '#src/config/app-config.js';
@@ -33,6 +34,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     bufferLogs: true,
     abortOnError: false,
   });
+  app.use(requestContextMiddleware);
   app.useLogger(app.get(AppLogger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');

@@ -6,6 +6,7 @@ import { PasswordHasher } from '#src/accounts/password-hasher.js';
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { JidError, normalizeLocal, normalizeUserJid } from '#src/common/jid.js';
+import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** A user as the rest of the server sees one. */
@@ -34,6 +35,7 @@ export class UsersService {
     private readonly domains: DomainsService,
     private readonly hasher: PasswordHasher,
     private readonly router: RouterService,
+    private readonly events: EventRecorder,
   ) {
     this.users = dataSource.getRepository(UserEntity);
     this.router.onNotice((message) => {
@@ -47,20 +49,31 @@ export class UsersService {
     const domain = parseDomainName(domainName);
     const local = parseUsername(username);
     await this.domains.assertExists(domain);
+    let recorded = 0;
     const credentials = await this.hasher.derive(password);
-    const inserted = await this.users
-      .createQueryBuilder()
-      .insert()
-      .values({ domain, username: local, ...credentials })
-      .orIgnore()
-      .returning('*')
-      .execute();
-    const row = (inserted.raw as Record<string, unknown>[])[0];
-    if (row === undefined) {
-      throw new AppError('user-exists', { detail: `${local}@${domain} already exists` });
+    const jid = `${local}@${domain}`;
+    const id = await this.dataSource.transaction(async (manager) => {
+      const inserted = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(UserEntity)
+        .values({ domain, username: local, ...credentials })
+        .orIgnore()
+        .returning('id')
+        .execute();
+      const row = (inserted.raw as { id: string }[])[0];
+      if (row === undefined) {
+        throw new AppError('user-exists', { detail: `${jid} already exists` });
+      }
+      recorded = await this.events.record(manager, [{ type: 'user.created', domain, data: { jid } }]);
+
+      return row.id;
+    });
+    if (recorded > 0) {
+      this.events.committed();
     }
 
-    return this.users.findOneByOrFail({ id: row.id as string });
+    return this.users.findOneByOrFail({ id });
   }
 
   async list(domainName: string, limit: number, after?: string): Promise<UserPage> {
@@ -115,7 +128,14 @@ export class UsersService {
   /** Deletes the user with their archive and tokens, and ends their sessions. */
   async delete(domainName: string, username: string): Promise<void> {
     const user = await this.get(domainName, username);
-    await this.users.delete({ id: user.id });
+    const recorded = await this.dataSource.transaction(async (manager) => {
+      await manager.delete(UserEntity, { id: user.id });
+
+      return this.events.record(manager, [{ type: 'user.deleted', domain: user.domain, data: { jid: user.jid } }]);
+    });
+    if (recorded > 0) {
+      this.events.committed();
+    }
     await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
   }
 

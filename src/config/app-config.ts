@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 
 import type { FeatureModule, ParsedConfig } from '#src/config/config.schema.js';
+import type { RetrySchedule } from '#src/events/retry-schedule.js';
 
 /** The typed, validated configuration every part of the server reads. No `process.env` elsewhere. */
 export class AppConfig {
@@ -45,6 +46,19 @@ export class AppConfig {
   readonly systemSender?: string;
   readonly shutdownTimeoutMs: number;
   readonly sessionTtlSeconds: number;
+  readonly webhooks: {
+    readonly workers: 'on' | 'off' | 'only';
+    readonly concurrency: number;
+    readonly timeoutMs: number;
+    readonly retrySchedule: RetrySchedule;
+    readonly allowHosts: readonly string[];
+    readonly requireHttps: boolean;
+    readonly disableAfterMs: number;
+    readonly responseBodyBytes: number;
+    readonly secretOverlapMs: number;
+    readonly sweepMs: number;
+    readonly forward?: { readonly url: string; readonly secret?: string };
+  };
 
   constructor(parsed: ParsedConfig) {
     this.http = {
@@ -94,6 +108,21 @@ export class AppConfig {
     this.systemSender = parsed.SYSTEM_SENDER;
     this.shutdownTimeoutMs = parsed.SHUTDOWN_TIMEOUT_MS;
     this.sessionTtlSeconds = parsed.SESSION_TTL_SECONDS;
+    this.webhooks = {
+      workers: parsed.WEBHOOK_WORKERS,
+      concurrency: parsed.WEBHOOK_CONCURRENCY,
+      timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
+      retrySchedule: parsed.WEBHOOK_RETRY_SCHEDULE,
+      allowHosts: parsed.WEBHOOK_ALLOW_HOSTS,
+      requireHttps: parsed.WEBHOOK_REQUIRE_HTTPS,
+      disableAfterMs: parsed.WEBHOOK_DISABLE_AFTER_SECONDS * 1000,
+      responseBodyBytes: parsed.WEBHOOK_RESPONSE_BODY_BYTES,
+      secretOverlapMs: parsed.WEBHOOK_SECRET_OVERLAP_SECONDS * 1000,
+      sweepMs: parsed.WEBHOOK_SWEEP_SECONDS * 1000,
+      ...(parsed.WEBHOOK_FORWARD_URL === undefined
+        ? {}
+        : { forward: { url: parsed.WEBHOOK_FORWARD_URL, ...(parsed.WEBHOOK_FORWARD_SECRET === undefined ? {} : { secret: parsed.WEBHOOK_FORWARD_SECRET }) } }),
+    };
   }
 
   isEnabled(module: FeatureModule): boolean {

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
 import { normalizeDomain } from '#src/common/jid.js';
+import { RetrySchedule } from '#src/events/retry-schedule.js';
 
 /** Feature modules that configuration can switch on or off. */
-export const FEATURE_MODULES = ['realtime', 'sse', 'metrics', 'docs'] as const;
+export const FEATURE_MODULES = ['realtime', 'sse', 'metrics', 'docs', 'webhooks'] as const;
 export type FeatureModule = (typeof FEATURE_MODULES)[number];
 
 const list = z
@@ -84,6 +85,29 @@ export const configSchema = z
     SESSION_TTL_SECONDS: integer(3, 3600).default(15),
     TRUST_PROXY: boolean.default(false),
     MIGRATIONS_RUN: boolean.default(true),
+    WEBHOOK_WORKERS: z.enum(['on', 'off', 'only']).default('on'),
+    WEBHOOK_CONCURRENCY: integer(1, 1000).default(32),
+    WEBHOOK_TIMEOUT_MS: integer(100, 120_000).default(15_000),
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .default('0,5s,5m,30m,2h,5h,10h,10h')
+      .transform((text, context) => {
+        try {
+          return RetrySchedule.parse(text);
+        } catch (error: unknown) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+
+          return z.NEVER;
+        }
+      }),
+    WEBHOOK_ALLOW_HOSTS: list.default([]),
+    WEBHOOK_REQUIRE_HTTPS: boolean.default(false),
+    WEBHOOK_DISABLE_AFTER_SECONDS: integer(60, 365 * 86400).default(5 * 86400),
+    WEBHOOK_RESPONSE_BODY_BYTES: integer(0, 65536).default(2048),
+    WEBHOOK_SECRET_OVERLAP_SECONDS: integer(0, 30 * 86400).default(86400),
+    WEBHOOK_SWEEP_SECONDS: integer(1, 3600).default(30),
+    WEBHOOK_FORWARD_URL: optionalText,
+    WEBHOOK_FORWARD_SECRET: optionalText,
   })
   .strict();
 

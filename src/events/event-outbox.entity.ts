@@ -1,12 +1,13 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
- * Events recorded in the same transaction as the write they describe, then
- * handed on to delivery. A row without `dispatched_at` survives a crash and
- * is dispatched when the server is back.
+ * Events recorded in the same transaction as the write they describe. The
+ * relay turns each into deliveries and deletes it in one transaction, so a
+ * row here is an event not yet handed on: it survives a crash and is
+ * dispatched when the server is back.
  */
 @Entity({ name: 'event_outbox' })
-@Index('event_outbox_pending_idx', ['createdAt'], { where: 'dispatched_at IS NULL' })
+@Index('event_outbox_created_idx', ['createdAt'])
 export class EventOutboxEntity {
   @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'event_outbox_pkey' })
   id: string;
@@ -34,9 +35,6 @@ export class EventOutboxEntity {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
-
-  @Column({ name: 'dispatched_at', type: 'timestamptz', nullable: true })
-  dispatchedAt: Date | null;
 }
 
 /** The last sequence number given in each conversation. */

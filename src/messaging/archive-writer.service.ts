@@ -3,7 +3,10 @@ import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 
 import { AppError } from '#src/common/errors/problems.js';
 
-import { messageIds } from '#src/common/ids.js';
+import { messageIds, timestampOf } from '#src/common/ids.js';
+import { currentRequestId } from '#src/common/request-context.js';
+import { directConversation, type NewEvent } from '#src/events/event-catalogue.js';
+import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 
 /** A message to store on both sides of a one-to-one conversation. */
@@ -28,6 +31,8 @@ export interface ArchiveWriteResult {
 
 interface Pending {
   readonly write: ArchiveWrite;
+  /** The request that sent it, carried into its events (a batch runs in the first request's context). */
+  readonly requestId?: string;
   readonly resolve: (result: ArchiveWriteResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -54,11 +59,14 @@ export class ArchiveWriter {
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
+    private readonly events: EventRecorder,
   ) {}
 
   write(write: ArchiveWrite): Promise<ArchiveWriteResult> {
+    const requestId = currentRequestId();
+
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
+      this.queue.push({ write, resolve, reject, ...(requestId === undefined ? {} : { requestId }) });
       if (!this.flushing) {
         void this.flush();
       }
@@ -80,12 +88,20 @@ export class ArchiveWriter {
   private async commitBatch(batch: Pending[]): Promise<void> {
     this.metrics.archiveBatchSize.observe(batch.length);
     try {
-      const results = await this.dataSource.transaction((manager) =>
-        insertBatch(
+      let recorded = 0;
+      const results = await this.dataSource.transaction(async (manager) => {
+        const written = await insertBatch(
           manager,
           batch.map((item) => item.write),
-        ),
-      );
+        );
+        // The message.created events commit with the messages, or not at all.
+        recorded = await this.events.record(manager, createdEvents(batch, written));
+
+        return written;
+      });
+      if (recorded > 0) {
+        this.events.committed();
+      }
       batch.forEach((item, index) => item.resolve(results[index]!));
     } catch (error: unknown) {
       if (batch.length === 1) {
@@ -164,6 +180,31 @@ async function insertBatch(
       return findFirstSend(manager, write);
     }),
   );
+}
+
+function createdEvents(batch: readonly Pending[], results: readonly ArchiveWriteResult[]): NewEvent[] {
+  return batch.flatMap(({ write, requestId }, index) => {
+    const result = results[index]!;
+    if (result.duplicate) {
+      return [];
+    }
+    const event: NewEvent = {
+      type: 'message.created',
+      domain: write.recipientJid.slice(write.recipientJid.indexOf('@') + 1),
+      conversation: directConversation(write.senderJid, write.recipientJid),
+      data: {
+        id: result.id,
+        from: write.senderJid,
+        to: write.recipientJid,
+        body: write.body,
+        timestamp: timestampOf(result.id),
+        ...(write.clientId === undefined ? {} : { client_id: write.clientId }),
+      },
+      ...(requestId === undefined ? {} : { requestId }),
+    };
+
+    return [event];
+  });
 }
 
 /** The message first stored under a repeated idempotency key. */

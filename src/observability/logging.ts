@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 
 import type { Params } from 'nestjs-pino';
 
@@ -22,8 +22,6 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 /** One pino logger for the whole process, one line per request carrying its id. */
 export function loggerParams(config: AppConfig): Params {
   return {
@@ -31,13 +29,8 @@ export function loggerParams(config: AppConfig): Params {
       level: config.logLevel,
       base: { node: config.nodeId },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      genReqId: (request: IncomingMessage, response: ServerResponse) => {
-        const given = request.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        response.setHeader('X-Request-Id', id);
-
-        return id;
-      },
+      // The id is given by requestContextMiddleware, which runs first.
+      genReqId: (request: IncomingMessage) => (request as IncomingMessage & { id?: string }).id ?? randomUUID(),
       customLogLevel: (_request, response, error) => {
         if (error !== undefined || response.statusCode >= 500) {
           return 'error';

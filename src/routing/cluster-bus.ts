@@ -14,7 +14,8 @@ export type BusMessage =
   | { readonly kind: 'kick'; readonly sessionId: string; readonly reason: string }
   | { readonly kind: 'credentials-changed'; readonly jid: string }
   | { readonly kind: 'domain-changed'; readonly domain: string; readonly usable: boolean }
-  | { readonly kind: 'token-revoked'; readonly tokenHash: string };
+  | { readonly kind: 'token-revoked'; readonly tokenHash: string }
+  | { readonly kind: 'webhooks-changed' };
 
 export type BusHandler = (message: BusMessage) => void;
 

@@ -9,6 +9,15 @@ import { SessionRegistry } from '#src/routing/session-registry.js';
 
 export type BusListener = (message: BusMessage) => void;
 
+export interface PresenceChange {
+  readonly jid: string;
+  readonly online: boolean;
+  readonly resource: string;
+  readonly transport: string;
+}
+
+export type PresenceListener = (change: PresenceChange) => void;
+
 /**
  * Delivers events to the live sessions of a user on whichever node holds
  * them: directly to the ones here, over the cluster bus to the others.
@@ -18,6 +27,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Router');
   private readonly local = new Map<string, Map<string, LocalSession>>();
   private readonly listeners: BusListener[] = [];
+  private readonly presenceListeners: PresenceListener[] = [];
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
@@ -50,6 +60,11 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     this.listeners.push(listener);
   }
 
+  /** Told when a user's first session anywhere opens and when their last one closes. */
+  onPresence(listener: PresenceListener): void {
+    this.presenceListeners.push(listener);
+  }
+
   async notifyAll(message: BusMessage): Promise<void> {
     await this.bus.broadcast(message);
   }
@@ -63,6 +78,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     sessions.set(session.id, session);
     this.metrics.sessionsOnline.inc({ transport: session.transport });
     await this.registry.register(toInfo(session));
+    await this.announcePresence(session, true);
   }
 
   async detach(session: LocalSession): Promise<void> {
@@ -75,6 +91,18 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
     this.metrics.sessionsOnline.dec({ transport: session.transport });
     await this.registry.unregister(toInfo(session));
+    await this.announcePresence(session, false);
+  }
+
+  private async announcePresence(session: LocalSession, online: boolean): Promise<void> {
+    if (this.presenceListeners.length === 0) {
+      return;
+    }
+    const remaining = (await this.registry.sessionsOf(session.jid)).length;
+    if (online ? remaining === 1 : remaining === 0) {
+      const change = { jid: session.jid, online, resource: session.resource, transport: session.transport };
+      this.presenceListeners.forEach((listener) => listener(change));
+    }
   }
 
   /** Sends to every session of `jid` except `exceptSession`, here and on other nodes. */
@@ -177,6 +205,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
         }
         break;
       case 'token-revoked':
+      case 'webhooks-changed':
         break;
     }
     for (const listener of this.listeners) {

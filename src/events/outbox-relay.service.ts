@@ -1,0 +1,238 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+import { messageIds } from '#src/common/ids.js';
+import { AppConfig } from '#src/config/app-config.js';
+import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
+import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
+import { EventRecorder } from '#src/events/event-recorder.service.js';
+import { EVENT_VERSIONS, type EventEnvelope, type EventType, type NewEvent } from '#src/events/event-catalogue.js';
+
+interface OutboxRow {
+  id: string;
+  type: EventType;
+  version: number;
+  domain: string;
+  conversation: string | null;
+  sequence: string | null;
+  data: EventEnvelope['data'];
+  request_id: string | null;
+  created_at: Date;
+}
+
+interface NewDelivery {
+  readonly id: string;
+  readonly endpointId: string;
+  readonly row: OutboxRow;
+  readonly body: string;
+}
+
+const BATCH = 500;
+
+/**
+ * Hands events on: each outbox row becomes one delivery per endpoint that
+ * wants it, and the row is deleted, in one transaction; then the deliveries
+ * are scheduled. Runs right after a commit that recorded events, and on a
+ * timer, so rows left by a crash are dispatched when the server is back;
+ * the timer also reschedules due deliveries whose job was lost.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('OutboxRelay');
+  private draining?: Promise<void>;
+  private again = false;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly endpoints: EndpointRegistry,
+    private readonly scheduler: DeliveryScheduler,
+    private readonly config: AppConfig,
+    recorder: EventRecorder,
+  ) {
+    recorder.onCommitted(() => this.kick());
+  }
+
+  onApplicationBootstrap(): void {
+    this.kick();
+    void this.sweep();
+    this.sweeper = setInterval(() => {
+      this.kick();
+      void this.sweep();
+    }, this.config.webhooks.sweepMs).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** Drains the outbox soon; calls while a drain runs make it go round once more. */
+  kick(): void {
+    if (this.draining !== undefined) {
+      this.again = true;
+
+      return;
+    }
+    this.draining = this.drain()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'outbox drain failed'))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Waits for the drain in progress, if any (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.draining !== undefined) {
+      await this.draining;
+    }
+  }
+
+  /** Transient events (presence) skip the outbox and go straight to deliveries. */
+  async publishTransient(event: NewEvent): Promise<void> {
+    if (!(await this.endpoints.anyWants(event.type, event.domain))) {
+      return;
+    }
+    const row: OutboxRow = {
+      id: messageIds.next(),
+      type: event.type,
+      version: EVENT_VERSIONS[event.type],
+      domain: event.domain,
+      conversation: null,
+      sequence: null,
+      data: event.data,
+      request_id: event.requestId ?? null,
+      created_at: new Date(),
+    };
+    const deliveries = await this.dataSource.transaction(async (manager) => this.insertDeliveries(manager, [row]));
+    await this.scheduleAll(deliveries);
+  }
+
+  /** Creates deliveries for an event meant for one endpoint only (the admin's test event). */
+  async publishTo(endpointId: string, event: NewEvent): Promise<{ eventId: string; deliveryId: string }> {
+    const row: OutboxRow = {
+      id: messageIds.next(),
+      type: event.type,
+      version: EVENT_VERSIONS[event.type],
+      domain: event.domain,
+      conversation: null,
+      sequence: null,
+      data: event.data,
+      request_id: event.requestId ?? null,
+      created_at: new Date(),
+    };
+    const delivery: NewDelivery = { id: messageIds.next(), endpointId, row, body: envelopeJson(row) };
+    await this.dataSource.transaction((manager) => insertDeliveryRows(manager, [delivery]));
+    await this.scheduleAll([delivery]);
+
+    return { eventId: row.id, deliveryId: delivery.id };
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const deliveries = await this.dataSource.transaction(async (manager) => {
+        const rows = await manager.query<OutboxRow[]>(
+          `SELECT id, type, version, domain, conversation, sequence, data, request_id, created_at
+           FROM event_outbox ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        );
+        if (rows.length === 0) {
+          return undefined;
+        }
+        const created = await this.insertDeliveries(manager, rows);
+        await manager.query('DELETE FROM event_outbox WHERE id = ANY($1::uuid[])', [rows.map((row) => row.id)]);
+
+        return { created, more: rows.length === BATCH };
+      });
+      if (deliveries === undefined) {
+        return;
+      }
+      await this.scheduleAll(deliveries.created);
+      if (!deliveries.more) {
+        return;
+      }
+    }
+  }
+
+  private async insertDeliveries(manager: import('typeorm').EntityManager, rows: readonly OutboxRow[]): Promise<NewDelivery[]> {
+    const deliveries: NewDelivery[] = [];
+    for (const row of rows) {
+      const body = envelopeJson(row);
+      for (const endpoint of await this.endpoints.wanting(row.type, row.domain, manager)) {
+        deliveries.push({ id: messageIds.next(), endpointId: endpoint.id, row, body });
+      }
+    }
+    await insertDeliveryRows(manager, deliveries);
+
+    return deliveries;
+  }
+
+  private async scheduleAll(deliveries: readonly NewDelivery[]): Promise<void> {
+    await Promise.all(
+      deliveries.map((delivery) =>
+        this.scheduler.schedule(
+          { deliveryId: delivery.id, attempt: 1, ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }) },
+          0,
+        ),
+      ),
+    );
+  }
+
+  /** Due deliveries of enabled endpoints whose job may have been lost (a crash, a Redis restart). */
+  private async sweep(): Promise<void> {
+    try {
+      const due = await this.dataSource.query<{ id: string; attempts: number; request_id: string | null }[]>(
+        `SELECT d.id, d.attempts, d.request_id FROM webhook_deliveries d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+         WHERE d.status = 'pending' AND d.next_attempt_at < now() - ($1 || ' milliseconds')::interval
+         ORDER BY d.next_attempt_at LIMIT 1000`,
+        [String(this.config.webhooks.sweepMs)],
+      );
+      await Promise.all(
+        due.map((row) =>
+          this.scheduler.schedule({ deliveryId: row.id, attempt: row.attempts + 1, ...(row.request_id === null ? {} : { requestId: row.request_id }) }, 0),
+        ),
+      );
+    } catch (error: unknown) {
+      this.logger.warn({ err: error }, 'delivery sweep failed');
+    }
+  }
+}
+
+async function insertDeliveryRows(manager: import('typeorm').EntityManager, deliveries: readonly NewDelivery[]): Promise<void> {
+  if (deliveries.length === 0) {
+    return;
+  }
+  await manager.query(
+    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, conversation, sequence, body, request_id, next_attempt_at)
+     SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+     ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+    [
+      deliveries.map((delivery) => delivery.id),
+      deliveries.map((delivery) => delivery.endpointId),
+      deliveries.map((delivery) => delivery.row.id),
+      deliveries.map((delivery) => delivery.row.type),
+      deliveries.map((delivery) => delivery.row.conversation),
+      deliveries.map((delivery) => delivery.row.sequence),
+      deliveries.map((delivery) => delivery.body),
+      deliveries.map((delivery) => delivery.row.request_id),
+    ],
+  );
+}
+
+/** The JSON body of every delivery of an event. */
+export function envelopeJson(row: OutboxRow): string {
+  const envelope: EventEnvelope = {
+    id: row.id,
+    type: row.type,
+    timestamp: new Date(row.created_at).toISOString(),
+    version: row.version,
+    domain: row.domain,
+    ...(row.conversation === null || row.sequence === null ? {} : { conversation: { id: row.conversation, sequence: Number(row.sequence) } }),
+    data: row.data,
+  };
+
+  return JSON.stringify(envelope);
+}
