@@ -95,7 +95,9 @@ export class Webhooks1764870000000 implements MigrationInterface {
         CONSTRAINT "webhook_attempts_pkey" PRIMARY KEY ("id"),
         CONSTRAINT "webhook_attempts_delivery_id_fkey" FOREIGN KEY ("delivery_id") REFERENCES "webhook_deliveries"("id") ON DELETE CASCADE ON UPDATE NO ACTION
       )`);
-    await queryRunner.query(`CREATE INDEX "webhook_attempts_delivery_idx" ON "webhook_attempts" ("delivery_id")`);
+    await queryRunner.query(
+      `CREATE INDEX "webhook_attempts_delivery_idx" ON "webhook_attempts" ("delivery_id")`,
+    );
     await queryRunner.query(
       `CREATE INDEX "webhook_attempts_endpoint_started_idx" ON "webhook_attempts" ("endpoint_id", "started_at")`,
     );

@@ -65,7 +65,9 @@ export class UsersService {
       if (row === undefined) {
         throw new AppError('user-exists', { detail: `${jid} already exists` });
       }
-      recorded = await this.events.record(manager, [{ type: 'user.created', domain, data: { jid } }]);
+      recorded = await this.events.record(manager, [
+        { type: 'user.created', domain, data: { jid } },
+      ]);
 
       return row.id;
     });
@@ -131,7 +133,9 @@ export class UsersService {
     const recorded = await this.dataSource.transaction(async (manager) => {
       await manager.delete(UserEntity, { id: user.id });
 
-      return this.events.record(manager, [{ type: 'user.deleted', domain: user.domain, data: { jid: user.jid } }]);
+      return this.events.record(manager, [
+        { type: 'user.deleted', domain: user.domain, data: { jid: user.jid } },
+      ]);
     });
     if (recorded > 0) {
       this.events.committed();

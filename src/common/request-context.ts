@@ -16,7 +16,11 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * new one) before anything else runs, and keeps it reachable from the code
  * the request calls, so events and jobs it causes can carry it.
  */
-export function requestContextMiddleware(request: Request, response: Response, next: NextFunction): void {
+export function requestContextMiddleware(
+  request: Request,
+  response: Response,
+  next: NextFunction,
+): void {
   const given = request.headers['x-request-id'];
   const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
   (request as Request & { id: string }).id = requestId;

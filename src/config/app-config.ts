@@ -121,7 +121,14 @@ export class AppConfig {
       sweepMs: parsed.WEBHOOK_SWEEP_SECONDS * 1000,
       ...(parsed.WEBHOOK_FORWARD_URL === undefined
         ? {}
-        : { forward: { url: parsed.WEBHOOK_FORWARD_URL, ...(parsed.WEBHOOK_FORWARD_SECRET === undefined ? {} : { secret: parsed.WEBHOOK_FORWARD_SECRET }) } }),
+        : {
+            forward: {
+              url: parsed.WEBHOOK_FORWARD_URL,
+              ...(parsed.WEBHOOK_FORWARD_SECRET === undefined
+                ? {}
+                : { secret: parsed.WEBHOOK_FORWARD_SECRET }),
+            },
+          }),
     };
   }
 

@@ -2,7 +2,10 @@ import { DomainEntity } from '#src/accounts/domain.entity.js';
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { TokenEntity } from '#src/auth/token.entity.js';
 import { ConversationSequenceEntity, EventOutboxEntity } from '#src/events/event-outbox.entity.js';
-import { WebhookAttemptEntity, WebhookDeliveryEntity } from '#src/events/webhook-delivery.entity.js';
+import {
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+} from '#src/events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 import { ArchivedMessageEntity } from '#src/messaging/archived-message.entity.js';
 

@@ -97,7 +97,8 @@ export function embeddedIpv4(address: string): string | undefined {
     return undefined;
   }
   const mapped = groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff;
-  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0);
+  const nat64 =
+    groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0);
   if (mapped || nat64) {
     return toIpv4(groups[6]!, groups[7]!);
   }
@@ -114,25 +115,40 @@ function toIpv4(high: number, low: number): string {
 
 /** Eight 16-bit groups, with `::` and a dotted IPv4 tail expanded. */
 function expandIpv6(address: string): number[] | undefined {
-  let text = address.toLowerCase().replace(/^\[|\]$/g, '').split('%')[0]!;
+  let text = address
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .split('%')[0]!;
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (dotted !== null) {
     const octets = dotted[1]!.split('.').map(Number);
     text = `${text.slice(0, -dotted[1]!.length)}${((octets[0]! << 8) | octets[1]!).toString(16)}:${((octets[2]! << 8) | octets[3]!).toString(16)}`;
   }
   const [head, tail] = text.split('::');
-  const parse = (part: string | undefined) => (part === undefined || part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
+  const parse = (part: string | undefined) =>
+    part === undefined || part === ''
+      ? []
+      : part.split(':').map((group) => Number.parseInt(group, 16));
   const start = parse(head);
   const end = parse(tail);
-  const groups = tail === undefined ? start : [...start, ...Array<number>(8 - start.length - end.length).fill(0), ...end];
+  const groups =
+    tail === undefined
+      ? start
+      : [...start, ...Array<number>(8 - start.length - end.length).fill(0), ...end];
 
-  return groups.length === 8 && groups.every((group) => Number.isInteger(group) && group >= 0 && group <= 0xffff) ? groups : undefined;
+  return groups.length === 8 &&
+    groups.every((group) => Number.isInteger(group) && group >= 0 && group <= 0xffff)
+    ? groups
+    : undefined;
 }
 
 export type UrlProblem = string;
 
 /** Checks a webhook URL's form; addresses are checked when its host is resolved. */
-export function checkWebhookUrl(value: string, requireHttps: boolean): { url: URL } | { problem: UrlProblem } {
+export function checkWebhookUrl(
+  value: string,
+  requireHttps: boolean,
+): { url: URL } | { problem: UrlProblem } {
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   if (/[\u0000-\u001f\u007f\s]/.test(value)) {
     return { problem: 'the URL contains whitespace or control characters' };

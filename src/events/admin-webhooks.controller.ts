@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 
 import { AdminAuth } from '#src/auth/guards.js';
 import { AppError } from '#src/common/errors/problems.js';
@@ -30,9 +38,15 @@ export class AdminWebhooksController {
   ) {}
 
   @Post()
-  @ApiOperation({ summary: 'Create an endpoint; the answer carries its secret, shown only this once' })
+  @ApiOperation({
+    summary: 'Create an endpoint; the answer carries its secret, shown only this once',
+  })
   @ApiCreatedResponse({ type: CreatedWebhookResponse })
-  @ApiResponse({ status: 400, description: 'Bad URL (including private addresses), unknown event types, bad headers', type: ProblemResponse })
+  @ApiResponse({
+    status: 400,
+    description: 'Bad URL (including private addresses), unknown event types, bad headers',
+    type: ProblemResponse,
+  })
   async create(@Body() dto: CreateWebhookDto): Promise<CreatedWebhookResponse> {
     const endpoint = await this.endpoints.create(dto);
 
@@ -71,12 +85,18 @@ export class AdminWebhooksController {
 
   @Post(':id/secret')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Rotate the secret; both are signed with until the overlap ends (WEBHOOK_SECRET_OVERLAP_SECONDS)' })
+  @ApiOperation({
+    summary:
+      'Rotate the secret; both are signed with until the overlap ends (WEBHOOK_SECRET_OVERLAP_SECONDS)',
+  })
   @ApiOkResponse({ type: RotatedSecretResponse })
   async rotate(@Param('id') id: string): Promise<RotatedSecretResponse> {
     const rotated = await this.endpoints.rotateSecret(id);
 
-    return { secret: rotated.secret, previous_secret_expires_at: rotated.previousSecretExpiresAt.toISOString() };
+    return {
+      secret: rotated.secret,
+      previous_secret_expires_at: rotated.previousSecretExpiresAt.toISOString(),
+    };
   }
 
   @Post(':id/test')
@@ -103,7 +123,9 @@ export class AdminWebhooksController {
         event_type: delivery.eventType,
         status: delivery.status,
         attempts: delivery.attempts,
-        ...(delivery.status === 'pending' ? { next_attempt_at: delivery.nextAttemptAt.toISOString() } : {}),
+        ...(delivery.status === 'pending'
+          ? { next_attempt_at: delivery.nextAttemptAt.toISOString() }
+          : {}),
         created_at: delivery.createdAt.toISOString(),
         log: attempts.map((attempt) => ({
           attempt: attempt.attempt,
@@ -155,8 +177,12 @@ function toResponse(endpoint: WebhookEndpointEntity): WebhookResponse {
     enabled: endpoint.enabled,
     ...(endpoint.disabledReason === null ? {} : { disabled_reason: endpoint.disabledReason }),
     kind: endpoint.kind,
-    ...(endpoint.lastSuccessAt === null ? {} : { last_success_at: endpoint.lastSuccessAt.toISOString() }),
-    ...(endpoint.failingSince === null ? {} : { failing_since: endpoint.failingSince.toISOString() }),
+    ...(endpoint.lastSuccessAt === null
+      ? {}
+      : { last_success_at: endpoint.lastSuccessAt.toISOString() }),
+    ...(endpoint.failingSince === null
+      ? {}
+      : { failing_since: endpoint.failingSince.toISOString() }),
     created_at: endpoint.createdAt.toISOString(),
   };
 }

@@ -120,11 +120,14 @@ export class InProcessDeliveryScheduler extends DeliveryScheduler {
     }
     this.timers.set(
       key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        this.ready.push(job);
-        this.pump();
-      }, Math.max(0, delayMs)),
+      setTimeout(
+        () => {
+          this.timers.delete(key);
+          this.ready.push(job);
+          this.pump();
+        },
+        Math.max(0, delayMs),
+      ),
     );
   }
 
@@ -144,8 +147,14 @@ export class InProcessDeliveryScheduler extends DeliveryScheduler {
       const job = this.ready.shift()!;
       this.running += 1;
       this.handler(job)
-        .then((outcome) => (outcome.kind === 'later' ? this.schedule({ ...job, attempt: outcome.attempt }, outcome.delayMs) : undefined))
-        .catch((error: unknown) => this.logger.error({ err: error, deliveryId: job.deliveryId }, 'delivery job failed'))
+        .then((outcome) =>
+          outcome.kind === 'later'
+            ? this.schedule({ ...job, attempt: outcome.attempt }, outcome.delayMs)
+            : undefined,
+        )
+        .catch((error: unknown) =>
+          this.logger.error({ err: error, deliveryId: job.deliveryId }, 'delivery job failed'),
+        )
         .finally(() => {
           this.running -= 1;
           this.pump();

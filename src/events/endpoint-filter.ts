@@ -20,8 +20,15 @@ export function matchesAny(patterns: readonly string[], type: string): boolean {
   return patterns.some((pattern) => matchesPattern(pattern, type));
 }
 
+/** Families whose events come with modules still to be built (rooms, contacts): subscribable already. */
+const RESERVED_FAMILIES = ['room.*', 'contact.*'];
+
 export function unknownPatterns(patterns: readonly string[]): string[] {
-  return patterns.filter((pattern) => !EVENT_TYPES.some((type) => matchesPattern(pattern, type)));
+  return patterns.filter(
+    (pattern) =>
+      !RESERVED_FAMILIES.includes(pattern) &&
+      !EVENT_TYPES.some((type) => matchesPattern(pattern, type)),
+  );
 }
 
 /** An endpoint with no domains listed covers every domain. */
@@ -29,6 +36,10 @@ export function coversDomain(domains: readonly string[], domain: string): boolea
   return domains.length === 0 || domains.includes(domain);
 }
 
-export function wants(endpoint: { readonly events: readonly string[]; readonly domains: readonly string[] }, type: EventType, domain: string): boolean {
+export function wants(
+  endpoint: { readonly events: readonly string[]; readonly domains: readonly string[] },
+  type: EventType,
+  domain: string,
+): boolean {
   return matchesAny(endpoint.events, type) && coversDomain(endpoint.domains, domain);
 }

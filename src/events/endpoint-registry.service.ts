@@ -41,7 +41,11 @@ export class EndpointRegistry {
     return this.cache.enabled;
   }
 
-  async wanting(type: EventType, domain: string, manager?: EntityManager): Promise<WebhookEndpointEntity[]> {
+  async wanting(
+    type: EventType,
+    domain: string,
+    manager?: EntityManager,
+  ): Promise<WebhookEndpointEntity[]> {
     return (await this.enabled(manager)).filter((endpoint) => wants(endpoint, type, domain));
   }
 

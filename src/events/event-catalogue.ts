@@ -17,13 +17,21 @@ export interface EventPayloads {
   /** The user and their data are gone. */
   'user.deleted': { readonly jid: string };
   /** The user's first session opened. Transient: not kept in the outbox. */
-  'presence.online': { readonly jid: string; readonly resource: string; readonly transport: string };
+  'presence.online': {
+    readonly jid: string;
+    readonly resource: string;
+    readonly transport: string;
+  };
   /** The user's last session closed. Transient: not kept in the outbox. */
   'presence.offline': { readonly jid: string };
   /** Sent on demand from the admin API to check an endpoint. */
   'webhook.test': { readonly endpoint_id: string; readonly message: string };
   /** An endpoint stopped receiving: it answered 410, or failed without a success for too long. */
-  'webhook.endpoint_disabled': { readonly endpoint_id: string; readonly url: string; readonly reason: string };
+  'webhook.endpoint_disabled': {
+    readonly endpoint_id: string;
+    readonly url: string;
+    readonly reason: string;
+  };
 }
 
 export type EventType = keyof EventPayloads;
@@ -41,7 +49,10 @@ export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
 export const EVENT_TYPES = Object.keys(EVENT_VERSIONS) as EventType[];
 
 /** Events that are not written to the outbox: losing one in a crash is acceptable, and they are frequent. */
-export const TRANSIENT_EVENTS: ReadonlySet<EventType> = new Set(['presence.online', 'presence.offline']);
+export const TRANSIENT_EVENTS: ReadonlySet<EventType> = new Set([
+  'presence.online',
+  'presence.offline',
+]);
 
 /** An event to record; the recorder gives it its id, timestamp and sequence. */
 export type NewEvent = {

@@ -67,7 +67,10 @@ export class EventRecorder {
 }
 
 /** One upsert for the whole batch: each conversation advances by its number of events, given out in batch order. */
-async function nextSequences(manager: EntityManager, events: readonly NewEvent[]): Promise<(string | null)[]> {
+async function nextSequences(
+  manager: EntityManager,
+  events: readonly NewEvent[],
+): Promise<(string | null)[]> {
   const counts = new Map<string, number>();
   for (const event of events) {
     if (event.conversation !== undefined) {
@@ -84,7 +87,12 @@ async function nextSequences(manager: EntityManager, events: readonly NewEvent[]
      RETURNING conversation, last_sequence`,
     [[...counts.keys()], [...counts.values()]],
   );
-  const next = new Map(rows.map((row) => [row.conversation, BigInt(row.last_sequence) - BigInt(counts.get(row.conversation)!) + 1n]));
+  const next = new Map(
+    rows.map((row) => [
+      row.conversation,
+      BigInt(row.last_sequence) - BigInt(counts.get(row.conversation)!) + 1n,
+    ]),
+  );
 
   return events.map((event) => {
     if (event.conversation === undefined) {

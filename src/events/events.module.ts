@@ -1,11 +1,22 @@
-import { DynamicModule, Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 
 import { AuthModule } from '#src/auth/auth.module.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { AddressPolicy } from '#src/events/address-policy.js';
 import { AdminWebhooksController } from '#src/events/admin-webhooks.controller.js';
-import { BullMqDeliveryScheduler, DeliveryScheduler, InProcessDeliveryScheduler } from '#src/events/delivery-scheduler.js';
+import {
+  BullMqDeliveryScheduler,
+  DeliveryScheduler,
+  InProcessDeliveryScheduler,
+} from '#src/events/delivery-scheduler.js';
 import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
 import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { OutboxRelay } from '#src/events/outbox-relay.service.js';
@@ -26,7 +37,11 @@ class DeliveryWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.scheduler.start((job) => this.processor.run(job), this.config.webhooks.workers !== 'off', this.config.webhooks.concurrency);
+    await this.scheduler.start(
+      (job) => this.processor.run(job),
+      this.config.webhooks.workers !== 'off',
+      this.config.webhooks.concurrency,
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -51,12 +66,18 @@ export class EventsModule {
         provide: DeliveryScheduler,
         inject: [AppConfig, REDIS],
         useFactory: (config: AppConfig, redis: Redis | null) =>
-          redis === null || config.redis.mode === 'memory' ? new InProcessDeliveryScheduler() : new BullMqDeliveryScheduler(redis, config.redis.keyPrefix),
+          redis === null || config.redis.mode === 'memory'
+            ? new InProcessDeliveryScheduler()
+            : new BullMqDeliveryScheduler(redis, config.redis.keyPrefix),
       },
       OutboxRelay,
     ];
     if (!enabled) {
-      return { module: EventsModule, providers: [EndpointRegistry, EventRecorder], exports: [EventRecorder] };
+      return {
+        module: EventsModule,
+        providers: [EndpointRegistry, EventRecorder],
+        exports: [EventRecorder],
+      };
     }
 
     return {
@@ -65,8 +86,16 @@ export class EventsModule {
       controllers: [AdminWebhooksController],
       providers: [
         ...core,
-        { provide: AddressPolicy, inject: [AppConfig], useFactory: (config: AppConfig) => new AddressPolicy(config.webhooks.allowHosts) },
-        { provide: WebhookHttpClient, inject: [AddressPolicy], useFactory: (policy: AddressPolicy) => new WebhookHttpClient(policy) },
+        {
+          provide: AddressPolicy,
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => new AddressPolicy(config.webhooks.allowHosts),
+        },
+        {
+          provide: WebhookHttpClient,
+          inject: [AddressPolicy],
+          useFactory: (policy: AddressPolicy) => new WebhookHttpClient(policy),
+        },
         WebhookMetrics,
         WebhookDeliveryProcessor,
         WebhookEndpointsService,

@@ -6,7 +6,12 @@ import { AppConfig } from '#src/config/app-config.js';
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
 import { EventRecorder } from '#src/events/event-recorder.service.js';
-import { EVENT_VERSIONS, type EventEnvelope, type EventType, type NewEvent } from '#src/events/event-catalogue.js';
+import {
+  EVENT_VERSIONS,
+  type EventEnvelope,
+  type EventType,
+  type NewEvent,
+} from '#src/events/event-catalogue.js';
 
 interface OutboxRow {
   id: string;
@@ -107,12 +112,17 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       request_id: event.requestId ?? null,
       created_at: new Date(),
     };
-    const deliveries = await this.dataSource.transaction(async (manager) => this.insertDeliveries(manager, [row]));
+    const deliveries = await this.dataSource.transaction(async (manager) =>
+      this.insertDeliveries(manager, [row]),
+    );
     await this.scheduleAll(deliveries);
   }
 
   /** Creates deliveries for an event meant for one endpoint only (the admin's test event). */
-  async publishTo(endpointId: string, event: NewEvent): Promise<{ eventId: string; deliveryId: string }> {
+  async publishTo(
+    endpointId: string,
+    event: NewEvent,
+  ): Promise<{ eventId: string; deliveryId: string }> {
     const row: OutboxRow = {
       id: messageIds.next(),
       type: event.type,
@@ -124,7 +134,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       request_id: event.requestId ?? null,
       created_at: new Date(),
     };
-    const delivery: NewDelivery = { id: messageIds.next(), endpointId, row, body: envelopeJson(row) };
+    const delivery: NewDelivery = {
+      id: messageIds.next(),
+      endpointId,
+      row,
+      body: envelopeJson(row),
+    };
     await this.dataSource.transaction((manager) => insertDeliveryRows(manager, [delivery]));
     await this.scheduleAll([delivery]);
 
@@ -142,7 +157,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           return undefined;
         }
         const created = await this.insertDeliveries(manager, rows);
-        await manager.query('DELETE FROM event_outbox WHERE id = ANY($1::uuid[])', [rows.map((row) => row.id)]);
+        await manager.query('DELETE FROM event_outbox WHERE id = ANY($1::uuid[])', [
+          rows.map((row) => row.id),
+        ]);
 
         return { created, more: rows.length === BATCH };
       });
@@ -156,7 +173,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  private async insertDeliveries(manager: import('typeorm').EntityManager, rows: readonly OutboxRow[]): Promise<NewDelivery[]> {
+  private async insertDeliveries(
+    manager: import('typeorm').EntityManager,
+    rows: readonly OutboxRow[],
+  ): Promise<NewDelivery[]> {
     const deliveries: NewDelivery[] = [];
     for (const row of rows) {
       const body = envelopeJson(row);
@@ -173,7 +193,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     await Promise.all(
       deliveries.map((delivery) =>
         this.scheduler.schedule(
-          { deliveryId: delivery.id, attempt: 1, ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }) },
+          {
+            deliveryId: delivery.id,
+            attempt: 1,
+            ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }),
+          },
           0,
         ),
       ),
@@ -183,7 +207,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   /** Due deliveries of enabled endpoints whose job may have been lost (a crash, a Redis restart). */
   private async sweep(): Promise<void> {
     try {
-      const due = await this.dataSource.query<{ id: string; attempts: number; request_id: string | null }[]>(
+      const due = await this.dataSource.query<
+        { id: string; attempts: number; request_id: string | null }[]
+      >(
         `SELECT d.id, d.attempts, d.request_id FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
          WHERE d.status = 'pending' AND d.next_attempt_at < now() - ($1 || ' milliseconds')::interval
@@ -192,7 +218,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       );
       await Promise.all(
         due.map((row) =>
-          this.scheduler.schedule({ deliveryId: row.id, attempt: row.attempts + 1, ...(row.request_id === null ? {} : { requestId: row.request_id }) }, 0),
+          this.scheduler.schedule(
+            {
+              deliveryId: row.id,
+              attempt: row.attempts + 1,
+              ...(row.request_id === null ? {} : { requestId: row.request_id }),
+            },
+            0,
+          ),
         ),
       );
     } catch (error: unknown) {
@@ -201,7 +234,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 }
 
-async function insertDeliveryRows(manager: import('typeorm').EntityManager, deliveries: readonly NewDelivery[]): Promise<void> {
+async function insertDeliveryRows(
+  manager: import('typeorm').EntityManager,
+  deliveries: readonly NewDelivery[],
+): Promise<void> {
   if (deliveries.length === 0) {
     return;
   }
@@ -230,7 +266,9 @@ export function envelopeJson(row: OutboxRow): string {
     timestamp: new Date(row.created_at).toISOString(),
     version: row.version,
     domain: row.domain,
-    ...(row.conversation === null || row.sequence === null ? {} : { conversation: { id: row.conversation, sequence: Number(row.sequence) } }),
+    ...(row.conversation === null || row.sequence === null
+      ? {}
+      : { conversation: { id: row.conversation, sequence: Number(row.sequence) } }),
     data: row.data,
   };
 

@@ -11,11 +11,16 @@ export class PresenceEvents {
   constructor(relay: OutboxRelay, router: RouterService) {
     router.onPresence((change: PresenceChange) => {
       const domain = change.jid.slice(change.jid.indexOf('@') + 1);
-      const event =
-        change.online
-          ? { type: 'presence.online' as const, domain, data: { jid: change.jid, resource: change.resource, transport: change.transport } }
-          : { type: 'presence.offline' as const, domain, data: { jid: change.jid } };
-      relay.publishTransient(event).catch((error: unknown) => this.logger.warn({ err: error }, 'presence event dropped'));
+      const event = change.online
+        ? {
+            type: 'presence.online' as const,
+            domain,
+            data: { jid: change.jid, resource: change.resource, transport: change.transport },
+          }
+        : { type: 'presence.offline' as const, domain, data: { jid: change.jid } };
+      relay
+        .publishTransient(event)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'presence event dropped'));
     });
   }
 }

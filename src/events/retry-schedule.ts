@@ -26,7 +26,11 @@ export class RetrySchedule {
    * 1), or undefined when the schedule is spent. A `Retry-After` from the
    * receiver replaces the scheduled delay, within [1 s, 24 h].
    */
-  delayAfter(attempt: number, retryAfterMs?: number, random: () => number = Math.random): number | undefined {
+  delayAfter(
+    attempt: number,
+    retryAfterMs?: number,
+    random: () => number = Math.random,
+  ): number | undefined {
     const scheduled = this.delaysMs[attempt];
     if (scheduled === undefined) {
       return undefined;

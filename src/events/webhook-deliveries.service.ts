@@ -4,7 +4,10 @@ import { DataSource, In, Repository } from 'typeorm';
 import { AppError } from '#src/common/errors/problems.js';
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import type { DeliveryQuery } from '#src/events/dto/webhooks.dto.js';
-import { WebhookAttemptEntity, WebhookDeliveryEntity } from '#src/events/webhook-delivery.entity.js';
+import {
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+} from '#src/events/webhook-delivery.entity.js';
 
 export interface DeliveryWithLog {
   readonly delivery: WebhookDeliveryEntity;
@@ -26,21 +29,32 @@ export class WebhookDeliveriesService {
   }
 
   /** Newest first; the cursor is the id of the last delivery of the previous page. */
-  async page(endpointId: string, query: DeliveryQuery): Promise<{ items: DeliveryWithLog[]; next?: string }> {
+  async page(
+    endpointId: string,
+    query: DeliveryQuery,
+  ): Promise<{ items: DeliveryWithLog[]; next?: string }> {
     const limit = query.limit ?? 50;
-    const builder = this.deliveries.createQueryBuilder('d').where('d.endpoint_id = :endpointId', { endpointId });
+    const builder = this.deliveries
+      .createQueryBuilder('d')
+      .where('d.endpoint_id = :endpointId', { endpointId });
     if (query.status !== undefined) {
       builder.andWhere('d.status = :status', { status: query.status });
     }
     if (query.before !== undefined) {
       builder.andWhere('d.id < :before', { before: query.before });
     }
-    const rows = await builder.orderBy('d.id', 'DESC').limit(limit + 1).getMany();
+    const rows = await builder
+      .orderBy('d.id', 'DESC')
+      .limit(limit + 1)
+      .getMany();
     const page = rows.slice(0, limit);
     const attempts =
       page.length === 0
         ? []
-        : await this.attempts.find({ where: { deliveryId: In(page.map((row) => row.id)) }, order: { attempt: 'ASC' } });
+        : await this.attempts.find({
+            where: { deliveryId: In(page.map((row) => row.id)) },
+            order: { attempt: 'ASC' },
+          });
     const byDelivery = new Map<string, WebhookAttemptEntity[]>();
     for (const attempt of attempts) {
       byDelivery.set(attempt.deliveryId, [...(byDelivery.get(attempt.deliveryId) ?? []), attempt]);
@@ -73,14 +87,26 @@ export class WebhookDeliveriesService {
     return dead.length;
   }
 
-  private async reopen(deliveries: readonly Pick<WebhookDeliveryEntity, 'id' | 'attempts' | 'requestId'>[]): Promise<void> {
+  private async reopen(
+    deliveries: readonly Pick<WebhookDeliveryEntity, 'id' | 'attempts' | 'requestId'>[],
+  ): Promise<void> {
     if (deliveries.length === 0) {
       return;
     }
-    await this.deliveries.update({ id: In(deliveries.map((delivery) => delivery.id)) }, { status: 'pending', nextAttemptAt: new Date() });
+    await this.deliveries.update(
+      { id: In(deliveries.map((delivery) => delivery.id)) },
+      { status: 'pending', nextAttemptAt: new Date() },
+    );
     await Promise.all(
       deliveries.map((delivery) =>
-        this.scheduler.schedule({ deliveryId: delivery.id, attempt: delivery.attempts + 1, ...(delivery.requestId === null ? {} : { requestId: delivery.requestId }) }, 0),
+        this.scheduler.schedule(
+          {
+            deliveryId: delivery.id,
+            attempt: delivery.attempts + 1,
+            ...(delivery.requestId === null ? {} : { requestId: delivery.requestId }),
+          },
+          0,
+        ),
       ),
     );
   }

@@ -1,4 +1,13 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 
@@ -9,7 +18,9 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'dead';
 @Index('webhook_deliveries_endpoint_event_key', ['endpointId', 'eventId'], { unique: true })
 @Index('webhook_deliveries_endpoint_created_idx', ['endpointId', 'createdAt'])
 @Index('webhook_deliveries_due_idx', ['nextAttemptAt'], { where: "status = 'pending'" })
-@Index('webhook_deliveries_lane_idx', ['endpointId', 'conversation', 'sequence'], { where: "status = 'pending'" })
+@Index('webhook_deliveries_lane_idx', ['endpointId', 'conversation', 'sequence'], {
+  where: "status = 'pending'",
+})
 export class WebhookDeliveryEntity {
   @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'webhook_deliveries_pkey' })
   id: string;
@@ -18,7 +29,10 @@ export class WebhookDeliveryEntity {
   endpointId: string;
 
   @ManyToOne(() => WebhookEndpointEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'endpoint_id', foreignKeyConstraintName: 'webhook_deliveries_endpoint_id_fkey' })
+  @JoinColumn({
+    name: 'endpoint_id',
+    foreignKeyConstraintName: 'webhook_deliveries_endpoint_id_fkey',
+  })
   endpoint?: WebhookEndpointEntity;
 
   @Column({ name: 'event_id', type: 'uuid' })
@@ -74,7 +88,10 @@ export class WebhookAttemptEntity {
   deliveryId: string;
 
   @ManyToOne(() => WebhookDeliveryEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'delivery_id', foreignKeyConstraintName: 'webhook_attempts_delivery_id_fkey' })
+  @JoinColumn({
+    name: 'delivery_id',
+    foreignKeyConstraintName: 'webhook_attempts_delivery_id_fkey',
+  })
   delivery?: WebhookDeliveryEntity;
 
   @Column({ name: 'endpoint_id', type: 'uuid' })

@@ -6,7 +6,10 @@ import { AppConfig } from '#src/config/app-config.js';
 import type { AttemptOutcome, DeliveryJob } from '#src/events/delivery-scheduler.js';
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { parseRetryAfter } from '#src/events/retry-schedule.js';
-import { WebhookAttemptEntity, WebhookDeliveryEntity } from '#src/events/webhook-delivery.entity.js';
+import {
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+} from '#src/events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 import { WebhookHttpClient, type WebhookResponse } from '#src/events/webhook-http-client.js';
 import { signatureHeader } from '#src/events/webhook-signature.js';
@@ -44,17 +47,29 @@ export class WebhookDeliveryProcessor {
   }
 
   async run(job: DeliveryJob): Promise<AttemptOutcome> {
-    const delivery = await this.deliveries.findOne({ where: { id: job.deliveryId }, relations: { endpoint: true } });
+    const delivery = await this.deliveries.findOne({
+      where: { id: job.deliveryId },
+      relations: { endpoint: true },
+    });
     const endpoint = delivery?.endpoint;
     // Already settled, removed, or an older job for an attempt that was made: nothing to do.
-    if (delivery === null || endpoint === undefined || delivery.status !== 'pending' || delivery.attempts >= job.attempt) {
+    if (
+      delivery === null ||
+      endpoint === undefined ||
+      delivery.status !== 'pending' ||
+      delivery.attempts >= job.attempt
+    ) {
       return { kind: 'done' };
     }
     if (!endpoint.enabled) {
       // Left pending: re-enabling the endpoint picks it up again.
       return { kind: 'done' };
     }
-    if (endpoint.ordered && delivery.conversation !== null && (await this.hasEarlierPending(delivery))) {
+    if (
+      endpoint.ordered &&
+      delivery.conversation !== null &&
+      (await this.hasEarlierPending(delivery))
+    ) {
       // The earlier delivery, when it settles, schedules this one.
       return { kind: 'done' };
     }
@@ -70,9 +85,19 @@ export class WebhookDeliveryProcessor {
     }
   }
 
-  private async attempt(delivery: WebhookDeliveryEntity, endpoint: WebhookEndpointEntity, job: DeliveryJob): Promise<AttemptOutcome> {
+  private async attempt(
+    delivery: WebhookDeliveryEntity,
+    endpoint: WebhookEndpointEntity,
+    job: DeliveryJob,
+  ): Promise<AttemptOutcome> {
     const attempt = delivery.attempts + 1;
-    const context = { jobId: `${delivery.id}-${attempt}`, deliveryId: delivery.id, endpoint: endpoint.id, attempt, requestId: job.requestId ?? delivery.requestId ?? undefined };
+    const context = {
+      jobId: `${delivery.id}-${attempt}`,
+      deliveryId: delivery.id,
+      endpoint: endpoint.id,
+      attempt,
+      requestId: job.requestId ?? delivery.requestId ?? undefined,
+    };
     this.logger.log(context, 'delivery started');
     const startedAt = new Date();
     const response = await this.client.post({
@@ -85,15 +110,30 @@ export class WebhookDeliveryProcessor {
     const outcome = classify(response);
     this.metrics.attemptFinished(endpoint.id, outcome.label, response.durationMs);
     const next = await this.settle(delivery, endpoint, attempt, startedAt, response, outcome);
-    this.logger.log({ ...context, status: response.status, error: response.error, durationMs: response.durationMs, outcome: next.label }, 'delivery finished');
+    this.logger.log(
+      {
+        ...context,
+        status: response.status,
+        error: response.error,
+        durationMs: response.durationMs,
+        outcome: next.label,
+      },
+      'delivery finished',
+    );
 
     return next.outcome;
   }
 
-  private headersFor(delivery: WebhookDeliveryEntity, endpoint: WebhookEndpointEntity): Record<string, string> {
+  private headersFor(
+    delivery: WebhookDeliveryEntity,
+    endpoint: WebhookEndpointEntity,
+  ): Record<string, string> {
     const timestamp = Math.floor(Date.now() / 1000);
     const secrets = [endpoint.secret];
-    if (endpoint.previousSecret !== null && (endpoint.previousSecretExpiresAt?.getTime() ?? 0) > Date.now()) {
+    if (
+      endpoint.previousSecret !== null &&
+      (endpoint.previousSecretExpiresAt?.getTime() ?? 0) > Date.now()
+    ) {
       secrets.push(endpoint.previousSecret);
     }
 
@@ -115,8 +155,16 @@ export class WebhookDeliveryProcessor {
     response: WebhookResponse,
     result: Classified,
   ): Promise<{ outcome: AttemptOutcome; label: string }> {
-    const retryDelay = result.kind === 'failure' ? this.config.webhooks.retrySchedule.delayAfter(attempt, result.retryAfterMs) : undefined;
-    const status = result.kind === 'success' ? 'succeeded' : result.kind === 'gone' || retryDelay === undefined ? 'dead' : 'pending';
+    const retryDelay =
+      result.kind === 'failure'
+        ? this.config.webhooks.retrySchedule.delayAfter(attempt, result.retryAfterMs)
+        : undefined;
+    const status =
+      result.kind === 'success'
+        ? 'succeeded'
+        : result.kind === 'gone' || retryDelay === undefined
+          ? 'dead'
+          : 'pending';
     await this.dataSource.transaction(async (manager) => {
       await manager.insert(WebhookAttemptEntity, {
         id: messageIds.next(),
@@ -129,23 +177,37 @@ export class WebhookDeliveryProcessor {
         error: response.error ?? (result.kind === 'success' ? null : `HTTP ${response.status}`),
         responseBody: response.body === '' ? null : response.body,
       });
-      await manager.update(WebhookDeliveryEntity, { id: delivery.id }, {
-        status,
-        attempts: attempt,
-        lastStatus: response.status ?? null,
-        lastError: response.error ?? null,
-        nextAttemptAt: new Date(Date.now() + (retryDelay ?? 0)),
-      });
+      await manager.update(
+        WebhookDeliveryEntity,
+        { id: delivery.id },
+        {
+          status,
+          attempts: attempt,
+          lastStatus: response.status ?? null,
+          lastError: response.error ?? null,
+          nextAttemptAt: new Date(Date.now() + (retryDelay ?? 0)),
+        },
+      );
       if (result.kind === 'success') {
-        await manager.update(WebhookEndpointEntity, { id: endpoint.id }, { lastSuccessAt: new Date(), failingSince: null });
+        await manager.update(
+          WebhookEndpointEntity,
+          { id: endpoint.id },
+          { lastSuccessAt: new Date(), failingSince: null },
+        );
       } else {
-        await manager.query('UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1', [endpoint.id]);
+        await manager.query(
+          'UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1',
+          [endpoint.id],
+        );
       }
     });
     if (result.kind === 'gone') {
       await this.onDisabled(endpoint, 'the endpoint answered 410 Gone');
     } else if (result.kind === 'failure' && (await this.failingTooLong(endpoint.id))) {
-      await this.onDisabled(endpoint, `no successful delivery for ${Math.round(this.config.webhooks.disableAfterMs / 3_600_000)} hours`);
+      await this.onDisabled(
+        endpoint,
+        `no successful delivery for ${Math.round(this.config.webhooks.disableAfterMs / 3_600_000)} hours`,
+      );
     }
     if (status !== 'pending') {
       await this.scheduleNextInLane(delivery, endpoint);
@@ -178,11 +240,16 @@ export class WebhookDeliveryProcessor {
   }
 
   /** A settled delivery lets the next one of its conversation go. */
-  private async scheduleNextInLane(delivery: WebhookDeliveryEntity, endpoint: WebhookEndpointEntity): Promise<void> {
+  private async scheduleNextInLane(
+    delivery: WebhookDeliveryEntity,
+    endpoint: WebhookEndpointEntity,
+  ): Promise<void> {
     if (!endpoint.ordered || delivery.conversation === null) {
       return;
     }
-    const [next] = await this.dataSource.query<{ id: string; attempts: number; request_id: string | null; wait_ms: string }[]>(
+    const [next] = await this.dataSource.query<
+      { id: string; attempts: number; request_id: string | null; wait_ms: string }[]
+    >(
       `SELECT id, attempts, request_id, GREATEST(0, EXTRACT(EPOCH FROM next_attempt_at - now()) * 1000)::bigint AS wait_ms
        FROM webhook_deliveries
        WHERE endpoint_id = $1 AND conversation = $2 AND status = 'pending'
@@ -191,14 +258,19 @@ export class WebhookDeliveryProcessor {
     );
     if (next !== undefined) {
       await this.scheduler.schedule(
-        { deliveryId: next.id, attempt: next.attempts + 1, ...(next.request_id === null ? {} : { requestId: next.request_id }) },
+        {
+          deliveryId: next.id,
+          attempt: next.attempts + 1,
+          ...(next.request_id === null ? {} : { requestId: next.request_id }),
+        },
         Number(next.wait_ms),
       );
     }
   }
 }
 
-type Classified = { kind: 'success' } | { kind: 'gone' } | { kind: 'failure'; retryAfterMs?: number };
+type Classified =
+  { kind: 'success' } | { kind: 'gone' } | { kind: 'failure'; retryAfterMs?: number };
 
 /** 2xx is success; 410 disables the endpoint; 429 and 503 may say when to come back; all else is a failure. */
 function classify(response: WebhookResponse): Classified & { label: string } {
@@ -213,7 +285,11 @@ function classify(response: WebhookResponse): Classified & { label: string } {
     const header = response.headers['retry-after'];
     const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
 
-    return { kind: 'failure', label: 'failure', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return {
+      kind: 'failure',
+      label: 'failure',
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
   }
 
   return { kind: 'failure', label: response.error === undefined ? 'failure' : 'error' };

@@ -18,7 +18,8 @@ import { generateSecret } from '#src/events/webhook-signature.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** Headers a receiver relies on, which an endpoint's extra headers may not replace. */
-const RESERVED_HEADERS = /^(content-type|content-length|host|user-agent|webhook-(id|timestamp|signature)|transfer-encoding|connection)$/i;
+const RESERVED_HEADERS =
+  /^(content-type|content-length|host|user-agent|webhook-(id|timestamp|signature)|transfer-encoding|connection)$/i;
 
 const FORWARD_EVENTS = ['message.created', 'room.message_created'];
 
@@ -53,9 +54,21 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
       return;
     }
     const url = await this.checkUrl(forward.url);
-    const fields = { url, events: FORWARD_EVENTS, domains: [], enabled: true, disabledReason: null, ...(forward.secret === undefined ? {} : { secret: forward.secret }) };
+    const fields = {
+      url,
+      events: FORWARD_EVENTS,
+      domains: [],
+      enabled: true,
+      disabledReason: null,
+      ...(forward.secret === undefined ? {} : { secret: forward.secret }),
+    };
     if (existing === null) {
-      await this.endpoints.insert({ ...fields, secret: forward.secret ?? generateSecret(), kind: 'forward', description: 'WEBHOOK_FORWARD_URL' });
+      await this.endpoints.insert({
+        ...fields,
+        secret: forward.secret ?? generateSecret(),
+        kind: 'forward',
+        description: 'WEBHOOK_FORWARD_URL',
+      });
     } else {
       await this.endpoints.update({ id: existing.id }, fields);
     }
@@ -97,7 +110,11 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     const enabling = dto.enabled === true && !endpoint.enabled;
     await this.endpoints.update(
       { id },
-      { ...fields, ...(dto.enabled === false ? { disabledReason: 'disabled by an administrator' } : {}), ...(enabling ? { disabledReason: null, failingSince: null } : {}) },
+      {
+        ...fields,
+        ...(dto.enabled === false ? { disabledReason: 'disabled by an administrator' } : {}),
+        ...(enabling ? { disabledReason: null, failingSince: null } : {}),
+      },
     );
     await this.changed();
     if (enabling) {
@@ -118,7 +135,10 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     const endpoint = await this.get(id);
     const secret = generateSecret();
     const previousSecretExpiresAt = new Date(Date.now() + this.config.webhooks.secretOverlapMs);
-    await this.endpoints.update({ id }, { secret, previousSecret: endpoint.secret, previousSecretExpiresAt });
+    await this.endpoints.update(
+      { id },
+      { secret, previousSecret: endpoint.secret, previousSecretExpiresAt },
+    );
 
     return { secret, previousSecretExpiresAt };
   }
@@ -134,7 +154,10 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
   }
 
   private async disable(endpoint: WebhookEndpointEntity, reason: string): Promise<void> {
-    const result = await this.endpoints.update({ id: endpoint.id, enabled: true }, { enabled: false, disabledReason: reason });
+    const result = await this.endpoints.update(
+      { id: endpoint.id, enabled: true },
+      { enabled: false, disabledReason: reason },
+    );
     if (result.affected === 0) {
       return;
     }
@@ -152,7 +175,9 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     await this.router.notifyAll({ kind: 'webhooks-changed' });
   }
 
-  private async validate(dto: CreateWebhookDto | UpdateWebhookDto): Promise<Partial<WebhookEndpointEntity>> {
+  private async validate(
+    dto: CreateWebhookDto | UpdateWebhookDto,
+  ): Promise<Partial<WebhookEndpointEntity>> {
     const fields: Partial<WebhookEndpointEntity> = {};
     const problems: { name: string; reason: string }[] = [];
     if (dto.url !== undefined) {
@@ -178,15 +203,26 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     }
     if (dto.headers !== undefined) {
       const bad = Object.entries(dto.headers).filter(
-        ([name, value]) => typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(name) || RESERVED_HEADERS.test(name) || /[\r\n\0]/.test(value) || value.length > 1024,
+        ([name, value]) =>
+          typeof value !== 'string' ||
+          !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(name) ||
+          RESERVED_HEADERS.test(name) ||
+          /[\r\n\0]/.test(value) ||
+          value.length > 1024,
       );
       if (bad.length > 0) {
-        problems.push({ name: 'headers', reason: `not allowed: ${bad.map(([name]) => name).join(', ')}` });
+        problems.push({
+          name: 'headers',
+          reason: `not allowed: ${bad.map(([name]) => name).join(', ')}`,
+        });
       }
       fields.headers = dto.headers;
     }
     if (problems.length > 0) {
-      throw new AppError('validation', { detail: problems.map((problem) => `${problem.name}: ${problem.reason}`).join('; '), fields: problems });
+      throw new AppError('validation', {
+        detail: problems.map((problem) => `${problem.name}: ${problem.reason}`).join('; '),
+        fields: problems,
+      });
     }
 
     return {
@@ -208,13 +244,18 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     if (this.policy.isHostAllowListed(host)) {
       return checked.url.toString();
     }
-    const addresses = isIP(host) !== 0 ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address);
+    const addresses =
+      isIP(host) !== 0
+        ? [host]
+        : (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address);
     if (addresses.length === 0) {
       throw new Error(`${host} does not resolve`);
     }
     const refused = addresses.find((address) => !this.policy.permits(address));
     if (refused !== undefined) {
-      throw new Error(`${host} is ${refused}, a private, loopback, link-local or reserved address; allow it with WEBHOOK_ALLOW_HOSTS`);
+      throw new Error(
+        `${host} is ${refused}, a private, loopback, link-local or reserved address; allow it with WEBHOOK_ALLOW_HOSTS`,
+      );
     }
 
     return checked.url.toString();

@@ -36,7 +36,12 @@ export class WebhookHttpClient {
     const elapsed = () => Math.round(performance.now() - started);
     const host = request.url.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host) !== 0 && !this.policy.permits(host)) {
-      return Promise.resolve({ headers: {}, body: '', error: `address ${host} is not allowed`, durationMs: elapsed() });
+      return Promise.resolve({
+        headers: {},
+        body: '',
+        error: `address ${host} is not allowed`,
+        durationMs: elapsed(),
+      });
     }
     const transport = request.url.protocol === 'https:' ? https : http;
 
@@ -71,14 +76,21 @@ export class WebhookHttpClient {
             }
           });
           const done = () =>
-            finish({ status: incoming.statusCode, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') });
+            finish({
+              status: incoming.statusCode,
+              headers: incoming.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
           incoming.on('end', done);
           incoming.on('close', done);
           incoming.on('error', done);
         },
       );
       outgoing.on('error', (error: Error) => {
-        const reason = error.name === 'TimeoutError' || error.name === 'AbortError' ? `timed out after ${request.timeoutMs} ms` : error.message;
+        const reason =
+          error.name === 'TimeoutError' || error.name === 'AbortError'
+            ? `timed out after ${request.timeoutMs} ms`
+            : error.message;
         finish({ headers: {}, body: '', error: reason });
       });
       outgoing.end(request.body);
@@ -95,12 +107,19 @@ export class WebhookHttpClient {
         }
         const refused = addresses.find((address) => !this.policy.permits(address.address, host));
         if (refused !== undefined) {
-          callback(Object.assign(new Error(`${hostname} resolves to ${refused.address}, which is not allowed`), { code: 'EADDRNOTALLOWED' }), '', 4);
+          callback(
+            Object.assign(
+              new Error(`${hostname} resolves to ${refused.address}, which is not allowed`),
+              { code: 'EADDRNOTALLOWED' },
+            ),
+            '',
+            4,
+          );
 
           return;
         }
         if (options.all === true) {
-          callback(null, addresses as never);
+          callback(null, addresses);
         } else {
           callback(null, addresses[0]!.address, addresses[0]!.family);
         }

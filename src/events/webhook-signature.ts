@@ -8,7 +8,10 @@ export function generateSecret(): string {
 }
 
 function secretKey(secret: string): Buffer {
-  return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+  return Buffer.from(
+    secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret,
+    'base64',
+  );
 }
 
 /**
@@ -16,8 +19,17 @@ function secretKey(secret: string): Buffer {
  * HMAC-SHA256 of `id.timestamp.body` under each current secret, separated
  * by spaces, so a receiver mid-rotation accepts either.
  */
-export function signatureHeader(secrets: readonly string[], id: string, timestamp: number, body: string): string {
+export function signatureHeader(
+  secrets: readonly string[],
+  id: string,
+  timestamp: number,
+  body: string,
+): string {
   const content = `${id}.${timestamp}.${body}`;
 
-  return secrets.map((secret) => `v1,${createHmac('sha256', secretKey(secret)).update(content).digest('base64')}`).join(' ');
+  return secrets
+    .map(
+      (secret) => `v1,${createHmac('sha256', secretKey(secret)).update(content).digest('base64')}`,
+    )
+    .join(' ');
 }

@@ -66,7 +66,12 @@ export class ArchiveWriter {
     const requestId = currentRequestId();
 
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject, ...(requestId === undefined ? {} : { requestId }) });
+      this.queue.push({
+        write,
+        resolve,
+        reject,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
       if (!this.flushing) {
         void this.flush();
       }
@@ -182,7 +187,10 @@ async function insertBatch(
   );
 }
 
-function createdEvents(batch: readonly Pending[], results: readonly ArchiveWriteResult[]): NewEvent[] {
+function createdEvents(
+  batch: readonly Pending[],
+  results: readonly ArchiveWriteResult[],
+): NewEvent[] {
   return batch.flatMap(({ write, requestId }, index) => {
     const result = results[index]!;
     if (result.duplicate) {

@@ -30,7 +30,8 @@ export function loggerParams(config: AppConfig): Params {
       base: { node: config.nodeId },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       // The id is given by requestContextMiddleware, which runs first.
-      genReqId: (request: IncomingMessage) => (request as IncomingMessage & { id?: string }).id ?? randomUUID(),
+      genReqId: (request: IncomingMessage) =>
+        (request as IncomingMessage & { id?: string }).id ?? randomUUID(),
       customLogLevel: (_request, response, error) => {
         if (error !== undefined || response.statusCode >= 500) {
           return 'error';

@@ -100,7 +100,12 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
     const remaining = (await this.registry.sessionsOf(session.jid)).length;
     if (online ? remaining === 1 : remaining === 0) {
-      const change = { jid: session.jid, online, resource: session.resource, transport: session.transport };
+      const change = {
+        jid: session.jid,
+        online,
+        resource: session.resource,
+        transport: session.transport,
+      };
       this.presenceListeners.forEach((listener) => listener(change));
     }
   }

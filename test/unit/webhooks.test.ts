@@ -38,12 +38,19 @@ describe('event filters', () => {
     expect(matchesPattern('message.*', 'messages.created')).toBe(false);
     expect(matchesPattern('room.*', 'message.created')).toBe(false);
     expect(matchesPattern('*', 'user.deleted')).toBe(true);
-    expect(wants({ events: ['message.*'], domains: ['a.example'] }, 'message.created', 'b.example')).toBe(false);
-    expect(wants({ events: ['message.*'], domains: [] }, 'message.created', 'b.example')).toBe(true);
+    expect(
+      wants({ events: ['message.*'], domains: ['a.example'] }, 'message.created', 'b.example'),
+    ).toBe(false);
+    expect(wants({ events: ['message.*'], domains: [] }, 'message.created', 'b.example')).toBe(
+      true,
+    );
   });
 
   it('name the patterns that match no known event', () => {
-    expect(unknownPatterns(['message.*', 'mesage.created', 'user.deleted', 'nothing.*'])).toEqual(['mesage.created', 'nothing.*']);
+    expect(unknownPatterns(['message.*', 'mesage.created', 'user.deleted', 'nothing.*'])).toEqual([
+      'mesage.created',
+      'nothing.*',
+    ]);
   });
 });
 
@@ -68,7 +75,9 @@ describe('retry schedule', () => {
   });
 
   it('parses durations and refuses nonsense', () => {
-    expect(['0', '250ms', '5s', '5m', '2h', '1d'].map(parseDuration)).toEqual([0, 250, 5000, 300_000, 7_200_000, 86_400_000]);
+    expect(['0', '250ms', '5s', '5m', '2h', '1d'].map(parseDuration)).toEqual([
+      0, 250, 5000, 300_000, 7_200_000, 86_400_000,
+    ]);
     expect(() => parseDuration('five')).toThrow();
   });
 });
@@ -100,9 +109,12 @@ describe('webhook address policy', () => {
     expect(policy.permits(address)).toBe(false);
   });
 
-  it.each(['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946', '::ffff:93.184.216.34'])('allows public %s', (address) => {
-    expect(policy.permits(address)).toBe(true);
-  });
+  it.each(['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946', '::ffff:93.184.216.34'])(
+    'allows public %s',
+    (address) => {
+      expect(policy.permits(address)).toBe(true);
+    },
+  );
 
   it('allows what the allow-list names: addresses, ranges and hosts', () => {
     const allowing = new AddressPolicy(['127.0.0.1', '10.1.0.0/16', 'hooks.internal']);
@@ -121,7 +133,9 @@ describe('webhook address policy', () => {
   });
 
   it('refuses URLs with credentials, control characters or other schemes, and plain http when https is required', () => {
-    expect(checkWebhookUrl('https://user:pw@example.com/hook', false)).toMatchObject({ problem: expect.stringContaining('credentials') });
+    expect(checkWebhookUrl('https://user:pw@example.com/hook', false)).toMatchObject({
+      problem: expect.stringContaining('credentials'),
+    });
     expect(checkWebhookUrl('https://example.com/\u0000hook', false)).toHaveProperty('problem');
     expect(checkWebhookUrl('ftp://example.com/hook', false)).toHaveProperty('problem');
     expect(checkWebhookUrl('file:///etc/passwd', false)).toHaveProperty('problem');
@@ -130,6 +144,8 @@ describe('webhook address policy', () => {
     // The URL parser turns encoded IPv4 forms into the dotted address before the policy sees them.
     const encoded = checkWebhookUrl('http://0x7f.1/', false) as { url: URL };
     expect(encoded.url.hostname).toBe('127.0.0.1');
-    expect((checkWebhookUrl('http://2130706433/', false) as { url: URL }).url.hostname).toBe('127.0.0.1');
+    expect((checkWebhookUrl('http://2130706433/', false) as { url: URL }).url.hostname).toBe(
+      '127.0.0.1',
+    );
   });
 });

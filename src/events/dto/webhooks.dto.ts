@@ -27,7 +27,11 @@ export class CreateWebhookDto {
   @MaxLength(2048)
   url: string;
 
-  @ApiProperty({ type: [String], example: ['message.*', 'user.deleted'], description: 'Event types; `family.*` and `*` match several' })
+  @ApiProperty({
+    type: [String],
+    example: ['message.*', 'user.deleted'],
+    description: 'Event types; `family.*` and `*` match several',
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
@@ -35,7 +39,10 @@ export class CreateWebhookDto {
   @MaxLength(100, { each: true })
   events: string[];
 
-  @ApiPropertyOptional({ type: [String], description: 'Domains covered; empty or absent covers all' })
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'Domains covered; empty or absent covers all',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
@@ -49,17 +56,29 @@ export class CreateWebhookDto {
   @IsXmlText()
   description?: string;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { 'x-team': 'chat' } })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { 'x-team': 'chat' },
+  })
   @IsOptional()
   @IsObject()
   headers?: Record<string, string>;
 
-  @ApiPropertyOptional({ default: true, description: 'Deliver one conversation’s events one at a time, in order' })
+  @ApiPropertyOptional({
+    default: true,
+    description: 'Deliver one conversation’s events one at a time, in order',
+  })
   @IsOptional()
   @IsBoolean()
   ordered?: boolean;
 
-  @ApiPropertyOptional({ default: 4, minimum: 1, maximum: 64, description: 'Requests in flight to this endpoint, per node' })
+  @ApiPropertyOptional({
+    default: 4,
+    minimum: 1,
+    maximum: 64,
+    description: 'Requests in flight to this endpoint, per node',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -120,7 +139,9 @@ export class UpdateWebhookDto {
   @Max(64)
   max_concurrency?: number;
 
-  @ApiPropertyOptional({ description: 'false disables the endpoint; true enables it and clears its failure state' })
+  @ApiPropertyOptional({
+    description: 'false disables the endpoint; true enables it and clears its failure state',
+  })
   @IsOptional()
   @IsBoolean()
   enabled?: boolean;
@@ -171,7 +192,10 @@ export class WebhookResponse {
 }
 
 export class CreatedWebhookResponse extends WebhookResponse {
-  @ApiProperty({ description: 'The signing secret; shown only here and on rotation', example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' })
+  @ApiProperty({
+    description: 'The signing secret; shown only here and on rotation',
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  })
   secret: string;
 }
 
@@ -179,7 +203,9 @@ export class RotatedSecretResponse {
   @ApiProperty()
   secret: string;
 
-  @ApiProperty({ description: 'Until then deliveries carry signatures with both the old and the new secret' })
+  @ApiProperty({
+    description: 'Until then deliveries carry signatures with both the old and the new secret',
+  })
   previous_secret_expires_at: string;
 }
 

@@ -1,0 +1,263 @@
+import pg from 'pg';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
+import { servicesUp, TEST_DATABASE_URL } from '#test/helpers/services.js';
+import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
+import { WebhookReceiver, type ReceiverMode } from '#test/helpers/webhook-receiver.js';
+
+interface Endpoint {
+  id: string;
+  secret: string;
+  enabled: boolean;
+  disabled_reason?: string;
+}
+
+interface DeliveryLog {
+  deliveries: {
+    id: string;
+    status: string;
+    attempts: number;
+    event_type: string;
+    log: { status_code?: number; error?: string; duration_ms: number }[];
+  }[];
+  next?: string;
+}
+
+const settings = {
+  WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+  WEBHOOK_RETRY_SCHEDULE: '0,200ms,200ms',
+  WEBHOOK_TIMEOUT_MS: '500',
+  WEBHOOK_SWEEP_SECONDS: '1',
+};
+
+describe.skipIf(!servicesUp())('webhooks', () => {
+  let server: TestServer;
+  let receiver: WebhookReceiver;
+  let alice: TestUser;
+  let bob: TestUser;
+  const admin = <T = any>(method: string, path: string, json?: unknown) =>
+    http<T>(server.url, method, path, {
+      auth: ADMIN_AUTH,
+      ...(json === undefined ? {} : { json }),
+    });
+  const createEndpoint = async (
+    tag: string,
+    body: Record<string, unknown>,
+    mode: ReceiverMode = 'ok',
+  ) => {
+    receiver.modes.set(tag, mode);
+    const created = await admin<Endpoint>('POST', '/api/admin/webhooks', {
+      url: receiver.url,
+      headers: { 'x-endpoint': tag },
+      ...body,
+    });
+    expect(created.status).toBe(201);
+
+    return created.body;
+  };
+  const deliveries = async (endpoint: Endpoint, query = '') =>
+    (await admin<DeliveryLog>('GET', `/api/admin/webhooks/${endpoint.id}/deliveries${query}`)).body
+      .deliveries;
+
+  beforeAll(async () => {
+    server = await startTestServer(settings);
+    receiver = await WebhookReceiver.start();
+    alice = await registerUser(server.url, server.domain, 'alice');
+    bob = await registerUser(server.url, server.domain, 'bob');
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await receiver?.stop();
+  });
+
+  it('delivers message.created signed per Standard Webhooks, in conversation order', async () => {
+    const endpoint = await createEndpoint('ordered', {
+      events: ['message.*'],
+      domains: [server.domain],
+    });
+    expect(endpoint.secret).toMatch(/^whsec_/);
+    const sent = [];
+    for (let i = 0; i < 5; i += 1) {
+      sent.push((await sendMessage(server.url, alice.basic, bob.jid, `hook ${i}`)).body.id);
+    }
+
+    const received = await receiver.waitFor('ordered', 5);
+    const verifier = new Webhook(endpoint.secret);
+    for (const delivery of received) {
+      expect(() =>
+        verifier.verify(delivery.body, delivery.headers as Record<string, string>),
+      ).not.toThrow();
+    }
+    const events = receiver.events('ordered');
+    expect(events.map((event) => event.type)).toEqual(Array(5).fill('message.created'));
+    expect(events.map((event) => event.data.id)).toEqual(sent);
+    const sequences = events.map((event) => event.conversation!.sequence);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(events.map((event) => event.conversation!.id)).size).toBe(1);
+    expect(events[0]).toMatchObject({
+      id: received[0]!.headers['webhook-id'],
+      domain: server.domain,
+      version: 1,
+    });
+  });
+
+  it('filters by event type: a room.* endpoint gets no one-to-one events', async () => {
+    await createEndpoint('rooms', { events: ['room.*', 'user.created'] });
+
+    await sendMessage(server.url, alice.basic, bob.jid, 'not for rooms');
+    await registerUser(server.url, server.domain, 'carol');
+
+    await receiver.waitFor('rooms', 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.events('rooms').map((event) => event.type)).toEqual(['user.created']);
+  });
+
+  it('retries on the schedule, dead-letters after the last attempt, and replays', async () => {
+    const endpoint = await createEndpoint('failing', { events: ['webhook.test'] }, 'fail');
+
+    expect((await admin('POST', `/api/admin/webhooks/${endpoint.id}/test`)).status).toBe(202);
+
+    const attempts = await receiver.waitFor('failing', 3);
+    await expect
+      .poll(async () => (await deliveries(endpoint))[0]?.status, { timeout: 3000 })
+      .toBe('dead');
+    const [log] = await deliveries(endpoint);
+    expect(log!.attempts).toBe(3);
+    expect(log!.log.map((attempt) => attempt.status_code)).toEqual([500, 500, 500]);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(150);
+    expect(attempts.map((attempt) => attempt.headers['webhook-id'])).toEqual(
+      Array(3).fill(attempts[0]!.headers['webhook-id']),
+    );
+
+    receiver.modes.set('failing', 'ok');
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const replayed = await admin<{ replayed: number }>(
+      'POST',
+      `/api/admin/webhooks/${endpoint.id}/replay`,
+      { since },
+    );
+    expect(replayed.body.replayed).toBe(1);
+    await expect
+      .poll(async () => (await deliveries(endpoint))[0]?.status, { timeout: 3000 })
+      .toBe('succeeded');
+  });
+
+  it('counts timeouts, resets and redirects as failures', async () => {
+    const endpoints = [];
+    for (const mode of ['hang', 'reset', 'redirect'] as const) {
+      const endpoint = await createEndpoint(mode, { events: ['webhook.test'] }, mode);
+      await admin('POST', `/api/admin/webhooks/${endpoint.id}/test`);
+      endpoints.push(endpoint);
+    }
+
+    const errors: string[] = [];
+    for (const endpoint of endpoints) {
+      await expect
+        .poll(async () => (await deliveries(endpoint))[0]?.status, { timeout: 8000 })
+        .toBe('dead');
+      errors.push((await deliveries(endpoint))[0]!.log[0]!.error ?? '');
+    }
+    expect(errors[0]).toMatch(/timed out after 500 ms/);
+    expect(errors[1]).toMatch(/socket hang up|ECONNRESET/);
+    expect(errors[2]).toBe('HTTP 302');
+    // The redirect was not followed.
+    expect(receiver.of('redirect')).toHaveLength(3);
+  });
+
+  it('honours Retry-After on 429, and disables the endpoint on 410 with an event saying so', async () => {
+    const throttled = await createEndpoint('throttled', { events: ['webhook.test'] }, 'throttle');
+    await createEndpoint('watcher', { events: ['webhook.endpoint_disabled'] });
+    await admin('POST', `/api/admin/webhooks/${throttled.id}/test`);
+    const [first, second] = await receiver.waitFor('throttled', 2);
+    // Retry-After: 1 replaced the 200 ms of the schedule.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(900);
+
+    const gone = await createEndpoint('gone', { events: ['webhook.test'] }, 'gone');
+    await admin('POST', `/api/admin/webhooks/${gone.id}/test`);
+
+    await expect
+      .poll(
+        async () => (await admin<Endpoint>('GET', `/api/admin/webhooks/${gone.id}`)).body.enabled,
+        { timeout: 5000 },
+      )
+      .toBe(false);
+    expect(
+      (await admin<Endpoint>('GET', `/api/admin/webhooks/${gone.id}`)).body.disabled_reason,
+    ).toMatch(/410/);
+    await receiver.waitFor('watcher', 1);
+    expect(receiver.events('watcher')[0]).toMatchObject({
+      type: 'webhook.endpoint_disabled',
+      data: { endpoint_id: gone.id },
+    });
+  });
+
+  it('rotates the secret: both signatures are sent during the overlap', async () => {
+    const endpoint = await createEndpoint('rotated', { events: ['webhook.test'] });
+    const rotated = await admin<{ secret: string }>(
+      'POST',
+      `/api/admin/webhooks/${endpoint.id}/secret`,
+    );
+
+    await admin('POST', `/api/admin/webhooks/${endpoint.id}/test`);
+
+    const [delivery] = await receiver.waitFor('rotated', 1);
+    expect(String(delivery!.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    for (const secret of [endpoint.secret, rotated.body.secret]) {
+      expect(() =>
+        new Webhook(secret).verify(delivery!.body, delivery!.headers as Record<string, string>),
+      ).not.toThrow();
+    }
+  });
+
+  it('refuses private, loopback and metadata targets in every form unless allow-listed, and bad URLs', async () => {
+    for (const url of [
+      'http://127.0.0.2/hook',
+      'http://0x7f000002/hook',
+      'http://10.0.0.1/hook',
+      'http://169.254.169.254/latest/meta-data',
+      'http://[::1]/hook',
+      'http://[::ffff:10.0.0.1]/hook',
+      'http://[fd00:ec2::254]/hook',
+      'http://0x0a000001/hook',
+      'http://167772161/hook',
+      'https://user:secret@127.0.0.1/hook',
+      'ftp://127.0.0.1/hook',
+      'http://127.0.0.1/ho\u0000ok',
+    ]) {
+      const result = await admin('POST', '/api/admin/webhooks', { url, events: ['message.*'] });
+      expect(result.status, url).toBe(400);
+    }
+    expect(
+      (
+        await admin('POST', '/api/admin/webhooks', {
+          url: receiver.url,
+          events: ['mesage.created'],
+        })
+      ).status,
+    ).toBe(400);
+  });
+
+  it('delivers, after a restart, events committed before a crash that kept them from the queue', async () => {
+    await createEndpoint('restart', { events: ['user.deleted'] });
+    await server.stop();
+    // What a crash between commit and enqueue leaves: an outbox row and nothing queued.
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    await client.query(
+      `INSERT INTO event_outbox (id, type, version, domain, data) VALUES ('01900000-0000-7000-8000-000000000001', 'user.deleted', 1, $1, $2)`,
+      [server.domain, JSON.stringify({ jid: `ghost@${server.domain}` })],
+    );
+    await client.end();
+
+    server = await startTestServer(settings, { domain: server.domain });
+
+    await receiver.waitFor('restart', 1);
+    expect(receiver.events('restart')[0]).toMatchObject({
+      id: '01900000-0000-7000-8000-000000000001',
+      type: 'user.deleted',
+    });
+  });
+});
