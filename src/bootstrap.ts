@@ -16,6 +16,7 @@ import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
 import type { AppConfig } from '#src/config/app-config.js';
 import { AppLogger } from '#src/observability/app-logger.js';
+import { mountQueueDashboard } from '#src/events/queue-dashboard.js';
 import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { RouterService } from '#src/routing/router.service.js';
@@ -41,6 +42,9 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.useGlobalPipes(createValidationPipe());
   if (config.isEnabled('metrics')) {
     app.use(httpMetricsMiddleware(app.get(MetricsService)));
+  }
+  if (config.isEnabled('webhooks')) {
+    mountQueueDashboard(app);
   }
   if (config.isEnabled('docs')) {
     const document = buildOpenApiDocument(app);

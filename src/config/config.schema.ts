@@ -102,7 +102,7 @@ export const configSchema = z
       }),
     WEBHOOK_ALLOW_HOSTS: list.default([]),
     WEBHOOK_REQUIRE_HTTPS: boolean.default(false),
-    WEBHOOK_DISABLE_AFTER_SECONDS: integer(60, 365 * 86400).default(5 * 86400),
+    WEBHOOK_DISABLE_AFTER_SECONDS: integer(1, 365 * 86400).default(5 * 86400),
     WEBHOOK_RESPONSE_BODY_BYTES: integer(0, 65536).default(2048),
     WEBHOOK_SECRET_OVERLAP_SECONDS: integer(0, 30 * 86400).default(86400),
     WEBHOOK_SWEEP_SECONDS: integer(1, 3600).default(30),

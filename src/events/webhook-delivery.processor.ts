@@ -206,7 +206,7 @@ export class WebhookDeliveryProcessor {
     } else if (result.kind === 'failure' && (await this.failingTooLong(endpoint.id))) {
       await this.onDisabled(
         endpoint,
-        `no successful delivery for ${Math.round(this.config.webhooks.disableAfterMs / 3_600_000)} hours`,
+        `no successful delivery for ${this.config.webhooks.disableAfterMs / 1000} seconds`,
       );
     }
     if (status !== 'pending') {

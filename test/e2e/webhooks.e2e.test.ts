@@ -260,4 +260,75 @@ describe.skipIf(!servicesUp())('webhooks', () => {
       type: 'user.deleted',
     });
   });
+
+  it('serves the queue dashboard only to the admin', async () => {
+    expect((await http(server.url, 'GET', '/api/admin/queues')).status).toBe(401);
+    const dashboard = await http<string>(server.url, 'GET', '/api/admin/queues', {
+      auth: ADMIN_AUTH,
+    });
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.body).toMatch(/<html/i);
+  });
+});
+
+describe.skipIf(!servicesUp())('webhook forwarding and failing endpoints', () => {
+  let server: TestServer;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    server = await startTestServer({
+      ...settings,
+      WEBHOOK_FORWARD_URL: receiver.url,
+      WEBHOOK_FORWARD_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      WEBHOOK_RETRY_SCHEDULE: '0,600ms,600ms,600ms',
+      WEBHOOK_DISABLE_AFTER_SECONDS: '1',
+    });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await receiver?.stop();
+  });
+
+  it('forwards every message to WEBHOOK_FORWARD_URL, signed with its secret', async () => {
+    const alice = await registerUser(server.url, server.domain, 'alice');
+    const bob = await registerUser(server.url, server.domain, 'bob');
+
+    const sent = await sendMessage(server.url, alice.basic, bob.jid, 'for the backend');
+
+    await expect.poll(() => receiver.received.length, { timeout: 5000 }).toBeGreaterThan(0);
+    const [delivery] = receiver.received;
+    expect(JSON.parse(delivery!.body)).toMatchObject({
+      type: 'message.created',
+      data: { id: sent.body.id, body: 'for the backend' },
+    });
+    const verifier = new Webhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    expect(() =>
+      verifier.verify(delivery!.body, delivery!.headers as Record<string, string>),
+    ).not.toThrow();
+  });
+
+  it('disables an endpoint that fails without a success for WEBHOOK_DISABLE_AFTER_SECONDS', async () => {
+    receiver.modes.set('flaky', 'fail');
+    const created = await http<Endpoint>(server.url, 'POST', '/api/admin/webhooks', {
+      auth: ADMIN_AUTH,
+      json: { url: receiver.url, events: ['webhook.test'], headers: { 'x-endpoint': 'flaky' } },
+    });
+    await http(server.url, 'POST', `/api/admin/webhooks/${created.body.id}/test`, {
+      auth: ADMIN_AUTH,
+    });
+
+    await expect
+      .poll(
+        async () =>
+          (
+            await http<Endpoint>(server.url, 'GET', `/api/admin/webhooks/${created.body.id}`, {
+              auth: ADMIN_AUTH,
+            })
+          ).body,
+        { timeout: 6000 },
+      )
+      .toMatchObject({ enabled: false, disabled_reason: 'no successful delivery for 1 seconds' });
+  });
 });

@@ -76,9 +76,7 @@ export class WebhookReceiver {
     return this.received.filter((delivery) => delivery.headers['x-endpoint'] === tag);
   }
 
-  events(
-    tag: string,
-  ): {
+  events(tag: string): {
     id: string;
     type: string;
     domain: string;

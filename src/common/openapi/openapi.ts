@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 
+import { EVENT_SCHEMAS } from '#src/events/dto/event-schemas.js';
+
 /** The OpenAPI document of the running application; `openapi/openapi.json` is this, committed. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -15,7 +17,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'ADMIN_USERNAME:ADMIN_PASSWORD' }, 'admin')
     .build();
 
-  return SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
+  return SwaggerModule.createDocument(app, config, {
+    // Webhook payloads are not answers of any route; listed so integrators find them here.
+    extraModels: EVENT_SCHEMAS,
+    operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
 }
 
 /** Stable text for the committed file: sorted keys, two-space indent, trailing newline. */
