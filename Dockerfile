@@ -10,7 +10,7 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: the compiled server and its production dependencies only.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HTTP_PORT=5280 DATA_DIR=/data
+ENV NODE_ENV=production HTTP_PORT=5280 DATA_DIR=/data WEBHOOK_REQUIRE_HTTPS=true
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

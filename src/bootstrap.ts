@@ -55,6 +55,9 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
 }
 
 export async function startServer(config: AppConfig): Promise<RunningServer> {
+  if (config.webhooks.workers === 'only') {
+    return startWorkerOnly(config);
+  }
   const app = await createApp(config);
   const drain = new DrainSwitch();
   app.use(drain.middleware);
@@ -97,6 +100,16 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
     url: `http://127.0.0.1:${port}`,
     stop: () => (stopping ??= shutdown(app, server, drain, config.shutdownTimeoutMs)),
   };
+}
+
+/** WEBHOOK_WORKERS=only: delivery workers and the outbox relay, no HTTP listener. */
+async function startWorkerOnly(config: AppConfig): Promise<RunningServer> {
+  const app = await createApp(config);
+  await app.init();
+  new NestLogger('Server').log({ node: config.nodeId }, 'webhook worker only: no HTTP listener');
+  let stopping: Promise<void> | undefined;
+
+  return { app, url: '', stop: () => (stopping ??= app.close()) };
 }
 
 async function shutdown(
