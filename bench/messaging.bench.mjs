@@ -6,12 +6,12 @@
 //   node bench/messaging.bench.mjs [--duration 12] [--pairs 100] [--connections 100]
 //        [--rate 1000] [--latency-duration 12] [--warmup 3] [--log-level warn]
 //        [--cpu-prof] [--skip-bare] [--wait-quiet 0] [--server-node-args=--trace-gc]
-//        [--server-entry dist/src/main.js]
+//        [--server-entry dist/src/main.js] [--server-env MODULES=realtime,sse]
 //
 // Every option may also be given as an environment variable: BENCH_DURATION,
 // BENCH_PAIRS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_LATENCY_DURATION,
 // BENCH_WARMUP, BENCH_LOG_LEVEL, BENCH_CPU_PROF=1, BENCH_SKIP_BARE=1, BENCH_SERVER_NODE_ARGS,
-// BENCH_SERVER_ENTRY, BENCH_WAIT_QUIET,
+// BENCH_SERVER_ENTRY, BENCH_SERVER_ENV, BENCH_WAIT_QUIET,
 // plus BENCH_POSTGRES_URL, BENCH_DATABASE, BENCH_REDIS_URL.
 //
 // Processes: this one (orchestrator, the socket.io receivers, and the paced
@@ -55,6 +55,7 @@ const { values: argv } = parseArgs({
     'server-node-args': { type: 'string' },
     'server-entry': { type: 'string' },
     'wait-quiet': { type: 'string' },
+    'server-env': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -86,6 +87,13 @@ const opts = {
   serverEntry: resolve(argv['server-entry'] ?? env.BENCH_SERVER_ENTRY ?? join(ROOT, 'dist/src/main.js')),
   // wait up to this many seconds for the machine to be idle before starting (0: don't wait)
   waitQuiet: Number(argv['wait-quiet'] ?? env.BENCH_WAIT_QUIET ?? 0),
+  // extra environment for the server child, "KEY=value,KEY2=value" (e.g. MODULES=realtime to compare)
+  serverEnv: Object.fromEntries(
+    (argv['server-env'] ?? env.BENCH_SERVER_ENV ?? '')
+      .split(/,(?=[A-Z_]+=)/)
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  ),
   serverNodeArgs: (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   database: env.BENCH_DATABASE ?? 'relay_bench',
@@ -272,6 +280,7 @@ async function startServer() {
       ADMIN_USERNAME: 'admin',
       ADMIN_PASSWORD,
       LOG_LEVEL: opts.logLevel,
+      ...opts.serverEnv,
     },
   });
   closeSync(fd);
@@ -672,7 +681,7 @@ async function main() {
 
 function cores(cpu) {
   return Object.entries(cpu ?? {})
-    .filter(([key]) => key !== 'wallSeconds' && key !== 'otherProcesses')
+    .filter(([key, value]) => key !== 'wallSeconds' && key !== 'otherProcesses' && (value !== 0 || key === 'machineIdle'))
     .map(([key, value]) => `${key} ${value}`)
     .join(', ');
 }
@@ -728,7 +737,10 @@ function report(f) {
     for (const row of f.serverProfile.top) {
       console.log(`  ${String(row.pct).padStart(5)}%  ${row.name}`);
     }
-    console.log(`  inclusive by package: ${f.serverProfile.packagesInclusive.map((row) => `${row.name} ${row.pct}%`).join(', ')}`);
+    console.log('  by subsystem (sample charged to its nearest frame in one):');
+    for (const row of f.serverProfile.subsystems) {
+      console.log(`  ${String(row.pct).padStart(5)}%  ${row.name}`);
+    }
   }
   console.log(JSON.stringify(f));
 }
