@@ -1,6 +1,5 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 
 import { AccountsAdminModule } from '#src/accounts/accounts-admin.module.js';
 import { AccountsModule } from '#src/accounts/accounts.module.js';
@@ -12,8 +11,6 @@ import { DatabaseModule } from '#src/database/database.module.js';
 import { EventsModule } from '#src/events/events.module.js';
 import { JsonBodyMiddleware } from '#src/common/json-body.middleware.js';
 import { MessagingModule } from '#src/messaging/messaging.module.js';
-import { AppLogger } from '#src/observability/app-logger.js';
-import { loggerParams } from '#src/observability/logging.js';
 import { ObservabilityModule } from '#src/observability/observability.module.js';
 import { RealtimeModule } from '#src/realtime/realtime.module.js';
 import { RedisModule } from '#src/redis/redis.module.js';
@@ -29,7 +26,6 @@ export class AppModule implements NestModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot(loggerParams(config)),
         ObservabilityModule.register({ metrics: config.isEnabled('metrics') }),
         DatabaseModule,
         RedisModule,
@@ -42,7 +38,7 @@ export class AppModule implements NestModule {
         messaging,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging)] : []),
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, AppLogger],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };
   }
 

@@ -11,11 +11,12 @@ import { SwaggerModule } from '@nestjs/swagger';
 
 import { AppModule } from '#src/app.module.js';
 import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
-import { requestContextMiddleware } from '#src/common/request-context.js';
+import { currentRequestId, requestContextMiddleware } from '#src/common/request-context.js';
 import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
 import type { AppConfig } from '#src/config/app-config.js';
 import { AppLogger } from '#src/observability/app-logger.js';
+import { createRootLogger, requestLogMiddleware } from '#src/observability/logging.js';
 import { mountQueueDashboard } from '#src/events/queue-dashboard.js';
 import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
@@ -30,14 +31,17 @@ export interface RunningServer {
 
 /** Builds the application without listening: for the server, the tests and the OpenAPI generator. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const rootLogger = createRootLogger(config);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
-    bufferLogs: true,
+    logger: new AppLogger(rootLogger),
     abortOnError: false,
   });
   app.use(requestContextMiddleware);
-  app.useLogger(app.get(AppLogger));
+  app.use(requestLogMiddleware(rootLogger));
   app.set('trust proxy', config.http.trustProxy);
+  // API answers are not cached by validators; hashing every body for an ETag is wasted work.
+  app.set('etag', false);
   app.disable('x-powered-by');
   app.useGlobalPipes(createValidationPipe());
   if (config.isEnabled('metrics')) {
@@ -159,7 +163,7 @@ class DrainSwitch {
           JSON.stringify(
             toProblemDocument(
               new AppError('unavailable', { detail: 'the server is shutting down' }),
-              typeof request.id === 'string' ? request.id : undefined,
+              currentRequestId(),
               request.originalUrl,
             ),
           ),

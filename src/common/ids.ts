@@ -10,11 +10,14 @@ import { randomBytes } from 'node:crypto';
 export class MessageIdGenerator {
   private lastMs = 0;
   private counter = 0;
+  /** Random bytes fetched in bulk: one system call per 512 ids instead of one per id. */
+  private pool = Buffer.alloc(0);
+  private offset = 0;
 
   next(now: number = Date.now()): string {
     if (now > this.lastMs) {
       this.lastMs = now;
-      this.counter = randomBytes(2).readUInt16BE(0) & 0x07ff;
+      this.counter = this.random(2).readUInt16BE(0) & 0x07ff;
     } else {
       // Clock went back or same millisecond: keep ordering by counting on.
       this.counter += 1;
@@ -24,7 +27,18 @@ export class MessageIdGenerator {
       }
     }
 
-    return formatUuidV7(this.lastMs, this.counter, randomBytes(8));
+    return formatUuidV7(this.lastMs, this.counter, this.random(8));
+  }
+
+  private random(size: number): Buffer {
+    if (this.offset + size > this.pool.length) {
+      this.pool = randomBytes(4096);
+      this.offset = 0;
+    }
+    const bytes = this.pool.subarray(this.offset, this.offset + size);
+    this.offset += size;
+
+    return bytes;
   }
 }
 

@@ -5,7 +5,7 @@ import { messageIds } from '#src/common/ids.js';
 import { currentRequestId } from '#src/common/request-context.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
-import { EVENT_VERSIONS, type NewEvent } from '#src/events/event-catalogue.js';
+import { EVENT_VERSIONS, type EventType, type NewEvent } from '#src/events/event-catalogue.js';
 
 /**
  * Writes events into the outbox inside the caller's transaction, so an event
@@ -30,6 +30,20 @@ export class EventRecorder {
   /** Writers call this after the transaction that recorded events has committed. */
   committed(): void {
     this.committedListeners.forEach((listener) => listener());
+  }
+
+  /** Whether events of this type in any of these domains would be recorded; from the cache, no query when warm. */
+  async wantsAny(type: EventType, domains: readonly string[]): Promise<boolean> {
+    if (!this.config.isEnabled('webhooks')) {
+      return false;
+    }
+    for (const domain of new Set(domains)) {
+      if (await this.endpoints.anyWants(type, domain)) {
+        return true;
+      }
+    }
+
+    return false;
   }
 
   async record(manager: EntityManager, events: readonly NewEvent[]): Promise<number> {

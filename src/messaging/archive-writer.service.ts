@@ -93,19 +93,24 @@ export class ArchiveWriter {
   private async commitBatch(batch: Pending[]): Promise<void> {
     this.metrics.archiveBatchSize.observe(batch.length);
     try {
-      let recorded = 0;
-      const results = await this.dataSource.transaction(async (manager) => {
-        const written = await insertBatch(
-          manager,
-          batch.map((item) => item.write),
-        );
+      const writes = batch.map((item) => item.write);
+      const withEvents = await this.events.wantsAny(
+        'message.created',
+        writes.map((write) => domainOf(write.recipientJid)),
+      );
+      let results: ArchiveWriteResult[];
+      if (withEvents) {
         // The message.created events commit with the messages, or not at all.
-        recorded = await this.events.record(manager, createdEvents(batch, written));
+        results = await this.dataSource.transaction(async (manager) => {
+          const written = await insertBatch(manager, writes);
+          await this.events.record(manager, createdEvents(batch, written));
 
-        return written;
-      });
-      if (recorded > 0) {
+          return written;
+        });
         this.events.committed();
+      } else {
+        // Both sides in one statement: atomic on its own, one round trip instead of four.
+        results = await insertBatch(this.dataSource.manager, writes);
       }
       batch.forEach((item, index) => item.resolve(results[index]!));
     } catch (error: unknown) {
@@ -131,49 +136,36 @@ async function insertBatch(
   writes: readonly ArchiveWrite[],
 ): Promise<ArchiveWriteResult[]> {
   const ids = writes.map(() => messageIds.next());
-  const senderSide = writes
-    .map((write, index) => ({ write, id: ids[index]! }))
-    .filter(({ write }) => write.senderId !== null);
-  const inserted = new Set<string>(
-    senderSide.length === 0
-      ? []
-      : (
-          await manager.query<{ id: string }[]>(
-            `INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
-             SELECT owner_id, id, peer, true, body, client_id
-             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS t(owner_id, id, peer, body, client_id)
-             ON CONFLICT (owner_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
-             RETURNING id`,
-            [
-              senderSide.map(({ write }) => write.senderId),
-              senderSide.map(({ id }) => id),
-              senderSide.map(({ write }) => write.recipientJid),
-              senderSide.map(({ write }) => write.body),
-              senderSide.map(({ write }) => write.clientId ?? null),
-            ],
-          )
-        ).map((row) => row.id),
+  // The sender's side (skipped for a repeated idempotency key), then the
+  // recipient's side of every message whose sender side is new; a message
+  // to oneself is stored once.
+  const rows = await manager.query<{ id: string }[]>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[])
+         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id)
+     ), sent AS (
+       INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
+       SELECT sender_id, id, recipient_jid, true, body, client_id FROM input WHERE sender_id IS NOT NULL
+       ON CONFLICT (owner_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+       RETURNING id
+     ), received AS (
+       INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
+       SELECT recipient_id, id, sender_jid, false, body, NULL FROM input
+       WHERE (sender_id IS NULL OR id IN (SELECT id FROM sent)) AND recipient_id IS DISTINCT FROM sender_id
+       RETURNING id
+     )
+     SELECT id FROM sent`,
+    [
+      ids,
+      writes.map((write) => write.senderId),
+      writes.map((write) => write.senderJid),
+      writes.map((write) => write.recipientId),
+      writes.map((write) => write.recipientJid),
+      writes.map((write) => write.body),
+      writes.map((write) => write.clientId ?? null),
+    ],
   );
-  // The recipient's side, for every message that is new (a message to oneself is stored once).
-  const recipientSide = writes
-    .map((write, index) => ({ write, id: ids[index]! }))
-    .filter(
-      ({ write, id }) =>
-        (write.senderId === null || inserted.has(id)) && write.senderId !== write.recipientId,
-    );
-  if (recipientSide.length > 0) {
-    await manager.query(
-      `INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
-       SELECT owner_id, id, peer, false, body, NULL
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS t(owner_id, id, peer, body)`,
-      [
-        recipientSide.map(({ write }) => write.recipientId),
-        recipientSide.map(({ id }) => id),
-        recipientSide.map(({ write }) => write.senderJid),
-        recipientSide.map(({ write }) => write.body),
-      ],
-    );
-  }
+  const inserted = new Set(rows.map((row) => row.id));
 
   return Promise.all(
     writes.map(async (write, index): Promise<ArchiveWriteResult> => {
@@ -187,6 +179,10 @@ async function insertBatch(
   );
 }
 
+function domainOf(jid: string): string {
+  return jid.slice(jid.indexOf('@') + 1);
+}
+
 function createdEvents(
   batch: readonly Pending[],
   results: readonly ArchiveWriteResult[],
@@ -198,7 +194,7 @@ function createdEvents(
     }
     const event: NewEvent = {
       type: 'message.created',
-      domain: write.recipientJid.slice(write.recipientJid.indexOf('@') + 1),
+      domain: domainOf(write.recipientJid),
       conversation: directConversation(write.senderJid, write.recipientJid),
       data: {
         id: result.id,

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-
-import type { Params } from 'nestjs-pino';
+import type { NextFunction, Request, Response } from 'express';
+import pino, { type Level, type Logger } from 'pino';
 
 import type { AppConfig } from '#src/config/app-config.js';
 
@@ -9,12 +7,12 @@ import type { AppConfig } from '#src/config/app-config.js';
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
-  'req.headers["x-api-key"]',
   'password',
   'new_password',
   'access_token',
   'refresh_token',
   'token',
+  'secret',
   '*.password',
   '*.token',
   '*.access_token',
@@ -22,34 +20,47 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
-/** One pino logger for the whole process, one line per request carrying its id. */
-export function loggerParams(config: AppConfig): Params {
-  return {
-    pinoHttp: {
-      level: config.logLevel,
-      base: { node: config.nodeId },
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      // The id is given by requestContextMiddleware, which runs first.
-      genReqId: (request: IncomingMessage) =>
-        (request as IncomingMessage & { id?: string }).id ?? randomUUID(),
-      customLogLevel: (_request, response, error) => {
-        if (error !== undefined || response.statusCode >= 500) {
-          return 'error';
-        }
+/** The one pino logger of the process: JSON lines, secrets redacted. */
+export function createRootLogger(config: AppConfig): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { node: config.nodeId },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: pino.stdSerializers.err },
+  });
+}
 
-        return response.statusCode >= 400 ? 'warn' : 'info';
-      },
-      // The health probe and metrics scrape would drown everything else.
-      autoLogging: { ignore: (request) => request.url === '/health' || request.url === '/metrics' },
-      serializers: {
-        req: (request: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: request.id,
-          method: request.method,
-          url: request.url,
-          remoteAddress: request.remoteAddress,
-        }),
-        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
-      },
-    },
+/** The health probe and metrics scrape would drown everything else. */
+const QUIET_PATHS = new Set(['/health', '/metrics']);
+
+/**
+ * One line per request, with its id, when it finishes: info for success,
+ * warn for 4xx, error for 5xx. Nothing is built for a line the level drops,
+ * so at `warn` a successful request costs no logging work.
+ */
+export function requestLogMiddleware(logger: Logger) {
+  return (request: Request, response: Response, next: NextFunction): void => {
+    const started = performance.now();
+    response.on('finish', () => {
+      const status = response.statusCode;
+      const level: Level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (!logger.isLevelEnabled(level) || (status < 400 && QUIET_PATHS.has(request.path))) {
+        return;
+      }
+      logger[level](
+        {
+          req: {
+            id: (request as Request & { id?: string }).id,
+            method: request.method,
+            url: request.originalUrl,
+            remoteAddress: request.ip,
+          },
+          res: { statusCode: status },
+          responseTime: Math.round(performance.now() - started),
+        },
+        'request completed',
+      );
+    });
+    next();
   };
 }
