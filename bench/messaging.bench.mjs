@@ -94,7 +94,8 @@ const opts = {
       .filter(Boolean)
       .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
   ),
-  serverNodeArgs: (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  // The same V8 flags as `npm start` and the Docker image, so the figures are those of the server as shipped.
+  serverNodeArgs: (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   database: env.BENCH_DATABASE ?? 'relay_bench',
   // A Redis database of its own (the tests use 0), flushed before each run.
