@@ -48,6 +48,8 @@ export default tseslint.config(
     files: ['bench/**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
+      // Plain JavaScript scripts: parsed on their own, not through the TypeScript project.
+      parserOptions: { projectService: false, project: false },
       globals: {
         process: 'readonly',
         console: 'readonly',
@@ -58,9 +60,11 @@ export default tseslint.config(
         URL: 'readonly',
         fetch: 'readonly',
         Buffer: 'readonly',
+        performance: 'readonly',
+        AbortController: 'readonly',
       },
     },
-    rules: { 'no-console': 'off' },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'off' },
   },
   prettier,
 );

@@ -37,7 +37,11 @@ import { summarizeProfile } from './lib/profile-summary.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const COMMAND = ['node', relative(ROOT, fileURLToPath(import.meta.url)) || 'bench/messaging.bench.mjs', ...process.argv.slice(2)].join(' ');
+const COMMAND = [
+  'node',
+  relative(ROOT, fileURLToPath(import.meta.url)) || 'bench/messaging.bench.mjs',
+  ...process.argv.slice(2),
+].join(' ');
 
 // ---------------------------------------------------------------- options
 
@@ -60,7 +64,13 @@ const { values: argv } = parseArgs({
   },
 });
 if (argv.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).join('\n').replace(/^\/\/ ?/gm, ''));
+  console.log(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 18)
+      .join('\n')
+      .replace(/^\/\/ ?/gm, ''),
+  );
   process.exit(0);
 }
 const env = process.env;
@@ -84,7 +94,9 @@ const opts = {
   skipBare: argv['skip-bare'] ?? env.BENCH_SKIP_BARE === '1',
   // extra node flags for the server child, e.g. "--trace-gc" (output goes to the server log)
   // another build of the server to compare against (A/B); default the one `npm run build` made
-  serverEntry: resolve(argv['server-entry'] ?? env.BENCH_SERVER_ENTRY ?? join(ROOT, 'dist/src/main.js')),
+  serverEntry: resolve(
+    argv['server-entry'] ?? env.BENCH_SERVER_ENTRY ?? join(ROOT, 'dist/src/main.js'),
+  ),
   // wait up to this many seconds for the machine to be idle before starting (0: don't wait)
   waitQuiet: Number(argv['wait-quiet'] ?? env.BENCH_WAIT_QUIET ?? 0),
   // extra environment for the server child, "KEY=value,KEY2=value" (e.g. MODULES=realtime to compare)
@@ -95,7 +107,13 @@ const opts = {
       .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
   ),
   // The same V8 flags as `npm start` and the Docker image, so the figures are those of the server as shipped.
-  serverNodeArgs: (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean),
+  serverNodeArgs: (
+    argv['server-node-args'] ??
+    env.BENCH_SERVER_NODE_ARGS ??
+    '--max-semi-space-size=64'
+  )
+    .split(' ')
+    .filter(Boolean),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   database: env.BENCH_DATABASE ?? 'relay_bench',
   // A Redis database of its own (the tests use 0), flushed before each run.
@@ -110,7 +128,8 @@ const ADMIN_PASSWORD = 'bench-admin-password';
 const RUN_DIR = join(HERE, '.runs', new Date().toISOString().replace(/[:.]/g, '-'));
 mkdirSync(RUN_DIR, { recursive: true });
 
-const log = (message) => process.stderr.write(`[bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
+const log = (message) =>
+  process.stderr.write(`[bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
 
 // ---------------------------------------------------------------- helpers
 
@@ -139,7 +158,12 @@ function call(base, method, path, { headers = {}, json } = {}) {
         port: url.port,
         path: url.pathname,
         method,
-        headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length }) },
+        headers: {
+          ...headers,
+          ...(payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': payload.length }),
+        },
       },
       (res) => {
         const chunks = [];
@@ -241,7 +265,14 @@ async function scrapeMetrics(base) {
 /** CPU time per message of the processes that do the work; robust to other load on the machine, unlike msg/s. */
 function perMessage(cpu, messages) {
   const out = {};
-  for (const role of ['server', 'bare server', 'postgres', 'redis', 'loadgen', 'bench (receivers)']) {
+  for (const role of [
+    'server',
+    'bare server',
+    'postgres',
+    'redis',
+    'loadgen',
+    'bench (receivers)',
+  ]) {
     if (cpu?.[role] !== undefined && messages > 0) {
       out[role] = Math.round((cpu[role] * cpu.wallSeconds * 1e6) / messages);
     }
@@ -251,10 +282,18 @@ function perMessage(cpu, messages) {
 }
 
 function batchStats(before, after) {
-  const count = (after.get('relay_archive_batch_size_count') ?? 0) - (before.get('relay_archive_batch_size_count') ?? 0);
-  const sum = (after.get('relay_archive_batch_size_sum') ?? 0) - (before.get('relay_archive_batch_size_sum') ?? 0);
+  const count =
+    (after.get('relay_archive_batch_size_count') ?? 0) -
+    (before.get('relay_archive_batch_size_count') ?? 0);
+  const sum =
+    (after.get('relay_archive_batch_size_sum') ?? 0) -
+    (before.get('relay_archive_batch_size_sum') ?? 0);
 
-  return { transactions: count, meanBatch: count === 0 ? 0 : r1(sum / count), eventLoopLagP99Ms: r1((after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000) };
+  return {
+    transactions: count,
+    meanBatch: count === 0 ? 0 : r1(sum / count),
+    eventLoopLagP99Ms: r1((after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000),
+  };
 }
 
 // ---------------------------------------------------------------- server under test
@@ -264,7 +303,10 @@ async function startServer() {
   const logFile = join(RUN_DIR, `server-${opts.logLevel}.log`);
   const fd = openSync(logFile, 'a');
   const profDir = join(RUN_DIR, 'prof');
-  const nodeArgs = [...opts.serverNodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
+  const nodeArgs = [
+    ...opts.serverNodeArgs,
+    ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+  ];
   const child = spawn(process.execPath, [...nodeArgs, opts.serverEntry], {
     cwd: ROOT,
     stdio: ['ignore', fd, fd],
@@ -286,12 +328,16 @@ async function startServer() {
   });
   closeSync(fd);
   let exited = null;
-  const exit = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit((exited = { code, signal }))));
+  const exit = new Promise((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit((exited = { code, signal }))),
+  );
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited !== null) {
-      throw new Error(`server exited during startup (${JSON.stringify(exited)}); see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      throw new Error(
+        `server exited during startup (${JSON.stringify(exited)}); see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`,
+      );
     }
     try {
       const res = await call(base, 'GET', '/health/ready');
@@ -333,13 +379,18 @@ async function createPairs(base) {
   const names = Array.from({ length: opts.pairs }, (_, i) => [`s${i}`, `r${i}`]).flat();
   const password = (name) => `bench-password-${name}`;
   await mapLimit(names, 8, async (name) => {
-    const res = await call(base, 'POST', `/api/admin/users/${DOMAIN}`, { headers: { authorization: admin }, json: { username: name, password: password(name) } });
+    const res = await call(base, 'POST', `/api/admin/users/${DOMAIN}`, {
+      headers: { authorization: admin },
+      json: { username: name, password: password(name) },
+    });
     if (res.status !== 201) {
       throw new Error(`register ${name}: ${res.status} ${res.body}`);
     }
   });
   const tokens = await mapLimit(names, 8, async (name) => {
-    const res = await call(base, 'POST', '/api/tokens', { headers: { authorization: basic(`${name}@${DOMAIN}`, password(name)) } });
+    const res = await call(base, 'POST', '/api/tokens', {
+      headers: { authorization: basic(`${name}@${DOMAIN}`, password(name)) },
+    });
     if (res.status !== 200 && res.status !== 201) {
       throw new Error(`token ${name}: ${res.status} ${res.body}`);
     }
@@ -372,13 +423,23 @@ async function connectReceivers(base, pairs) {
     pairs.map(
       (pair) =>
         new Promise((resolveSocket, reject) => {
-          const socket = io(base, { auth: { token: pair.recipientToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-          const timer = setTimeout(() => reject(new Error(`socket for ${pair.to} did not open a session`)), 20_000);
+          const socket = io(base, {
+            auth: { token: pair.recipientToken },
+            transports: ['websocket'],
+            reconnection: false,
+            forceNew: true,
+          });
+          const timer = setTimeout(
+            () => reject(new Error(`socket for ${pair.to} did not open a session`)),
+            20_000,
+          );
           socket.once('session', () => {
             clearTimeout(timer);
             resolveSocket();
           });
-          socket.once('connect_error', (error) => reject(new Error(`socket for ${pair.to}: ${error.message}`)));
+          socket.once('connect_error', (error) =>
+            reject(new Error(`socket for ${pair.to}: ${error.message}`)),
+          );
           socket.on('disconnect', () => state.disconnects++);
           socket.on('message', (message) => {
             const now = performance.now();
@@ -398,7 +459,11 @@ async function connectReceivers(base, pairs) {
             if (tag === 'lat') {
               // lat|seq|scheduledMs|sentMs
               const [, seq, scheduled, sent] = body.split('|');
-              state.latency.push({ seq: Number(seq), fromSend: now - Number(sent), fromSchedule: now - Number(scheduled) });
+              state.latency.push({
+                seq: Number(seq),
+                fromSend: now - Number(sent),
+                fromSchedule: now - Number(scheduled),
+              });
             }
           });
           state.sockets.push(socket);
@@ -425,7 +490,9 @@ async function drain(receivers, ids, quietMs = 3000) {
 /** Runs autocannon in a child process against `url`; resolves {summary, ids, pid}. */
 function runLoad(url, { duration, tag, pairs, roles, cpu }) {
   return new Promise((resolveLoad, reject) => {
-    const child = fork(join(HERE, 'lib/load-child.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(HERE, 'lib/load-child.mjs'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     roles[child.pid] = 'loadgen';
     const snapshot = cpu ? cpuSnapshot() : undefined;
     let answer;
@@ -470,7 +537,12 @@ async function runPaced(base, pairs, { rate, seconds }) {
     const pair = pairs[seq % pairs.length];
     const scheduled = start + seq * interval;
     const sentAt = performance.now();
-    const payload = Buffer.from(JSON.stringify({ to: pair.to, body: `lat|${seq}|${scheduled.toFixed(4)}|${sentAt.toFixed(4)}` }));
+    const payload = Buffer.from(
+      JSON.stringify({
+        to: pair.to,
+        body: `lat|${seq}|${scheduled.toFixed(4)}|${sentAt.toFixed(4)}`,
+      }),
+    );
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const req = httpRequest(
@@ -480,7 +552,11 @@ async function runPaced(base, pairs, { rate, seconds }) {
         port: new URL(base).port,
         path: '/api/messages',
         method: 'POST',
-        headers: { authorization: `Bearer ${pair.token}`, 'content-type': 'application/json', 'content-length': payload.length },
+        headers: {
+          authorization: `Bearer ${pair.token}`,
+          'content-type': 'application/json',
+          'content-length': payload.length,
+        },
       },
       (res) => {
         const chunks = [];
@@ -527,7 +603,11 @@ async function runPaced(base, pairs, { rate, seconds }) {
 
 async function main() {
   const roles = { [process.pid]: 'bench (receivers)' };
-  const figures = { command: COMMAND, options: { ...opts, postgresUrl: undefined }, machine: { cores: (await import('node:os')).availableParallelism(), node: process.version } };
+  const figures = {
+    command: COMMAND,
+    options: { ...opts, postgresUrl: undefined },
+    machine: { cores: (await import('node:os')).availableParallelism(), node: process.version },
+  };
   log(`run dir ${relative(ROOT, RUN_DIR)}`);
   // Other work on the machine (a test run, a compiler) skews every figure: measure it first.
   const waitUntil = performance.now() + opts.waitQuiet * 1000;
@@ -535,16 +615,23 @@ async function main() {
     const idle = cpuSnapshot();
     await sleep(1000);
     figures.machine.busyBeforeStart = idle.stop(roles);
-    if (figures.machine.busyBeforeStart.machineIdle >= figures.machine.cores - 0.15 || performance.now() > waitUntil) {
+    if (
+      figures.machine.busyBeforeStart.machineIdle >= figures.machine.cores - 0.15 ||
+      performance.now() > waitUntil
+    ) {
       break;
     }
-    log(`machine busy (idle ${figures.machine.busyBeforeStart.machineIdle} of ${figures.machine.cores} cores); waiting`);
+    log(
+      `machine busy (idle ${figures.machine.busyBeforeStart.machineIdle} of ${figures.machine.cores} cores); waiting`,
+    );
   }
   delete figures.machine.busyBeforeStart.wallSeconds;
   await resetStores();
   const server = await startServer();
   roles[server.child.pid] = 'server';
-  log(`server pid ${server.child.pid} ready at ${server.base} (LOG_LEVEL=${opts.logLevel}${opts.cpuProf ? ', --cpu-prof' : ''})`);
+  log(
+    `server pid ${server.child.pid} ready at ${server.base} (LOG_LEVEL=${opts.logLevel}${opts.cpuProf ? ', --cpu-prof' : ''})`,
+  );
   let receivers;
   try {
     const pairs = await createPairs(server.base);
@@ -559,7 +646,13 @@ async function main() {
     log(`throughput ${opts.duration} s, ${opts.connections} connections`);
     const metricsBefore = await scrapeMetrics(server.base);
     const tpCpu = { t0: process.hrtime.bigint() };
-    const tp = await runLoad(server.base, { duration: opts.duration, tag: 'tp', pairs, roles, cpu: true });
+    const tp = await runLoad(server.base, {
+      duration: opts.duration,
+      tag: 'tp',
+      pairs,
+      roles,
+      cpu: true,
+    });
     tpCpu.t1 = process.hrtime.bigint();
     const tpMissing = await drain(receivers, tp.ids);
     const tpBatches = batchStats(metricsBefore, await scrapeMetrics(server.base));
@@ -587,12 +680,18 @@ async function main() {
     const latMetrics = await scrapeMetrics(server.base);
     const latWindow = { fromUs: Number(process.hrtime.bigint() / 1000n) };
     const latCpu = cpuSnapshot();
-    const lat = await runPaced(server.base, pairs, { rate: opts.rate, seconds: opts.latencyDuration });
+    const lat = await runPaced(server.base, pairs, {
+      rate: opts.rate,
+      seconds: opts.latencyDuration,
+    });
     const latMissing = await drain(receivers, lat.ids);
     const latency = latCpu.stop(roles);
     latWindow.toUs = Number(process.hrtime.bigint() / 1000n);
     const latBatches = batchStats(latMetrics, await scrapeMetrics(server.base));
-    writeFileSync(join(RUN_DIR, 'latency.csv'), `seq,send_to_receive_ms,scheduled_to_receive_ms\n${receivers.latency.map((row) => `${row.seq},${row.fromSend.toFixed(3)},${row.fromSchedule.toFixed(3)}`).join('\n')}\n`);
+    writeFileSync(
+      join(RUN_DIR, 'latency.csv'),
+      `seq,send_to_receive_ms,scheduled_to_receive_ms\n${receivers.latency.map((row) => `${row.seq},${row.fromSend.toFixed(3)},${row.fromSchedule.toFixed(3)}`).join('\n')}\n`,
+    );
     const fromSend = receivers.latency.map((row) => row.fromSend).sort((a, b) => a - b);
     const fromSchedule = receivers.latency.map((row) => row.fromSchedule).sort((a, b) => a - b);
     const responses = lat.responses.sort((a, b) => a - b);
@@ -607,9 +706,21 @@ async function main() {
       statuses: lat.statuses,
       received: fromSend.length,
       acknowledgedButNotReceived: latMissing,
-      sendToReceiveMs: { p50: r2(percentile(fromSend, 0.5)), p99: r2(percentile(fromSend, 0.99)), max: r2(fromSend.at(-1)) },
-      scheduledToReceiveMs: { p50: r2(percentile(fromSchedule, 0.5)), p99: r2(percentile(fromSchedule, 0.99)), max: r2(fromSchedule.at(-1)) },
-      sendToHttpResponseMs: { p50: r2(percentile(responses, 0.5)), p99: r2(percentile(responses, 0.99)), max: r2(responses.at(-1)) },
+      sendToReceiveMs: {
+        p50: r2(percentile(fromSend, 0.5)),
+        p99: r2(percentile(fromSend, 0.99)),
+        max: r2(fromSend.at(-1)),
+      },
+      scheduledToReceiveMs: {
+        p50: r2(percentile(fromSchedule, 0.5)),
+        p99: r2(percentile(fromSchedule, 0.99)),
+        max: r2(fromSchedule.at(-1)),
+      },
+      sendToHttpResponseMs: {
+        p50: r2(percentile(responses, 0.5)),
+        p99: r2(percentile(responses, 0.99)),
+        max: r2(responses.at(-1)),
+      },
       maxInFlight: lat.maxInFlight,
       cpuCoresBusy: latency,
       cpuMicrosecondsPerMessage: perMessage(latency, fromSend.length),
@@ -656,13 +767,33 @@ async function main() {
 
   // 3. the ceiling: a bare node:http server under the same autocannon settings
   if (!opts.skipBare) {
-    const bare = fork(join(HERE, 'lib/bare-server.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { PORT: '0' } });
+    const bare = fork(join(HERE, 'lib/bare-server.mjs'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { PORT: '0' },
+    });
     roles[bare.pid] = 'bare server';
-    const port = await new Promise((resolvePort) => bare.once('message', (message) => resolvePort(message.port)));
+    const port = await new Promise((resolvePort) =>
+      bare.once('message', (message) => resolvePort(message.port)),
+    );
     log(`bare HTTP server pid ${bare.pid} on ${port}: ${opts.duration} s`);
-    const pairs = Array.from({ length: opts.pairs }, (_, i) => ({ from: `s${i}@${DOMAIN}`, to: `r${i}@${DOMAIN}`, token: `at_${'x'.repeat(43)}` }));
-    await runLoad(`http://127.0.0.1:${port}`, { duration: Math.min(2, opts.warmup), tag: 'warm', pairs, roles });
-    const result = await runLoad(`http://127.0.0.1:${port}`, { duration: opts.duration, tag: 'bare', pairs, roles, cpu: true });
+    const pairs = Array.from({ length: opts.pairs }, (_, i) => ({
+      from: `s${i}@${DOMAIN}`,
+      to: `r${i}@${DOMAIN}`,
+      token: `at_${'x'.repeat(43)}`,
+    }));
+    await runLoad(`http://127.0.0.1:${port}`, {
+      duration: Math.min(2, opts.warmup),
+      tag: 'warm',
+      pairs,
+      roles,
+    });
+    const result = await runLoad(`http://127.0.0.1:${port}`, {
+      duration: opts.duration,
+      tag: 'bare',
+      pairs,
+      roles,
+      cpu: true,
+    });
     bare.kill('SIGTERM');
     figures.bare = {
       requestsPerSecond: r1(result.summary.ok / result.summary.duration),
@@ -673,7 +804,9 @@ async function main() {
       cpuCoresBusy: result.cpu,
       cpuMicrosecondsPerRequest: perMessage(result.cpu, result.summary.ok),
     };
-    figures.ratioMessagingToBare = r2(figures.throughput.messagesPerSecond / figures.bare.requestsPerSecond);
+    figures.ratioMessagingToBare = r2(
+      figures.throughput.messagesPerSecond / figures.bare.requestsPerSecond,
+    );
   }
 
   report(figures);
@@ -682,7 +815,10 @@ async function main() {
 
 function cores(cpu) {
   return Object.entries(cpu ?? {})
-    .filter(([key, value]) => key !== 'wallSeconds' && key !== 'otherProcesses' && (value !== 0 || key === 'machineIdle'))
+    .filter(
+      ([key, value]) =>
+        key !== 'wallSeconds' && key !== 'otherProcesses' && (value !== 0 || key === 'machineIdle'),
+    )
     .map(([key, value]) => `${key} ${value}`)
     .join(', ');
 }
@@ -692,49 +828,120 @@ function report(f) {
   const l = f.latency;
   const i = f.integrity;
   const pass = (ok) => (ok ? 'PASS' : 'FAIL');
-  const verified = t.acknowledgedButNotReceived === 0 && l.acknowledgedButNotReceived === 0 && i.duplicates === 0 && i.misrouted === 0 && i.archivedSenderSide === i.deliveredUnique;
+  const verified =
+    t.acknowledgedButNotReceived === 0 &&
+    l.acknowledgedButNotReceived === 0 &&
+    i.duplicates === 0 &&
+    i.misrouted === 0 &&
+    i.archivedSenderSide === i.deliveredUnique;
   f.verified = verified;
   const disturbed = (cpu) => {
     const foreign = r2((cpu?.other ?? 0) + (cpu?.unattributed ?? 0));
 
-    return foreign > 0.2 ? `DISTURBED: ${foreign} cores used by other work (${cpu.otherProcesses ?? 'processes that ended meanwhile'})` : '';
+    return foreign > 0.2
+      ? `DISTURBED: ${foreign} cores used by other work (${cpu.otherProcesses ?? 'processes that ended meanwhile'})`
+      : '';
   };
   const rows = [
-    ['REST send throughput (all recipients online)', `${t.messagesPerSecond} msg/s`, `>= 3000  ${pass(t.messagesPerSecond >= 3000)}`],
-    ['  2xx / non-2xx / errors / timeouts', `${t.ok2xx} / ${t.non2xx} / ${t.errors} / ${t.timeouts}`, ''],
-    ['  received over socket.io (this phase)', `${t.receivedOverSocketIo}`, `acked-not-received ${t.acknowledgedButNotReceived}, received-not-acked ${t.receivedButNotAcknowledged} (cut at stop)`],
-    ['  HTTP latency p50 / p99 / max', `${t.httpLatencyMs.p50} / ${t.httpLatencyMs.p99} / ${t.httpLatencyMs.max} ms`, ''],
-    ['  CPU per message (us)', cores(t.cpuMicrosecondsPerMessage), 'robust to other load, unlike msg/s'],
-    ['  archive commits / mean batch', `${t.archiveCommits.transactions} / ${t.archiveCommits.meanBatch}`, `event-loop lag p99 ${t.archiveCommits.eventLoopLagP99Ms} ms`],
+    [
+      'REST send throughput (all recipients online)',
+      `${t.messagesPerSecond} msg/s`,
+      `>= 3000  ${pass(t.messagesPerSecond >= 3000)}`,
+    ],
+    [
+      '  2xx / non-2xx / errors / timeouts',
+      `${t.ok2xx} / ${t.non2xx} / ${t.errors} / ${t.timeouts}`,
+      '',
+    ],
+    [
+      '  received over socket.io (this phase)',
+      `${t.receivedOverSocketIo}`,
+      `acked-not-received ${t.acknowledgedButNotReceived}, received-not-acked ${t.receivedButNotAcknowledged} (cut at stop)`,
+    ],
+    [
+      '  HTTP latency p50 / p99 / max',
+      `${t.httpLatencyMs.p50} / ${t.httpLatencyMs.p99} / ${t.httpLatencyMs.max} ms`,
+      '',
+    ],
+    [
+      '  CPU per message (us)',
+      cores(t.cpuMicrosecondsPerMessage),
+      'robust to other load, unlike msg/s',
+    ],
+    [
+      '  archive commits / mean batch',
+      `${t.archiveCommits.transactions} / ${t.archiveCommits.meanBatch}`,
+      `event-loop lag p99 ${t.archiveCommits.eventLoopLagP99Ms} ms`,
+    ],
     ['  cores busy (avg)', cores(t.cpuCoresBusy), disturbed(t.cpuCoresBusy)],
-    [`Send-to-receive at ${l.targetRate} msg/s (achieved ${l.achievedRate})`, `p50 ${l.sendToReceiveMs.p50} / p99 ${l.sendToReceiveMs.p99} / max ${l.sendToReceiveMs.max} ms`, `p99 < 25 ms  ${pass(l.sendToReceiveMs.p99 < 25)}`],
-    ['  from scheduled send time (incl. sender lag)', `p50 ${l.scheduledToReceiveMs.p50} / p99 ${l.scheduledToReceiveMs.p99} / max ${l.scheduledToReceiveMs.max} ms`, ''],
-    ['  send to HTTP 200', `p50 ${l.sendToHttpResponseMs.p50} / p99 ${l.sendToHttpResponseMs.p99} / max ${l.sendToHttpResponseMs.max} ms`, ''],
-    ['  sent / 2xx / non-2xx / errors / received', `${l.sent} / ${l.ok2xx} / ${l.non2xx} / ${l.errors} / ${l.received}`, ''],
+    [
+      `Send-to-receive at ${l.targetRate} msg/s (achieved ${l.achievedRate})`,
+      `p50 ${l.sendToReceiveMs.p50} / p99 ${l.sendToReceiveMs.p99} / max ${l.sendToReceiveMs.max} ms`,
+      `p99 < 25 ms  ${pass(l.sendToReceiveMs.p99 < 25)}`,
+    ],
+    [
+      '  from scheduled send time (incl. sender lag)',
+      `p50 ${l.scheduledToReceiveMs.p50} / p99 ${l.scheduledToReceiveMs.p99} / max ${l.scheduledToReceiveMs.max} ms`,
+      '',
+    ],
+    [
+      '  send to HTTP 200',
+      `p50 ${l.sendToHttpResponseMs.p50} / p99 ${l.sendToHttpResponseMs.p99} / max ${l.sendToHttpResponseMs.max} ms`,
+      '',
+    ],
+    [
+      '  sent / 2xx / non-2xx / errors / received',
+      `${l.sent} / ${l.ok2xx} / ${l.non2xx} / ${l.errors} / ${l.received}`,
+      '',
+    ],
     ['  CPU per message (us)', cores(l.cpuMicrosecondsPerMessage), ''],
-    ['  archive commits / mean batch', `${l.archiveCommits.transactions} / ${l.archiveCommits.meanBatch}`, `event-loop lag p99 ${l.archiveCommits.eventLoopLagP99Ms} ms`],
+    [
+      '  archive commits / mean batch',
+      `${l.archiveCommits.transactions} / ${l.archiveCommits.meanBatch}`,
+      `event-loop lag p99 ${l.archiveCommits.eventLoopLagP99Ms} ms`,
+    ],
     ['  cores busy (avg)', cores(l.cpuCoresBusy), disturbed(l.cpuCoresBusy)],
   ];
   if (f.bare !== undefined) {
-    rows.push(['Bare node:http JSON POST (same autocannon settings)', `${f.bare.requestsPerSecond} req/s`, `non-2xx ${f.bare.non2xx}, errors ${f.bare.errors}`]);
+    rows.push([
+      'Bare node:http JSON POST (same autocannon settings)',
+      `${f.bare.requestsPerSecond} req/s`,
+      `non-2xx ${f.bare.non2xx}, errors ${f.bare.errors}`,
+    ]);
     rows.push(['  cores busy (avg)', cores(f.bare.cpuCoresBusy), disturbed(f.bare.cpuCoresBusy)]);
     rows.push(['  CPU per request (us)', cores(f.bare.cpuMicrosecondsPerRequest), '']);
-    rows.push(['  ratio messaging / bare', `${f.ratioMessagingToBare}`, `>= 0.25  ${pass(f.ratioMessagingToBare >= 0.25)}`]);
+    rows.push([
+      '  ratio messaging / bare',
+      `${f.ratioMessagingToBare}`,
+      `>= 0.25  ${pass(f.ratioMessagingToBare >= 0.25)}`,
+    ]);
   }
-  rows.push(['Integrity: archived (sender side) / delivered unique', `${i.archivedSenderSide} / ${i.deliveredUnique}`, `dup ${i.duplicates}, misrouted ${i.misrouted}, disconnects ${i.socketDisconnects}  ${pass(verified)}`]);
-  f.disturbedPhases = Object.entries({ throughput: t.cpuCoresBusy, latency: l.cpuCoresBusy, bare: f.bare?.cpuCoresBusy })
+  rows.push([
+    'Integrity: archived (sender side) / delivered unique',
+    `${i.archivedSenderSide} / ${i.deliveredUnique}`,
+    `dup ${i.duplicates}, misrouted ${i.misrouted}, disconnects ${i.socketDisconnects}  ${pass(verified)}`,
+  ]);
+  f.disturbedPhases = Object.entries({
+    throughput: t.cpuCoresBusy,
+    latency: l.cpuCoresBusy,
+    bare: f.bare?.cpuCoresBusy,
+  })
     .filter(([, cpu]) => disturbed(cpu) !== '')
     .map(([phase]) => phase);
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));
   console.log(`\n$ ${f.command}`);
   console.log(`machine before start: ${cores(f.machine.busyBeforeStart) || 'idle'}`);
-  console.log(`(${f.options.pairs} pairs, ${f.options.connections} connections, pipelining 1, ${f.options.duration} s; LOG_LEVEL=${f.options.logLevel}; ${f.machine.cores} cores, node ${f.machine.node})`);
+  console.log(
+    `(${f.options.pairs} pairs, ${f.options.connections} connections, pipelining 1, ${f.options.duration} s; LOG_LEVEL=${f.options.logLevel}; ${f.machine.cores} cores, node ${f.machine.node})`,
+  );
   for (const [a, b, c] of rows) {
     console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
   }
   if (f.serverProfile !== undefined) {
-    console.log(`\nServer self time during the throughput phase (${f.serverProfile.file}, ${Math.round(f.serverProfile.windowMs)} ms sampled):`);
+    console.log(
+      `\nServer self time during the throughput phase (${f.serverProfile.file}, ${Math.round(f.serverProfile.windowMs)} ms sampled):`,
+    );
     for (const row of f.serverProfile.top) {
       console.log(`  ${String(row.pct).padStart(5)}%  ${row.name}`);
     }

@@ -35,14 +35,25 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 function call(method, path, auth, body) {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(`${BASE}${path}`, { method, agent, headers: { authorization: auth, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode, body: text === '' ? undefined : JSON.parse(text) });
-      });
-    });
+    const req = request(
+      `${BASE}${path}`,
+      {
+        method,
+        agent,
+        headers: {
+          authorization: auth,
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode, body: text === '' ? undefined : JSON.parse(text) });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -126,19 +137,29 @@ async function main() {
     }
     const users = [];
     for (let i = 0; i < 20; i += 1) {
-      await call('POST', '/api/admin/users/localhost', ADMIN, { username: `u${i}`, password: 'bench-password' });
+      await call('POST', '/api/admin/users/localhost', ADMIN, {
+        username: `u${i}`,
+        password: 'bench-password',
+      });
       users.push(`Basic ${Buffer.from(`u${i}@localhost:bench-password`).toString('base64')}`);
     }
     const healthy = receiver(5331);
     await healthy.listen();
-    const endpoint = await call('POST', '/api/admin/webhooks', ADMIN, { url: 'http://127.0.0.1:5331/hook', events: ['message.created'], max_concurrency: 16 });
+    const endpoint = await call('POST', '/api/admin/webhooks', ADMIN, {
+      url: 'http://127.0.0.1:5331/hook',
+      events: ['message.created'],
+      max_concurrency: 16,
+    });
     // Other nodes' endpoint caches would take up to 5 s; this node knows now.
     let sent = 0;
     const send = async () => {
       const index = sent++;
       const from = users[index % users.length];
       const started = performance.now();
-      const result = await call('POST', '/api/messages', from, { to: `u${(index + 1) % users.length}@localhost`, body: `bench ${index}` });
+      const result = await call('POST', '/api/messages', from, {
+        to: `u${(index + 1) % users.length}@localhost`,
+        body: `bench ${index}`,
+      });
 
       return { id: result.body.id, committedAt: performance.now(), started };
     };
@@ -155,7 +176,12 @@ async function main() {
     const sendSeconds = (performance.now() - throughputStart) / 1000;
     await until(() => healthy.arrivals.size >= total, 120_000);
     const deliverSeconds = (performance.now() - throughputStart) / 1000;
-    const throughput = { messages: total, sendPerSecond: Math.round(total / sendSeconds), deliveredPerSecond: Math.round(healthy.arrivals.size / deliverSeconds), delivered: healthy.arrivals.size };
+    const throughput = {
+      messages: total,
+      sendPerSecond: Math.round(total / sendSeconds),
+      deliveredPerSecond: Math.round(healthy.arrivals.size / deliverSeconds),
+      delivered: healthy.arrivals.size,
+    };
 
     // 2. and 3. latency at a fixed rate, alone and beside a hanging endpoint
     const paced = async () => {
@@ -174,14 +200,28 @@ async function main() {
       }
       await Promise.all(pending);
       await until(() => samples.every((message) => healthy.arrivals.has(message.id)), 60_000);
-      const latencies = samples.map((message) => healthy.arrivals.get(message.id) - message.committedAt).filter(Number.isFinite).sort((a, b) => a - b);
+      const latencies = samples
+        .map((message) => healthy.arrivals.get(message.id) - message.committedAt)
+        .filter(Number.isFinite)
+        .sort((a, b) => a - b);
 
-      return { rate, seconds, p50: +percentile(latencies, 50).toFixed(1), p99: +percentile(latencies, 99).toFixed(1), max: +latencies.at(-1).toFixed(1), missing: samples.length - latencies.length };
+      return {
+        rate,
+        seconds,
+        p50: +percentile(latencies, 50).toFixed(1),
+        p99: +percentile(latencies, 99).toFixed(1),
+        max: +latencies.at(-1).toFixed(1),
+        missing: samples.length - latencies.length,
+      };
     };
     const alone = await paced();
     const hanging = receiver(5332, { hang: true });
     await hanging.listen();
-    const stuck = await call('POST', '/api/admin/webhooks', ADMIN, { url: 'http://127.0.0.1:5332/hook', events: ['message.created'], max_concurrency: 4 });
+    const stuck = await call('POST', '/api/admin/webhooks', ADMIN, {
+      url: 'http://127.0.0.1:5332/hook',
+      events: ['message.created'],
+      max_concurrency: 4,
+    });
     await sleep(500);
     const besideHanging = await paced();
     await call('DELETE', `/api/admin/webhooks/${stuck.body.id}`, ADMIN);
@@ -198,15 +238,36 @@ async function main() {
     const back = receiver(5331);
     await back.listen();
     const allBack = await until(() => outageIds.every((id) => back.arrivals.has(id)), 120_000);
-    const outage = { sentWhileDown: outageIds.length, deliveredAfter: outageIds.filter((id) => back.arrivals.has(id)).length, duplicatesSeen: back.count - back.arrivals.size, complete: allBack, firstSent: outageStart };
+    const outage = {
+      sentWhileDown: outageIds.length,
+      deliveredAfter: outageIds.filter((id) => back.arrivals.has(id)).length,
+      duplicatesSeen: back.count - back.arrivals.size,
+      complete: allBack,
+      firstSent: outageStart,
+    };
     await back.close();
 
-    const figures = { command: COMMAND, throughput, latency: alone, latencyBesideHangingEndpoint: besideHanging, outage, endpoint: endpoint.body.id };
+    const figures = {
+      command: COMMAND,
+      throughput,
+      latency: alone,
+      latencyBesideHangingEndpoint: besideHanging,
+      outage,
+      endpoint: endpoint.body.id,
+    };
     console.log(`\n${COMMAND}`);
-    console.log(`throughput: ${throughput.deliveredPerSecond} deliveries/s (${throughput.delivered}/${total} delivered; sends ${throughput.sendPerSecond}/s)`);
-    console.log(`latency at ${alone.rate}/s, commit→delivery: p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms`);
-    console.log(`  beside a hanging endpoint: p50 ${besideHanging.p50} ms, p99 ${besideHanging.p99} ms, max ${besideHanging.max} ms`);
-    console.log(`receiver down ${args.outage} s: ${outage.deliveredAfter}/${outage.sentWhileDown} delivered after it came back, ${outage.duplicatesSeen} repeated requests`);
+    console.log(
+      `throughput: ${throughput.deliveredPerSecond} deliveries/s (${throughput.delivered}/${total} delivered; sends ${throughput.sendPerSecond}/s)`,
+    );
+    console.log(
+      `latency at ${alone.rate}/s, commit→delivery: p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms`,
+    );
+    console.log(
+      `  beside a hanging endpoint: p50 ${besideHanging.p50} ms, p99 ${besideHanging.p99} ms, max ${besideHanging.max} ms`,
+    );
+    console.log(
+      `receiver down ${args.outage} s: ${outage.deliveredAfter}/${outage.sentWhileDown} delivered after it came back, ${outage.duplicatesSeen} repeated requests`,
+    );
     console.log(JSON.stringify(figures));
   } finally {
     server.kill('SIGTERM');

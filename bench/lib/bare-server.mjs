@@ -11,12 +11,18 @@ const server = createServer((request, response) => {
     let payload;
     try {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      payload = JSON.stringify({ id: `bare-${++next}`, to: typeof body.to === 'string' ? body.to : null });
+      payload = JSON.stringify({
+        id: `bare-${++next}`,
+        to: typeof body.to === 'string' ? body.to : null,
+      });
     } catch {
       status = 400;
       payload = '{"error":"bad json"}';
     }
-    response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    response.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+    });
     response.end(payload);
   });
 });

@@ -55,7 +55,9 @@ export function cpuSnapshot() {
         if (used <= 0) {
           continue;
         }
-        const role = roles[row.pid] ?? (row.comm === 'postgres' ? 'postgres' : row.comm.startsWith('redis') ? 'redis' : 'other');
+        const role =
+          roles[row.pid] ??
+          (row.comm === 'postgres' ? 'postgres' : row.comm.startsWith('redis') ? 'redis' : 'other');
         groups[role] = (groups[role] ?? 0) + used;
         if (role === 'other') {
           others[row.comm] = (others[row.comm] ?? 0) + used;
@@ -71,11 +73,18 @@ export function cpuSnapshot() {
         out.steal = round((now.steal - system.steal) / TICKS / wall, 2);
         // busy time of processes that ended inside the interval (short-lived tools, test workers)
         const attributed = Object.values(groups).reduce((sum, seconds) => sum + seconds, 0);
-        out.unattributed = Math.max(0, round((now.busy - system.busy) / TICKS / wall - attributed / wall, 2));
+        out.unattributed = Math.max(
+          0,
+          round((now.busy - system.busy) / TICKS / wall - attributed / wall, 2),
+        );
       }
-      const top = Object.entries(others).sort((a, b) => b[1] - a[1]).slice(0, 3);
+      const top = Object.entries(others)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3);
       if (top.length > 0 && (groups.other ?? 0) / wall > 0.05) {
-        out.otherProcesses = top.map(([comm, seconds]) => `${comm}:${round(seconds / wall, 2)}`).join(' ');
+        out.otherProcesses = top
+          .map(([comm, seconds]) => `${comm}:${round(seconds / wall, 2)}`)
+          .join(' ');
       }
 
       return out;

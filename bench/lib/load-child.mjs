@@ -23,8 +23,14 @@ process.once('message', async (job) => {
         setupRequest: (request) => {
           const n = seq++;
           const pair = pairs[n % pairs.length];
-          request.headers = { 'content-type': 'application/json', authorization: `Bearer ${pair.token}` };
-          request.body = JSON.stringify({ to: pair.to, body: `${tag}|${n}|throughput benchmark message from ${pair.from}` });
+          request.headers = {
+            'content-type': 'application/json',
+            authorization: `Bearer ${pair.token}`,
+          };
+          request.body = JSON.stringify({
+            to: pair.to,
+            body: `${tag}|${n}|throughput benchmark message from ${pair.from}`,
+          });
 
           return request;
         },
@@ -55,7 +61,12 @@ process.once('message', async (job) => {
         errors: result.errors,
         timeouts: result.timeouts,
         statuses,
-        latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
+        latency: {
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          max: result.latency.max,
+          mean: result.latency.mean,
+        },
         rpsAverage: result.requests.average,
         loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
       },

@@ -25,18 +25,39 @@ function packageOf(url) {
 // Subsystems, matched from the sampled frame towards the root: each sample is
 // charged to the nearest frame that belongs to one of these.
 const SUBSYSTEMS = [
-  ['logging (pino, pino-http, nestjs-pino)', /node_modules\/(pino|pino-http|nestjs-pino|@pinojs\/[^/]+|pino-std-serializers|sonic-boom)\//],
-  ['metrics (prom-client, http-metrics)', /node_modules\/prom-client\/|observability\/http-metrics/],
+  [
+    'logging (pino, pino-http, nestjs-pino)',
+    /node_modules\/(pino|pino-http|nestjs-pino|@pinojs\/[^/]+|pino-std-serializers|sonic-boom)\//,
+  ],
+  [
+    'metrics (prom-client, http-metrics)',
+    /node_modules\/prom-client\/|observability\/http-metrics/,
+  ],
   ['db: typeorm', /node_modules\/typeorm\//],
   ['db: pg driver', /node_modules\/(pg|pg-protocol|pg-pool|pg-types)\//],
   ['redis: ioredis', /node_modules\/(ioredis|redis-parser|@ioredis\/[^/]+)\//],
-  ['socket.io / engine.io / ws', /node_modules\/(socket\.io|engine\.io|ws|socket\.io-parser|engine\.io-parser)\//],
-  ['auth: passport', /node_modules\/(passport|passport-http-bearer|passport-strategy|@nestjs\/passport)\//],
-  ['validation (class-validator/transformer)', /node_modules\/(class-validator|class-transformer|validator)\/|pipes\/validation\.pipe/],
-  ['body parsing (body-parser, raw-body)', /node_modules\/(body-parser|raw-body|iconv-lite|type-is|content-type|bytes)\/|json-body\.middleware/],
+  [
+    'socket.io / engine.io / ws',
+    /node_modules\/(socket\.io|engine\.io|ws|socket\.io-parser|engine\.io-parser)\//,
+  ],
+  [
+    'auth: passport',
+    /node_modules\/(passport|passport-http-bearer|passport-strategy|@nestjs\/passport)\//,
+  ],
+  [
+    'validation (class-validator/transformer)',
+    /node_modules\/(class-validator|class-transformer|validator)\/|pipes\/validation\.pipe/,
+  ],
+  [
+    'body parsing (body-parser, raw-body)',
+    /node_modules\/(body-parser|raw-body|iconv-lite|type-is|content-type|bytes)\/|json-body\.middleware/,
+  ],
   ['app code (dist/src)', /\/dist\/src\//],
   ['nest core / platform-express', /node_modules\/@nestjs\/(core|common|platform-express)\//],
-  ['express / router', /node_modules\/(express|router|finalhandler|parseurl|send|on-finished|path-to-regexp|qs|etag)\//],
+  [
+    'express / router',
+    /node_modules\/(express|router|finalhandler|parseurl|send|on-finished|path-to-regexp|qs|etag)\//,
+  ],
   ['node http', /^node:_http|^node:http/],
   ['node net / streams (syscalls)', /^node:(net|internal\/streams|internal\/stream_base)/],
   ['node crypto', /^node:internal\/crypto/],
@@ -67,11 +88,20 @@ export function summarizeProfile(file, { fromUs, toUs, top = 15, root = process.
     const delta = profile.timeDeltas[i + 1] ?? 0;
     total += delta;
     const frame = nodes.get(profile.samples[i]).callFrame;
-    const where = frame.url === '' ? '' : `${relative(root, frame.url.replace(/^file:\/\//, ''))}:${frame.lineNumber + 1}`;
+    const where =
+      frame.url === ''
+        ? ''
+        : `${relative(root, frame.url.replace(/^file:\/\//, ''))}:${frame.lineNumber + 1}`;
     add(self, `${frame.functionName || '(anonymous)'} ${where}`.trim(), delta);
     add(packageSelf, packageOf(frame.url) ?? frame.functionName, delta);
-    let subsystem = ['(garbage collector)', '(idle)', '(program)'].includes(frame.functionName) ? frame.functionName : undefined;
-    for (let id = profile.samples[i]; id !== undefined && subsystem === undefined; id = parents.get(id)) {
+    let subsystem = ['(garbage collector)', '(idle)', '(program)'].includes(frame.functionName)
+      ? frame.functionName
+      : undefined;
+    for (
+      let id = profile.samples[i];
+      id !== undefined && subsystem === undefined;
+      id = parents.get(id)
+    ) {
       const url = nodes.get(id).callFrame.url;
       subsystem = SUBSYSTEMS.find(([, pattern]) => pattern.test(url))?.[0];
     }
@@ -89,7 +119,11 @@ export function summarizeProfile(file, { fromUs, toUs, top = 15, root = process.
     [...map.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Math.round((1000 * us) / total) / 10 }));
+      .map(([name, us]) => ({
+        name,
+        ms: Math.round(us / 1000),
+        pct: Math.round((1000 * us) / total) / 10,
+      }));
 
   return {
     windowMs: Math.round(total / 1000),
@@ -104,7 +138,10 @@ export function summarizeProfile(file, { fromUs, toUs, top = 15, root = process.
 // node bench/lib/profile-summary.mjs file.cpuprofile [fromUs toUs]
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [file, from, to] = process.argv.slice(2);
-  const summary = summarizeProfile(file, { top: 30, ...(from === undefined ? {} : { fromUs: Number(from), toUs: Number(to) }) });
+  const summary = summarizeProfile(file, {
+    top: 30,
+    ...(from === undefined ? {} : { fromUs: Number(from), toUs: Number(to) }),
+  });
   console.log(`sampled ${summary.windowMs} ms`);
   for (const key of ['top', 'subsystems', 'packagesSelf', 'packagesInclusive']) {
     console.log(`-- ${key}`);

@@ -30,9 +30,16 @@ interface NewDelivery {
   readonly endpointId: string;
   readonly row: OutboxRow;
   readonly body: string;
+  /** Goes out only after the earlier deliveries of its conversation to this endpoint. */
+  readonly inLane: boolean;
 }
 
 const BATCH = 500;
+
+/** A pending delivery of the same endpoint and conversation that must go before `d`. */
+const EARLIER_IN_LANE = `SELECT 1 FROM webhook_deliveries x
+  WHERE x.endpoint_id = d.endpoint_id AND x.conversation = d.conversation
+    AND x.status = 'pending' AND x.sequence < d.sequence`;
 
 /**
  * Hands events on: each outbox row becomes one delivery per endpoint that
@@ -139,6 +146,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       endpointId,
       row,
       body: envelopeJson(row),
+      inLane: false,
     };
     await this.dataSource.transaction((manager) => insertDeliveryRows(manager, [delivery]));
     await this.scheduleAll([delivery]);
@@ -181,7 +189,13 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     for (const row of rows) {
       const body = envelopeJson(row);
       for (const endpoint of await this.endpoints.wanting(row.type, row.domain, manager)) {
-        deliveries.push({ id: messageIds.next(), endpointId: endpoint.id, row, body });
+        deliveries.push({
+          id: messageIds.next(),
+          endpointId: endpoint.id,
+          row,
+          body,
+          inLane: endpoint.ordered && row.conversation !== null,
+        });
       }
     }
     await insertDeliveryRows(manager, deliveries);
@@ -189,18 +203,38 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return deliveries;
   }
 
+  /**
+   * Queues what may go now: a delivery waiting behind an earlier one of its
+   * conversation gets no job (it would only find itself blocked); the
+   * earlier one schedules it when it settles.
+   */
   private async scheduleAll(deliveries: readonly NewDelivery[]): Promise<void> {
+    const laned = deliveries.filter((delivery) => delivery.inLane);
+    const heads =
+      laned.length === 0
+        ? new Set<string>()
+        : new Set(
+            (
+              await this.dataSource.query<{ id: string }[]>(
+                `SELECT d.id FROM webhook_deliveries d
+                 WHERE d.id = ANY($1::uuid[]) AND NOT EXISTS (${EARLIER_IN_LANE})`,
+                [laned.map((delivery) => delivery.id)],
+              )
+            ).map((row) => row.id),
+          );
     await Promise.all(
-      deliveries.map((delivery) =>
-        this.scheduler.schedule(
-          {
-            deliveryId: delivery.id,
-            attempt: 1,
-            ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }),
-          },
-          0,
+      deliveries
+        .filter((delivery) => !delivery.inLane || heads.has(delivery.id))
+        .map((delivery) =>
+          this.scheduler.schedule(
+            {
+              deliveryId: delivery.id,
+              attempt: 1,
+              ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }),
+            },
+            0,
+          ),
         ),
-      ),
     );
   }
 
@@ -213,6 +247,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         `SELECT d.id, d.attempts, d.request_id FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
          WHERE d.status = 'pending' AND d.next_attempt_at < now() - ($1 || ' milliseconds')::interval
+           AND (NOT e.ordered OR d.conversation IS NULL OR NOT EXISTS (${EARLIER_IN_LANE}))
          ORDER BY d.next_attempt_at LIMIT 1000`,
         [String(this.config.webhooks.sweepMs)],
       );

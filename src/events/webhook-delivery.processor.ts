@@ -6,10 +6,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import type { AttemptOutcome, DeliveryJob } from '#src/events/delivery-scheduler.js';
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { parseRetryAfter } from '#src/events/retry-schedule.js';
-import {
-  WebhookAttemptEntity,
-  WebhookDeliveryEntity,
-} from '#src/events/webhook-delivery.entity.js';
+import { WebhookDeliveryEntity } from '#src/events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 import { WebhookHttpClient, type WebhookResponse } from '#src/events/webhook-http-client.js';
 import { signatureHeader } from '#src/events/webhook-signature.js';
@@ -17,6 +14,17 @@ import { WebhookMetrics } from '#src/events/webhook-metrics.js';
 
 /** How long a job waits when its endpoint already has its maximum of requests in flight. */
 const BUSY_DELAY_MS = 100;
+
+/** Deliveries of one lane run back to back in one job, at most this many. */
+const LANE_CHAIN_MAX = 50;
+
+interface Step {
+  readonly outcome: AttemptOutcome;
+  /** The next delivery of the same conversation, due now. */
+  readonly next?: DeliveryJob;
+}
+
+const DONE: Step = { outcome: { kind: 'done' } };
 
 export type EndpointDisabled = (endpoint: WebhookEndpointEntity, reason: string) => Promise<void>;
 
@@ -46,7 +54,29 @@ export class WebhookDeliveryProcessor {
     this.onDisabled = callback;
   }
 
+  /**
+   * Runs a delivery and then, within the same job, the next ones of its
+   * conversation as each settles: an ordered lane advances without a trip
+   * through the queue per step.
+   */
   async run(job: DeliveryJob): Promise<AttemptOutcome> {
+    let current = job;
+    for (let step = 0; ; step += 1) {
+      const { outcome, next } = await this.runOnce(current);
+      if (next === undefined) {
+        return outcome;
+      }
+      if (step >= LANE_CHAIN_MAX) {
+        // Leave room for other lanes and endpoints: the rest of the lane goes back to the queue.
+        await this.scheduler.schedule(next, 0);
+
+        return outcome;
+      }
+      current = next;
+    }
+  }
+
+  private async runOnce(job: DeliveryJob): Promise<Step> {
     const delivery = await this.deliveries.findOne({
       where: { id: job.deliveryId },
       relations: { endpoint: true },
@@ -59,11 +89,11 @@ export class WebhookDeliveryProcessor {
       delivery.status !== 'pending' ||
       delivery.attempts >= job.attempt
     ) {
-      return { kind: 'done' };
+      return DONE;
     }
     if (!endpoint.enabled) {
       // Left pending: re-enabling the endpoint picks it up again.
-      return { kind: 'done' };
+      return DONE;
     }
     if (
       endpoint.ordered &&
@@ -71,11 +101,21 @@ export class WebhookDeliveryProcessor {
       (await this.hasEarlierPending(delivery))
     ) {
       // The earlier delivery, when it settles, schedules this one.
-      return { kind: 'done' };
+      return DONE;
     }
     const running = this.inFlight.get(endpoint.id) ?? 0;
     if (running >= endpoint.maxConcurrency) {
-      return { kind: 'later', delayMs: BUSY_DELAY_MS, attempt: job.attempt };
+      return { outcome: { kind: 'later', delayMs: BUSY_DELAY_MS, attempt: job.attempt } };
+    }
+    // Two jobs for one attempt (a sweep, a lane and a relay racing) must not both send: one claims it.
+    // TypeORM answers an UPDATE with [rows, count].
+    const [claimed] = await this.dataSource.query<[{ attempts: number }[], number]>(
+      `UPDATE webhook_deliveries SET attempts = attempts + 1, updated_at = now()
+       WHERE id = $1 AND status = 'pending' AND attempts = $2 RETURNING attempts`,
+      [delivery.id, delivery.attempts],
+    );
+    if (claimed.length === 0) {
+      return DONE;
     }
     this.inFlight.set(endpoint.id, running + 1);
     try {
@@ -89,7 +129,7 @@ export class WebhookDeliveryProcessor {
     delivery: WebhookDeliveryEntity,
     endpoint: WebhookEndpointEntity,
     job: DeliveryJob,
-  ): Promise<AttemptOutcome> {
+  ): Promise<Step> {
     const attempt = delivery.attempts + 1;
     const context = {
       jobId: `${delivery.id}-${attempt}`,
@@ -109,19 +149,22 @@ export class WebhookDeliveryProcessor {
     });
     const outcome = classify(response);
     this.metrics.attemptFinished(endpoint.id, outcome.label, response.durationMs);
-    const next = await this.settle(delivery, endpoint, attempt, startedAt, response, outcome);
+    const settled = await this.settle(delivery, endpoint, attempt, startedAt, response, outcome);
     this.logger.log(
       {
         ...context,
         status: response.status,
         error: response.error,
         durationMs: response.durationMs,
-        outcome: next.label,
+        outcome: settled.label,
       },
       'delivery finished',
     );
 
-    return next.outcome;
+    return {
+      outcome: settled.outcome,
+      ...(settled.next === undefined ? {} : { next: settled.next }),
+    };
   }
 
   private headersFor(
@@ -154,7 +197,7 @@ export class WebhookDeliveryProcessor {
     startedAt: Date,
     response: WebhookResponse,
     result: Classified,
-  ): Promise<{ outcome: AttemptOutcome; label: string }> {
+  ): Promise<{ outcome: AttemptOutcome; label: string; next?: DeliveryJob }> {
     const retryDelay =
       result.kind === 'failure'
         ? this.config.webhooks.retrySchedule.delayAfter(attempt, result.retryAfterMs)
@@ -165,42 +208,40 @@ export class WebhookDeliveryProcessor {
         : result.kind === 'gone' || retryDelay === undefined
           ? 'dead'
           : 'pending';
-    await this.dataSource.transaction(async (manager) => {
-      await manager.insert(WebhookAttemptEntity, {
-        id: messageIds.next(),
-        deliveryId: delivery.id,
-        endpointId: endpoint.id,
+    // One statement: the attempt, the delivery's new state, and the endpoint's health. The endpoint
+    // row is touched only when its health changes (or once a second), not on every delivery, so
+    // concurrent deliveries to one endpoint do not queue on its row lock.
+    await this.dataSource.query(
+      `WITH attempt AS (
+         INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, status_code, error, response_body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ), delivery AS (
+         UPDATE webhook_deliveries
+         SET status = $10, attempts = $4, last_status = $7, last_error = $11, next_attempt_at = $12, updated_at = now()
+         WHERE id = $2
+       )
+       UPDATE webhook_endpoints SET
+         last_success_at = CASE WHEN $13 THEN now() ELSE last_success_at END,
+         failing_since = CASE WHEN $13 THEN NULL ELSE COALESCE(failing_since, now()) END
+       WHERE id = $3 AND CASE WHEN $13
+         THEN failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second'
+         ELSE failing_since IS NULL END`,
+      [
+        messageIds.next(),
+        delivery.id,
+        endpoint.id,
         attempt,
         startedAt,
-        durationMs: response.durationMs,
-        statusCode: response.status ?? null,
-        error: response.error ?? (result.kind === 'success' ? null : `HTTP ${response.status}`),
-        responseBody: response.body === '' ? null : response.body,
-      });
-      await manager.update(
-        WebhookDeliveryEntity,
-        { id: delivery.id },
-        {
-          status,
-          attempts: attempt,
-          lastStatus: response.status ?? null,
-          lastError: response.error ?? null,
-          nextAttemptAt: new Date(Date.now() + (retryDelay ?? 0)),
-        },
-      );
-      if (result.kind === 'success') {
-        await manager.update(
-          WebhookEndpointEntity,
-          { id: endpoint.id },
-          { lastSuccessAt: new Date(), failingSince: null },
-        );
-      } else {
-        await manager.query(
-          'UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1',
-          [endpoint.id],
-        );
-      }
-    });
+        response.durationMs,
+        response.status ?? null,
+        response.error ?? (result.kind === 'success' ? null : `HTTP ${response.status}`),
+        response.body === '' ? null : response.body,
+        status,
+        response.error ?? null,
+        new Date(Date.now() + (retryDelay ?? 0)),
+        result.kind === 'success',
+      ],
+    );
     if (result.kind === 'gone') {
       await this.onDisabled(endpoint, 'the endpoint answered 410 Gone');
     } else if (result.kind === 'failure' && (await this.failingTooLong(endpoint.id))) {
@@ -209,13 +250,15 @@ export class WebhookDeliveryProcessor {
         `no successful delivery for ${this.config.webhooks.disableAfterMs / 1000} seconds`,
       );
     }
-    if (status !== 'pending') {
-      await this.scheduleNextInLane(delivery, endpoint);
+    if (status === 'pending') {
+      return {
+        outcome: { kind: 'later', delayMs: retryDelay!, attempt: attempt + 1 },
+        label: 'retry',
+      };
     }
+    const next = await this.nextInLane(delivery, endpoint);
 
-    return status === 'pending'
-      ? { outcome: { kind: 'later', delayMs: retryDelay!, attempt: attempt + 1 }, label: 'retry' }
-      : { outcome: { kind: 'done' }, label: status };
+    return { outcome: { kind: 'done' }, label: status, ...(next === undefined ? {} : { next }) };
   }
 
   private async failingTooLong(endpointId: string): Promise<boolean> {
@@ -239,13 +282,16 @@ export class WebhookDeliveryProcessor {
     return rows.length > 0;
   }
 
-  /** A settled delivery lets the next one of its conversation go. */
-  private async scheduleNextInLane(
+  /**
+   * A settled delivery lets the next one of its conversation go: returned
+   * when it is due now (the caller runs it), scheduled when it waits for a retry.
+   */
+  private async nextInLane(
     delivery: WebhookDeliveryEntity,
     endpoint: WebhookEndpointEntity,
-  ): Promise<void> {
+  ): Promise<DeliveryJob | undefined> {
     if (!endpoint.ordered || delivery.conversation === null) {
-      return;
+      return undefined;
     }
     const [next] = await this.dataSource.query<
       { id: string; attempts: number; request_id: string | null; wait_ms: string }[]
@@ -256,16 +302,21 @@ export class WebhookDeliveryProcessor {
        ORDER BY sequence LIMIT 1`,
       [delivery.endpointId, delivery.conversation],
     );
-    if (next !== undefined) {
-      await this.scheduler.schedule(
-        {
-          deliveryId: next.id,
-          attempt: next.attempts + 1,
-          ...(next.request_id === null ? {} : { requestId: next.request_id }),
-        },
-        Number(next.wait_ms),
-      );
+    if (next === undefined) {
+      return undefined;
     }
+    const job = {
+      deliveryId: next.id,
+      attempt: next.attempts + 1,
+      ...(next.request_id === null ? {} : { requestId: next.request_id }),
+    };
+    if (Number(next.wait_ms) > 0) {
+      await this.scheduler.schedule(job, Number(next.wait_ms));
+
+      return undefined;
+    }
+
+    return job;
   }
 }
 

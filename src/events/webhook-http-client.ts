@@ -5,6 +5,8 @@ import { isIP, type LookupFunction } from 'node:net';
 
 import type { AddressPolicy } from '#src/events/address-policy.js';
 
+const MAX_AGENTS = 1000;
+
 export interface WebhookResponse {
   readonly status?: number;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -29,7 +31,37 @@ export interface WebhookRequest {
  * address (DNS rebinding) is refused; only a bounded part of the answer is read.
  */
 export class WebhookHttpClient {
+  /** Kept-alive connections per origin; each new connection checks its addresses again. */
+  private readonly agents = new Map<string, http.Agent>();
+
   constructor(private readonly policy: AddressPolicy) {}
+
+  close(): void {
+    this.agents.forEach((agent) => agent.destroy());
+    this.agents.clear();
+  }
+
+  private agentFor(url: URL, host: string): http.Agent {
+    const origin = `${url.protocol}//${url.host}`;
+    let agent = this.agents.get(origin);
+    if (agent === undefined) {
+      if (this.agents.size >= MAX_AGENTS) {
+        const [oldest, stale] = this.agents.entries().next().value!;
+        stale.destroy();
+        this.agents.delete(oldest);
+      }
+      const options = {
+        keepAlive: true,
+        maxSockets: 64,
+        timeout: 60_000,
+        lookup: this.safeLookup(host),
+      };
+      agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+      this.agents.set(origin, agent);
+    }
+
+    return agent;
+  }
 
   post(request: WebhookRequest): Promise<WebhookResponse> {
     const started = performance.now();
@@ -58,9 +90,8 @@ export class WebhookHttpClient {
         {
           method: 'POST',
           headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
-          lookup: this.safeLookup(host),
           signal: AbortSignal.timeout(request.timeoutMs),
-          agent: false,
+          agent: this.agentFor(request.url, host),
         },
         (incoming) => {
           const chunks: Buffer[] = [];
