@@ -108,17 +108,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     if (!(await this.endpoints.anyWants(event.type, event.domain))) {
       return;
     }
-    const row: OutboxRow = {
-      id: messageIds.next(),
-      type: event.type,
-      version: EVENT_VERSIONS[event.type],
-      domain: event.domain,
-      conversation: null,
-      sequence: null,
-      data: event.data,
-      request_id: event.requestId ?? null,
-      created_at: new Date(),
-    };
+    const row = unrecordedRow(event);
     const deliveries = await this.dataSource.transaction(async (manager) =>
       this.insertDeliveries(manager, [row]),
     );
@@ -130,17 +120,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     endpointId: string,
     event: NewEvent,
   ): Promise<{ eventId: string; deliveryId: string }> {
-    const row: OutboxRow = {
-      id: messageIds.next(),
-      type: event.type,
-      version: EVENT_VERSIONS[event.type],
-      domain: event.domain,
-      conversation: null,
-      sequence: null,
-      data: event.data,
-      request_id: event.requestId ?? null,
-      created_at: new Date(),
-    };
+    const row = unrecordedRow(event);
     const delivery: NewDelivery = {
       id: messageIds.next(),
       endpointId,
@@ -291,6 +271,21 @@ async function insertDeliveryRows(
       deliveries.map((delivery) => delivery.row.request_id),
     ],
   );
+}
+
+/** An event that goes to deliveries without passing through the outbox. */
+function unrecordedRow(event: NewEvent): OutboxRow {
+  return {
+    id: messageIds.next(),
+    type: event.type,
+    version: EVENT_VERSIONS[event.type],
+    domain: event.domain,
+    conversation: null,
+    sequence: null,
+    data: event.data,
+    request_id: event.requestId ?? null,
+    created_at: new Date(),
+  };
 }
 
 /** The JSON body of every delivery of an event. */

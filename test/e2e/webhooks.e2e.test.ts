@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
-import { servicesUp, TEST_DATABASE_URL } from '#test/helpers/services.js';
+import { createTestDatabase, servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { WebhookReceiver, type ReceiverMode } from '#test/helpers/webhook-receiver.js';
 
@@ -37,6 +37,7 @@ describe.skipIf(!servicesUp())('webhooks', () => {
   let receiver: WebhookReceiver;
   let alice: TestUser;
   let bob: TestUser;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
   const admin = <T = any>(method: string, path: string, json?: unknown) =>
     http<T>(server.url, method, path, {
       auth: ADMIN_AUTH,
@@ -62,7 +63,8 @@ describe.skipIf(!servicesUp())('webhooks', () => {
       .deliveries;
 
   beforeAll(async () => {
-    server = await startTestServer(settings);
+    database = await createTestDatabase('webhooks');
+    server = await startTestServer({ ...settings, DATABASE_URL: database.url });
     receiver = await WebhookReceiver.start();
     alice = await registerUser(server.url, server.domain, 'alice');
     bob = await registerUser(server.url, server.domain, 'bob');
@@ -71,6 +73,7 @@ describe.skipIf(!servicesUp())('webhooks', () => {
   afterAll(async () => {
     await server?.stop();
     await receiver?.stop();
+    await database?.drop();
   });
 
   it('delivers message.created signed per Standard Webhooks, in conversation order', async () => {
@@ -244,7 +247,7 @@ describe.skipIf(!servicesUp())('webhooks', () => {
     await createEndpoint('restart', { events: ['user.deleted'] });
     await server.stop();
     // What a crash between commit and enqueue leaves: an outbox row and nothing queued.
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     await client.query(
       `INSERT INTO event_outbox (id, type, version, domain, data) VALUES ('01900000-0000-7000-8000-000000000001', 'user.deleted', 1, $1, $2)`,
@@ -252,7 +255,10 @@ describe.skipIf(!servicesUp())('webhooks', () => {
     );
     await client.end();
 
-    server = await startTestServer(settings, { domain: server.domain });
+    server = await startTestServer(
+      { ...settings, DATABASE_URL: database.url },
+      { domain: server.domain },
+    );
 
     await receiver.waitFor('restart', 1);
     expect(receiver.events('restart')[0]).toMatchObject({
@@ -274,11 +280,14 @@ describe.skipIf(!servicesUp())('webhooks', () => {
 describe.skipIf(!servicesUp())('webhook forwarding and failing endpoints', () => {
   let server: TestServer;
   let receiver: WebhookReceiver;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
 
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
+    database = await createTestDatabase('forwarding');
     server = await startTestServer({
       ...settings,
+      DATABASE_URL: database.url,
       WEBHOOK_FORWARD_URL: receiver.url,
       WEBHOOK_FORWARD_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
       WEBHOOK_RETRY_SCHEDULE: '0,600ms,600ms,600ms',
@@ -289,6 +298,7 @@ describe.skipIf(!servicesUp())('webhook forwarding and failing endpoints', () =>
   afterAll(async () => {
     await server?.stop();
     await receiver?.stop();
+    await database?.drop();
   });
 
   it('forwards every message to WEBHOOK_FORWARD_URL, signed with its secret', async () => {

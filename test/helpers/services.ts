@@ -38,3 +38,29 @@ export function reachable(url: string): Promise<boolean> {
 export function servicesUp(): boolean {
   return inject('servicesUp');
 }
+
+/**
+ * A database of a test file's own, for suites whose servers must not see
+ * each other's rows (every server's outbox relay serves the whole database).
+ */
+export async function createTestDatabase(
+  label: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const name = `relay_test_${label}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+
+  return {
+    url: TEST_POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`),
+    async drop() {
+      const client = new pg.Client({ connectionString: TEST_POSTGRES_ADMIN_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
