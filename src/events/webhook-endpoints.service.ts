@@ -254,7 +254,7 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     const refused = addresses.find((address) => !this.policy.permits(address));
     if (refused !== undefined) {
       throw new Error(
-        `${host} is ${refused}, a private, loopback, link-local or reserved address; allow it with WEBHOOK_ALLOW_HOSTS`,
+        `${host === refused ? host : `${host} (${refused})`} is a private, loopback, link-local or reserved address; allow it with WEBHOOK_ALLOW_HOSTS`,
       );
     }
 

@@ -41,7 +41,8 @@ const QUIET_PATHS = new Set(['/health', '/metrics']);
 export function requestLogMiddleware(logger: Logger) {
   return (request: Request, response: Response, next: NextFunction): void => {
     const started = performance.now();
-    response.on('finish', () => {
+    // `close` comes for every response, also when the client hangs up first (SSE streams).
+    response.once('close', () => {
       const status = response.statusCode;
       const level: Level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level) || (status < 400 && QUIET_PATHS.has(request.path))) {
