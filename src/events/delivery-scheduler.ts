@@ -10,6 +10,8 @@ export type AttemptOutcome =
 
 export interface DeliveryJob {
   readonly deliveryId: string;
+  /** Lets a busy endpoint's jobs wait without a database round trip. */
+  readonly endpointId?: string;
   /** The attempt this job makes, from 1. */
   readonly attempt: number;
   readonly requestId?: string;

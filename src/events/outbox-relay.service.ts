@@ -209,6 +209,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           this.scheduler.schedule(
             {
               deliveryId: delivery.id,
+              endpointId: delivery.endpointId,
               attempt: 1,
               ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }),
             },
@@ -222,9 +223,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private async sweep(): Promise<void> {
     try {
       const due = await this.dataSource.query<
-        { id: string; attempts: number; request_id: string | null }[]
+        { id: string; endpoint_id: string; attempts: number; request_id: string | null }[]
       >(
-        `SELECT d.id, d.attempts, d.request_id FROM webhook_deliveries d
+        `SELECT d.id, d.endpoint_id, d.attempts, d.request_id FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
          WHERE d.status = 'pending' AND d.next_attempt_at < now() - ($1 || ' milliseconds')::interval
            AND (NOT e.ordered OR d.conversation IS NULL OR NOT EXISTS (${EARLIER_IN_LANE}))
@@ -236,6 +237,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           this.scheduler.schedule(
             {
               deliveryId: row.id,
+              endpointId: row.endpoint_id,
               attempt: row.attempts + 1,
               ...(row.request_id === null ? {} : { requestId: row.request_id }),
             },

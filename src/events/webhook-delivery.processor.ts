@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
 
 import { messageIds } from '#src/common/ids.js';
 import { AppConfig } from '#src/config/app-config.js';
 import type { AttemptOutcome, DeliveryJob } from '#src/events/delivery-scheduler.js';
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
+import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
 import { parseRetryAfter } from '#src/events/retry-schedule.js';
-import { WebhookDeliveryEntity } from '#src/events/webhook-delivery.entity.js';
+import type { WebhookDeliveryEntity } from '#src/events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 import { WebhookHttpClient, type WebhookResponse } from '#src/events/webhook-http-client.js';
 import { signatureHeader } from '#src/events/webhook-signature.js';
@@ -26,6 +27,36 @@ interface Step {
 
 const DONE: Step = { outcome: { kind: 'done' } };
 
+interface ClaimedRow {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  conversation: string | null;
+  sequence: string | null;
+  body: string;
+  attempts: number;
+  request_id: string | null;
+}
+
+/** A delivery as claimed for one attempt; `attempts` counts those made before it. */
+type ClaimedDelivery = Pick<
+  WebhookDeliveryEntity,
+  'id' | 'endpointId' | 'eventId' | 'conversation' | 'sequence' | 'body' | 'attempts' | 'requestId'
+>;
+
+function toClaimed(row: ClaimedRow): ClaimedDelivery {
+  return {
+    id: row.id,
+    endpointId: row.endpoint_id,
+    eventId: row.event_id,
+    conversation: row.conversation,
+    sequence: row.sequence,
+    body: row.body,
+    attempts: row.attempts - 1,
+    requestId: row.request_id,
+  };
+}
+
 export type EndpointDisabled = (endpoint: WebhookEndpointEntity, reason: string) => Promise<void>;
 
 /**
@@ -36,7 +67,6 @@ export type EndpointDisabled = (endpoint: WebhookEndpointEntity, reason: string)
 @Injectable()
 export class WebhookDeliveryProcessor {
   private readonly logger = new Logger('WebhookDelivery');
-  private readonly deliveries: Repository<WebhookDeliveryEntity>;
   private readonly inFlight = new Map<string, number>();
   private onDisabled: EndpointDisabled = async () => undefined;
 
@@ -46,9 +76,8 @@ export class WebhookDeliveryProcessor {
     private readonly scheduler: DeliveryScheduler,
     private readonly client: WebhookHttpClient,
     private readonly metrics: WebhookMetrics,
-  ) {
-    this.deliveries = dataSource.getRepository(WebhookDeliveryEntity);
-  }
+    private readonly registry: EndpointRegistry,
+  ) {}
 
   whenEndpointDisabled(callback: EndpointDisabled): void {
     this.onDisabled = callback;
@@ -77,45 +106,41 @@ export class WebhookDeliveryProcessor {
   }
 
   private async runOnce(job: DeliveryJob): Promise<Step> {
-    const delivery = await this.deliveries.findOne({
-      where: { id: job.deliveryId },
-      relations: { endpoint: true },
-    });
-    const endpoint = delivery?.endpoint;
-    // Already settled, removed, or an older job for an attempt that was made: nothing to do.
-    if (
-      delivery === null ||
-      endpoint === undefined ||
-      delivery.status !== 'pending' ||
-      delivery.attempts >= job.attempt
-    ) {
-      return DONE;
-    }
-    if (!endpoint.enabled) {
-      // Left pending: re-enabling the endpoint picks it up again.
-      return DONE;
-    }
-    if (
-      endpoint.ordered &&
-      delivery.conversation !== null &&
-      (await this.hasEarlierPending(delivery))
-    ) {
-      // The earlier delivery, when it settles, schedules this one.
-      return DONE;
-    }
-    const running = this.inFlight.get(endpoint.id) ?? 0;
-    if (running >= endpoint.maxConcurrency) {
+    const known = job.endpointId === undefined ? undefined : await this.endpointOf(job.endpointId);
+    if (known !== undefined && (this.inFlight.get(known.id) ?? 0) >= known.maxConcurrency) {
       return { outcome: { kind: 'later', delayMs: BUSY_DELAY_MS, attempt: job.attempt } };
     }
-    // Two jobs for one attempt (a sweep, a lane and a relay racing) must not both send: one claims it.
-    // TypeORM answers an UPDATE with [rows, count].
-    const [claimed] = await this.dataSource.query<[{ attempts: number }[], number]>(
-      `UPDATE webhook_deliveries SET attempts = attempts + 1, updated_at = now()
-       WHERE id = $1 AND status = 'pending' AND attempts = $2 RETURNING attempts`,
-      [delivery.id, delivery.attempts],
+    // Load and claim in one statement. Only one of two jobs for one attempt (a sweep, a lane and
+    // the relay racing) gets the row, and a delivery behind an earlier one of its conversation
+    // is not claimed: that one, when it settles, runs this.
+    const [rows] = await this.dataSource.query<[ClaimedRow[], number]>(
+      `UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now()
+       WHERE d.id = $1 AND d.status = 'pending' AND d.attempts = $2
+         AND (d.conversation IS NULL
+              OR NOT (SELECT ordered FROM webhook_endpoints WHERE id = d.endpoint_id)
+              OR NOT EXISTS (SELECT 1 FROM webhook_deliveries x
+                             WHERE x.endpoint_id = d.endpoint_id AND x.conversation = d.conversation
+                               AND x.status = 'pending' AND x.sequence < d.sequence))
+       RETURNING d.id, d.endpoint_id, d.event_id, d.conversation, d.sequence, d.body, d.attempts, d.request_id`,
+      [job.deliveryId, job.attempt - 1],
     );
-    if (claimed.length === 0) {
+    const row = rows[0];
+    if (row === undefined) {
       return DONE;
+    }
+    const delivery = toClaimed(row);
+    const endpoint = known ?? (await this.endpointOf(delivery.endpointId));
+    const running = endpoint === undefined ? 0 : (this.inFlight.get(endpoint.id) ?? 0);
+    if (endpoint === undefined || running >= endpoint.maxConcurrency) {
+      // Disabled (re-enabling picks it up again) or busy (try shortly): give the claim back.
+      await this.dataSource.query(
+        'UPDATE webhook_deliveries SET attempts = attempts - 1 WHERE id = $1 AND attempts = $2',
+        [delivery.id, delivery.attempts + 1],
+      );
+
+      return endpoint === undefined
+        ? DONE
+        : { outcome: { kind: 'later', delayMs: BUSY_DELAY_MS, attempt: job.attempt } };
     }
     this.inFlight.set(endpoint.id, running + 1);
     try {
@@ -125,8 +150,12 @@ export class WebhookDeliveryProcessor {
     }
   }
 
+  private async endpointOf(id: string): Promise<WebhookEndpointEntity | undefined> {
+    return (await this.registry.enabled()).find((candidate) => candidate.id === id);
+  }
+
   private async attempt(
-    delivery: WebhookDeliveryEntity,
+    delivery: ClaimedDelivery,
     endpoint: WebhookEndpointEntity,
     job: DeliveryJob,
   ): Promise<Step> {
@@ -168,7 +197,7 @@ export class WebhookDeliveryProcessor {
   }
 
   private headersFor(
-    delivery: WebhookDeliveryEntity,
+    delivery: ClaimedDelivery,
     endpoint: WebhookEndpointEntity,
   ): Record<string, string> {
     const timestamp = Math.floor(Date.now() / 1000);
@@ -191,7 +220,7 @@ export class WebhookDeliveryProcessor {
   }
 
   private async settle(
-    delivery: WebhookDeliveryEntity,
+    delivery: ClaimedDelivery,
     endpoint: WebhookEndpointEntity,
     attempt: number,
     startedAt: Date,
@@ -272,22 +301,12 @@ export class WebhookDeliveryProcessor {
     return rows[0]?.failing === true;
   }
 
-  private async hasEarlierPending(delivery: WebhookDeliveryEntity): Promise<boolean> {
-    const rows = await this.dataSource.query<unknown[]>(
-      `SELECT 1 FROM webhook_deliveries
-       WHERE endpoint_id = $1 AND conversation = $2 AND status = 'pending' AND sequence < $3 LIMIT 1`,
-      [delivery.endpointId, delivery.conversation, delivery.sequence],
-    );
-
-    return rows.length > 0;
-  }
-
   /**
    * A settled delivery lets the next one of its conversation go: returned
    * when it is due now (the caller runs it), scheduled when it waits for a retry.
    */
   private async nextInLane(
-    delivery: WebhookDeliveryEntity,
+    delivery: ClaimedDelivery,
     endpoint: WebhookEndpointEntity,
   ): Promise<DeliveryJob | undefined> {
     if (!endpoint.ordered || delivery.conversation === null) {
@@ -307,6 +326,7 @@ export class WebhookDeliveryProcessor {
     }
     const job = {
       deliveryId: next.id,
+      endpointId: delivery.endpointId,
       attempt: next.attempts + 1,
       ...(next.request_id === null ? {} : { requestId: next.request_id }),
     };
