@@ -75,6 +75,7 @@ describe.skipIf(!servicesUp())('admin API', () => {
     );
     expect((await admin('GET', `/api/admin/users/${server.domain}/nobody`)).status).toBe(404);
     expect((await admin('GET', '/api/admin/users/unknown.example')).status).toBe(404);
+    expect((await admin('GET', `/api/admin/users/${server.domain}?after=%00`)).status).toBe(400);
   });
 
   it('changes a password: the old one and its tokens stop working, the new one works', async () => {
