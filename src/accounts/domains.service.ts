@@ -36,9 +36,11 @@ export class DomainsService {
       .insert()
       .values(this.config.domains.map((name) => ({ name })))
       .orIgnore()
+      .returning('name')
       .execute();
-    if ((result.identifiers.filter(Boolean).length ?? 0) > 0) {
-      this.logger.log({ domains: this.config.domains }, 'configured domains ensured');
+    const added = (result.raw as { name: string }[]).map((row) => row.name);
+    if (added.length > 0) {
+      this.logger.log({ domains: added }, 'configured domains added');
     }
     this.cache = undefined;
   }

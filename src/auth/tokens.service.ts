@@ -149,12 +149,6 @@ export class TokensService {
     await this.announceRevoked(rows);
   }
 
-  async revokeById(tokenId: string): Promise<void> {
-    const rows = await this.tokens.findBy({ id: tokenId });
-    await this.tokens.update({ id: tokenId }, { revokedAt: new Date() });
-    await this.announceRevoked(rows);
-  }
-
   async revokeAllOf(user: Pick<UserEntity, 'id' | 'jid'> | UserRef): Promise<void> {
     await this.tokens
       .createQueryBuilder()

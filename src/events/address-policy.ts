@@ -142,13 +142,11 @@ function expandIpv6(address: string): number[] | undefined {
     : undefined;
 }
 
-export type UrlProblem = string;
-
 /** Checks a webhook URL's form; addresses are checked when its host is resolved. */
 export function checkWebhookUrl(
   value: string,
   requireHttps: boolean,
-): { url: URL } | { problem: UrlProblem } {
+): { url: URL } | { problem: string } {
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   if (/[\u0000-\u001f\u007f\s]/.test(value)) {
     return { problem: 'the URL contains whitespace or control characters' };

@@ -48,12 +48,6 @@ export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
 
 export const EVENT_TYPES = Object.keys(EVENT_VERSIONS) as EventType[];
 
-/** Events that are not written to the outbox: losing one in a crash is acceptable, and they are frequent. */
-export const TRANSIENT_EVENTS: ReadonlySet<EventType> = new Set([
-  'presence.online',
-  'presence.offline',
-]);
-
 /** An event to record; the recorder gives it its id, timestamp and sequence. */
 export type NewEvent = {
   [K in EventType]: {

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 
 import { messageIds } from '#src/common/ids.js';
 import { AppConfig } from '#src/config/app-config.js';
@@ -162,7 +162,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async insertDeliveries(
-    manager: import('typeorm').EntityManager,
+    manager: EntityManager,
     rows: readonly OutboxRow[],
   ): Promise<NewDelivery[]> {
     const deliveries: NewDelivery[] = [];
@@ -252,7 +252,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 }
 
 async function insertDeliveryRows(
-  manager: import('typeorm').EntityManager,
+  manager: EntityManager,
   deliveries: readonly NewDelivery[],
 ): Promise<void> {
   if (deliveries.length === 0) {
