@@ -12,6 +12,7 @@ import { AuthGuard } from '@nestjs/passport';
 import { ApiBasicAuth, ApiBearerAuth, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import type { Request } from 'express';
 
+import { parseBasicAuthorization } from '#src/auth/http-basic.strategy.js';
 import { LoginThrottle } from '#src/auth/login-throttle.service.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
@@ -45,41 +46,33 @@ export class BasicAuthGuard extends AuthGuard('basic') {
   }
 }
 
+/** The answers every user-authenticated route may give, for the OpenAPI document. */
+const USER_AUTH_PROBLEMS = [
+  ApiResponse({
+    status: 401,
+    description: 'Missing or invalid credentials',
+    type: ProblemResponse,
+  }),
+  ApiResponse({
+    status: 429,
+    description: 'Too many failed logins; see Retry-After',
+    type: ProblemResponse,
+  }),
+];
+
 /** Marks a client route: authenticated as a user, documented with both schemes. */
 export function UserAuth(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     UseGuards(UserAuthGuard),
     ApiBearerAuth('token'),
     ApiBasicAuth('user'),
-    ApiResponse({
-      status: 401,
-      description: 'Missing or invalid credentials',
-      type: ProblemResponse,
-    }),
-    ApiResponse({
-      status: 429,
-      description: 'Too many failed logins; see Retry-After',
-      type: ProblemResponse,
-    }),
+    ...USER_AUTH_PROBLEMS,
   );
 }
 
 /** Marks a route that takes only `bare-jid:password` (the token endpoint). */
 export function PasswordAuth(): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    UseGuards(BasicAuthGuard),
-    ApiBasicAuth('user'),
-    ApiResponse({
-      status: 401,
-      description: 'Missing or invalid credentials',
-      type: ProblemResponse,
-    }),
-    ApiResponse({
-      status: 429,
-      description: 'Too many failed logins; see Retry-After',
-      type: ProblemResponse,
-    }),
-  );
+  return applyDecorators(UseGuards(BasicAuthGuard), ApiBasicAuth('user'), ...USER_AUTH_PROBLEMS);
 }
 
 export const ADMIN_CREDENTIALS = Symbol('ADMIN_CREDENTIALS');
@@ -103,15 +96,15 @@ export class AdminAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<Request>();
-    const header = request.headers.authorization ?? '';
+    const credentials = parseBasicAuthorization(request.headers.authorization);
     const address = request.ip ?? 'unknown';
-    if (!header.toLowerCase().startsWith('basic ')) {
+    if (credentials === undefined) {
       throw new AppError('unauthorized', {
         detail: 'the admin API takes HTTP Basic with the admin credentials',
       });
     }
     await this.throttle.assertAllowed('admin', address);
-    const given = digest(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
+    const given = digest(`${credentials.login}:${credentials.password}`);
     if (!timingSafeEqual(given, this.expected)) {
       await this.throttle.recordFailure('admin', address);
       throw new AppError('invalid-credentials');

@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { MessageView } from '#src/messaging/message-view.js';
 import {
   ADMIN_AUTH,
   connectSocket,
@@ -14,13 +15,8 @@ import {
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, uniqueDomain, type TestServer } from '#test/helpers/test-server.js';
 
-interface Message {
-  id: string;
-  from: string;
-  to: string;
-  body: string;
-  direction: string;
-}
+/** The archive and socket JSON, as the server defines it. */
+type Message = MessageView;
 
 describe.skipIf(!servicesUp())('admin API', () => {
   let server: TestServer;

@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { MessageView } from '#src/messaging/message-view.js';
 import {
   connectSocket,
   EventRecorder,
@@ -13,14 +14,8 @@ import {
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 
-interface Message {
-  id: string;
-  from: string;
-  to: string;
-  body: string;
-  timestamp: number;
-  direction: 'in' | 'out';
-}
+/** The archive and socket JSON, as the server defines it. */
+type Message = MessageView;
 
 describe.skipIf(!servicesUp())('one-to-one messaging over REST and socket.io', () => {
   let server: TestServer;

@@ -1,9 +1,9 @@
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
 import {
   isCi,
   reachable,
+  recreateDatabase,
   TEST_DATABASE_NAME,
   TEST_POSTGRES_ADMIN_URL,
   TEST_REDIS_URL,
@@ -37,14 +37,7 @@ export default async function setup(project: TestProject): Promise<void> {
 
     return;
   }
-  const client = new pg.Client({ connectionString: TEST_POSTGRES_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${TEST_DATABASE_NAME} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${TEST_DATABASE_NAME}`);
-  } finally {
-    await client.end();
-  }
+  await recreateDatabase(TEST_DATABASE_NAME);
   project.provide('servicesUp', true);
 }
 

@@ -1,5 +1,7 @@
-import { inject } from 'vitest';
 import net from 'node:net';
+
+import pg from 'pg';
+import { inject } from 'vitest';
 
 /** Where the tests find PostgreSQL and Redis; the defaults are this machine's services. */
 export const TEST_POSTGRES_ADMIN_URL =
@@ -39,6 +41,24 @@ export function servicesUp(): boolean {
   return inject('servicesUp');
 }
 
+/** Runs statements on the PostgreSQL server as its admin, one connection for all of them. */
+export async function adminQuery(...statements: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    for (const statement of statements) {
+      await client.query(statement);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops the database if it is there and creates it empty. */
+export function recreateDatabase(name: string): Promise<void> {
+  return adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, `CREATE DATABASE ${name}`);
+}
+
 /**
  * A database of a test file's own, for suites whose servers must not see
  * each other's rows (every server's outbox relay serves the whole database).
@@ -46,21 +66,11 @@ export function servicesUp(): boolean {
 export async function createTestDatabase(
   label: string,
 ): Promise<{ url: string; drop(): Promise<void> }> {
-  const { default: pg } = await import('pg');
   const name = `relay_test_${label}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: TEST_POSTGRES_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await recreateDatabase(name);
 
   return {
     url: TEST_POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`),
-    async drop() {
-      const client = new pg.Client({ connectionString: TEST_POSTGRES_ADMIN_URL });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
