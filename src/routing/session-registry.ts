@@ -20,17 +20,30 @@ export abstract class SessionRegistry {
 
 export class MemorySessionRegistry extends SessionRegistry {
   private readonly byId = new Map<string, SessionInfo>();
+  /** Indexed by user, because every connect and disconnect asks for a user's sessions. */
+  private readonly byJid = new Map<string, Map<string, SessionInfo>>();
 
   async register(session: SessionInfo): Promise<void> {
     this.byId.set(session.id, session);
+    let sessions = this.byJid.get(session.jid);
+    if (sessions === undefined) {
+      sessions = new Map();
+      this.byJid.set(session.jid, sessions);
+    }
+    sessions.set(session.id, session);
   }
 
   async unregister(session: SessionInfo): Promise<void> {
     this.byId.delete(session.id);
+    const sessions = this.byJid.get(session.jid);
+    sessions?.delete(session.id);
+    if (sessions?.size === 0) {
+      this.byJid.delete(session.jid);
+    }
   }
 
   async sessionsOf(jid: string): Promise<SessionInfo[]> {
-    return [...this.byId.values()].filter((session) => session.jid === jid);
+    return [...(this.byJid.get(jid)?.values() ?? [])];
   }
 
   async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
@@ -45,6 +58,7 @@ export class MemorySessionRegistry extends SessionRegistry {
 
   async close(): Promise<void> {
     this.byId.clear();
+    this.byJid.clear();
   }
 }
 
