@@ -28,7 +28,10 @@ export abstract class ClusterBus {
   }
 
   abstract sendToNode(node: string, message: BusMessage): Promise<void>;
-  /** To every node, this one included. */
+  /**
+   * To every node. This node handles the message before the promise settles,
+   * so a caller that awaits it (a password change) never races its own cache.
+   */
   abstract broadcast(message: BusMessage): Promise<void>;
   abstract close(): Promise<void>;
 }
@@ -42,6 +45,12 @@ export class LocalClusterBus extends ClusterBus {
   }
 
   async close(): Promise<void> {}
+}
+
+/** What travels on a channel: the message and the node it came from. */
+interface Envelope {
+  readonly from: string;
+  readonly message: BusMessage;
 }
 
 /** Redis pub/sub: a channel per node and one for everyone. */
@@ -72,11 +81,18 @@ export class RedisClusterBus extends ClusterBus {
   }
 
   async sendToNode(node: string, message: BusMessage): Promise<void> {
-    await this.publisher.publish(this.nodeChannel(node), JSON.stringify(message));
+    await this.publisher.publish(this.nodeChannel(node), this.wrap(message));
   }
 
   async broadcast(message: BusMessage): Promise<void> {
-    await this.publisher.publish(this.broadcastChannel, JSON.stringify(message));
+    this.handler(message);
+    await this.publisher.publish(this.broadcastChannel, this.wrap(message));
+  }
+
+  private wrap(message: BusMessage): string {
+    const envelope: Envelope = { from: this.node, message };
+
+    return JSON.stringify(envelope);
   }
 
   private get broadcastChannel(): string {
@@ -93,7 +109,11 @@ export class RedisClusterBus extends ClusterBus {
 
   private receive(payload: Buffer): void {
     try {
-      this.handler(JSON.parse(payload.toString('utf8')) as BusMessage);
+      const envelope = JSON.parse(payload.toString('utf8')) as Envelope;
+      // A broadcast of ours was handled here when it was sent.
+      if (envelope.from !== this.node) {
+        this.handler(envelope.message);
+      }
     } catch (error: unknown) {
       this.logger.error({ err: error, node: this.node }, 'cluster bus message dropped');
     }
