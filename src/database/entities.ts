@@ -7,7 +7,10 @@ import {
   WebhookDeliveryEntity,
 } from '#src/events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
+import { InboxEntryEntity } from '#src/inbox/inbox-entry.entity.js';
 import { ArchivedMessageEntity } from '#src/messaging/archived-message.entity.js';
+import { ChatMarkerEntity } from '#src/messaging/chat-marker.entity.js';
+import { MessageReactionEntity } from '#src/messaging/message-reaction.entity.js';
 
 /** Every entity of the schema; the migrations must describe exactly these. */
 export const ENTITIES = [
@@ -20,4 +23,7 @@ export const ENTITIES = [
   WebhookEndpointEntity,
   WebhookDeliveryEntity,
   WebhookAttemptEntity,
+  MessageReactionEntity,
+  ChatMarkerEntity,
+  InboxEntryEntity,
 ];

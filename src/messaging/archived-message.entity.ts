@@ -12,6 +12,7 @@ import { UserEntity } from '#src/accounts/user.entity.js';
  */
 @Entity({ name: 'archived_messages' })
 @Index('archived_messages_conversation_idx', ['ownerId', 'peer', 'id'])
+@Index('archived_messages_thread_idx', ['ownerId', 'thread', 'id'], { where: 'thread IS NOT NULL' })
 @Index('archived_messages_client_id_key', ['ownerId', 'clientId'], {
   unique: true,
   where: 'client_id IS NOT NULL',
@@ -45,4 +46,29 @@ export class ArchivedMessageEntity {
   /** The sender's idempotency key; set only on the sender's side. */
   @Column({ name: 'client_id', type: 'text', nullable: true })
   clientId: string | null;
+
+  /** The message this one answers. */
+  @Column({ name: 'reply_to', type: 'uuid', nullable: true })
+  replyTo: string | null;
+
+  /** The thread the message belongs to: given by the client, or inherited from `reply_to`. */
+  @Column({ type: 'text', nullable: true })
+  thread: string | null;
+
+  /** Earlier bodies of an edited message, oldest first: `[{body, replaced_at}]`. */
+  @Column({ type: 'jsonb', nullable: true })
+  revisions: MessageRevision[] | null;
+
+  @Column({ name: 'edited_at', type: 'timestamptz', nullable: true })
+  editedAt: Date | null;
+
+  /** Set when the author retracted the message; the body is then empty. */
+  @Column({ name: 'retracted_at', type: 'timestamptz', nullable: true })
+  retractedAt: Date | null;
+}
+
+export interface MessageRevision {
+  readonly body: string;
+  /** ISO 8601: when this body was replaced by the next one. */
+  readonly replaced_at: string;
 }
