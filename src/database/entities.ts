@@ -11,6 +11,9 @@ import { InboxEntryEntity } from '#src/inbox/inbox-entry.entity.js';
 import { ArchivedMessageEntity } from '#src/messaging/archived-message.entity.js';
 import { ChatMarkerEntity } from '#src/messaging/chat-marker.entity.js';
 import { MessageReactionEntity } from '#src/messaging/message-reaction.entity.js';
+import { RoomMemberEntity } from '#src/rooms/room-member.entity.js';
+import { RoomMessageEntity } from '#src/rooms/room-message.entity.js';
+import { RoomEntity } from '#src/rooms/room.entity.js';
 
 /** Every entity of the schema; the migrations must describe exactly these. */
 export const ENTITIES = [
@@ -26,4 +29,7 @@ export const ENTITIES = [
   MessageReactionEntity,
   ChatMarkerEntity,
   InboxEntryEntity,
+  RoomEntity,
+  RoomMemberEntity,
+  RoomMessageEntity,
 ];
