@@ -14,6 +14,7 @@ import { MessagingModule } from '#src/messaging/messaging.module.js';
 import { ObservabilityModule } from '#src/observability/observability.module.js';
 import { RealtimeModule } from '#src/realtime/realtime.module.js';
 import { RedisModule } from '#src/redis/redis.module.js';
+import { RoomsModule } from '#src/rooms/rooms.module.js';
 import { AdminSessionsModule } from '#src/routing/admin-sessions.module.js';
 import { RoutingModule } from '#src/routing/routing.module.js';
 
@@ -36,6 +37,7 @@ export class AppModule implements NestModule {
         AccountsAdminModule,
         AdminSessionsModule,
         messaging,
+        ...(config.isEnabled('rooms') ? [RoomsModule] : []),
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging)] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],

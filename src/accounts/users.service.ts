@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { DataSource, MoreThan, Repository } from 'typeorm';
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager, MoreThan, Repository } from 'typeorm';
 
 import { DomainsService, parseDomainName } from '#src/accounts/domains.service.js';
 import { PasswordHasher } from '#src/accounts/password-hasher.js';
@@ -21,6 +21,16 @@ export interface UserPage {
   readonly nextCursor?: string;
 }
 
+/**
+ * Work another module does in the transaction that deletes a user, before
+ * the row goes (rooms hand on ownership and record the departure); what it
+ * returns runs after the commit (live pushes).
+ */
+export type UserDeletionHook = (
+  manager: EntityManager,
+  user: UserRef,
+) => Promise<(() => Promise<void>) | undefined>;
+
 /** How long a positive lookup of a user by JID is reused. */
 const LOOKUP_TTL_MS = 10_000;
 const LOOKUP_CACHE_MAX = 50_000;
@@ -28,7 +38,9 @@ const LOOKUP_CACHE_MAX = 50_000;
 @Injectable()
 export class UsersService {
   private readonly users: Repository<UserEntity>;
+  private readonly logger = new Logger('Users');
   private readonly lookups = new Map<string, { readonly user: UserRef; readonly at: number }>();
+  private readonly deletionHooks: UserDeletionHook[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -127,10 +139,22 @@ export class UsersService {
     await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
   }
 
+  /** Registers work to do in every user deletion's transaction. */
+  onDelete(hook: UserDeletionHook): void {
+    this.deletionHooks.push(hook);
+  }
+
   /** Deletes the user with their archive and tokens, and ends their sessions. */
   async delete(domainName: string, username: string): Promise<void> {
     const user = await this.get(domainName, username);
+    const afterCommit: (() => Promise<void>)[] = [];
     const recorded = await this.dataSource.transaction(async (manager) => {
+      for (const hook of this.deletionHooks) {
+        const after = await hook(manager, user);
+        if (after !== undefined) {
+          afterCommit.push(after);
+        }
+      }
       await manager.delete(UserEntity, { id: user.id });
 
       return this.events.record(manager, [
@@ -141,6 +165,11 @@ export class UsersService {
       this.events.committed();
     }
     await this.router.notifyAll({ kind: 'credentials-changed', jid: user.jid });
+    for (const after of afterCommit) {
+      await after().catch((error: unknown) =>
+        this.logger.error({ err: error, jid: user.jid }, 'work after a user deletion failed'),
+      );
+    }
   }
 
   /** Finds a user by bare JID, for routing messages; cached briefly. */

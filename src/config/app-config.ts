@@ -35,6 +35,7 @@ export class AppConfig {
   readonly admin: { readonly username: string; readonly password?: string };
   readonly logLevel: ParsedConfig['LOG_LEVEL'];
   readonly messageMaxBytes: number;
+  readonly rooms: { readonly maxPerUser: number; readonly maxMembers: number };
   readonly modules: ReadonlySet<FeatureModule>;
   readonly tokens: { readonly accessTtlSeconds: number; readonly refreshTtlSeconds: number };
   readonly auth: {
@@ -94,6 +95,7 @@ export class AppConfig {
     this.admin = { username: parsed.ADMIN_USERNAME, password: parsed.ADMIN_PASSWORD };
     this.logLevel = parsed.LOG_LEVEL;
     this.messageMaxBytes = parsed.MESSAGE_MAX_BYTES;
+    this.rooms = { maxPerUser: parsed.ROOMS_MAX_PER_USER, maxMembers: parsed.ROOM_MAX_MEMBERS };
     this.modules = parsed.MODULES;
     this.tokens = {
       accessTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,

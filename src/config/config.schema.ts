@@ -4,7 +4,7 @@ import { normalizeDomain } from '#src/common/jid.js';
 import { RetrySchedule } from '#src/events/retry-schedule.js';
 
 /** Feature modules that configuration can switch on or off. */
-export const FEATURE_MODULES = ['realtime', 'sse', 'metrics', 'docs', 'webhooks'] as const;
+export const FEATURE_MODULES = ['realtime', 'sse', 'metrics', 'docs', 'webhooks', 'rooms'] as const;
 export type FeatureModule = (typeof FEATURE_MODULES)[number];
 
 const list = z
@@ -70,6 +70,8 @@ export const configSchema = z
       .default('info'),
     HTTP_BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
     MESSAGE_MAX_BYTES: integer(1, 16 * 1024 * 1024).default(64 * 1024),
+    ROOMS_MAX_PER_USER: integer(1, 100_000).default(500),
+    ROOM_MAX_MEMBERS: integer(1, 100_000).default(1000),
     MODULES: list
       .default([...FEATURE_MODULES])
       .pipe(z.array(z.enum(FEATURE_MODULES)))

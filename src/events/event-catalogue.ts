@@ -13,6 +13,50 @@ export interface EventPayloads {
     readonly timestamp: number;
     readonly client_id?: string;
   };
+  /** A room was created; its creator (or the user an administrator named) is its owner. */
+  'room.created': {
+    readonly room: string;
+    readonly name: string;
+    readonly subject: string;
+    readonly owner: string;
+  };
+  /** Someone joined a room; `by` is who added them, absent when an administrator did. */
+  'room.member_added': {
+    readonly room: string;
+    readonly member: string;
+    readonly role: 'owner' | 'member';
+    readonly by?: string;
+  };
+  /** Someone left a room, was removed, or their account was deleted. */
+  'room.member_removed': {
+    readonly room: string;
+    readonly member: string;
+    readonly reason: 'left' | 'removed' | 'account_deleted';
+    readonly by?: string;
+  };
+  /** A message was stored in a room's archive. */
+  'room.message_created': {
+    readonly room: string;
+    readonly id: string;
+    readonly from: string;
+    readonly body: string;
+    readonly timestamp: number;
+    readonly client_id?: string;
+  };
+  /** A room's name, subject or settings changed; the payload has the new values. */
+  'room.config_changed': {
+    readonly room: string;
+    readonly name: string;
+    readonly subject: string;
+    readonly settings: {
+      readonly configure: 'owners' | 'members';
+      readonly invite: 'owners' | 'members';
+      readonly remove: 'owners' | 'members';
+    };
+    readonly by?: string;
+  };
+  /** A room and its archive are gone: an owner or an administrator destroyed it, or its last member left. */
+  'room.destroyed': { readonly room: string; readonly by?: string };
   'user.created': { readonly jid: string };
   /** The user and their data are gone. */
   'user.deleted': { readonly jid: string };
@@ -38,6 +82,12 @@ export type EventType = keyof EventPayloads;
 
 export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
   'message.created': 1,
+  'room.created': 1,
+  'room.member_added': 1,
+  'room.member_removed': 1,
+  'room.message_created': 1,
+  'room.config_changed': 1,
+  'room.destroyed': 1,
   'user.created': 1,
   'user.deleted': 1,
   'presence.online': 1,
@@ -75,4 +125,9 @@ export interface EventEnvelope {
 /** The key of a one-to-one conversation: both bare JIDs, sorted, so both sides name it alike. */
 export function directConversation(a: string, b: string): string {
   return a < b ? `direct:${a}|${b}` : `direct:${b}|${a}`;
+}
+
+/** The key of a room: every event of one room shares its sequence. */
+export function roomConversation(roomId: string): string {
+  return `room:${roomId}`;
 }

@@ -11,6 +11,12 @@ export type BusMessage =
       readonly delivery: Delivery;
       readonly exceptSession?: string;
     }
+  | {
+      readonly kind: 'deliver-each';
+      readonly jids: readonly string[];
+      readonly delivery: Delivery;
+      readonly exceptSession?: string;
+    }
   | { readonly kind: 'kick'; readonly sessionId: string; readonly reason: string }
   | { readonly kind: 'credentials-changed'; readonly jid: string }
   | { readonly kind: 'domain-changed'; readonly domain: string; readonly usable: boolean }

@@ -127,6 +127,39 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  /**
+   * Sends one event to every session of each of many users (a room's
+   * members): local sessions at once, then one registry round trip for all
+   * of them and one bus message per other node that holds any.
+   */
+  async deliverToEach(
+    jids: readonly string[],
+    delivery: Delivery,
+    exceptSession?: string,
+  ): Promise<void> {
+    jids.forEach((jid) => this.deliverLocally(jid, delivery, exceptSession));
+    if (this.config.redis.mode === 'memory' || jids.length === 0) {
+      return;
+    }
+    const byNode = new Map<string, Set<string>>();
+    const sessions = await this.registry.sessionsOfEach(jids);
+    sessions.flat().forEach((session) => {
+      if (session.node !== this.config.nodeId) {
+        byNode.set(session.node, (byNode.get(session.node) ?? new Set()).add(session.jid));
+      }
+    });
+    await Promise.all(
+      [...byNode].map(([node, users]) =>
+        this.bus.sendToNode(node, {
+          kind: 'deliver-each',
+          jids: [...users],
+          delivery,
+          exceptSession,
+        }),
+      ),
+    );
+  }
+
   sessionsOf(jid: string): Promise<SessionInfo[]> {
     return this.registry.sessionsOf(jid);
   }
@@ -197,6 +230,11 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     switch (message.kind) {
       case 'deliver':
         this.deliverLocally(message.jid, message.delivery, message.exceptSession);
+        break;
+      case 'deliver-each':
+        message.jids.forEach((jid) =>
+          this.deliverLocally(jid, message.delivery, message.exceptSession),
+        );
         break;
       case 'kick':
         this.kickLocally(message.sessionId, message.reason);

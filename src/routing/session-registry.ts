@@ -11,6 +11,8 @@ export abstract class SessionRegistry {
   abstract unregister(session: SessionInfo): Promise<void>;
   /** The sessions of a bare JID, leaving out those of nodes known to be dead. */
   abstract sessionsOf(jid: string): Promise<SessionInfo[]>;
+  /** The sessions of each of many bare JIDs, in their order, in one round trip. */
+  abstract sessionsOfEach(jids: readonly string[]): Promise<SessionInfo[][]>;
   abstract sessionsOfDomain(domain: string): Promise<SessionInfo[]>;
   abstract find(sessionId: string): Promise<SessionInfo | undefined>;
   /** Marks this node alive and forgets the sessions of nodes that stopped doing so. */
@@ -44,6 +46,10 @@ export class MemorySessionRegistry extends SessionRegistry {
 
   async sessionsOf(jid: string): Promise<SessionInfo[]> {
     return [...(this.byJid.get(jid)?.values() ?? [])];
+  }
+
+  async sessionsOfEach(jids: readonly string[]): Promise<SessionInfo[][]> {
+    return jids.map((jid) => [...(this.byJid.get(jid)?.values() ?? [])]);
   }
 
   async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {
@@ -112,6 +118,26 @@ export class RedisSessionRegistry extends SessionRegistry {
     return values
       .map((value) => JSON.parse(value) as SessionInfo)
       .filter((session) => !this.deadNodes.has(session.node));
+  }
+
+  async sessionsOfEach(jids: readonly string[]): Promise<SessionInfo[][]> {
+    if (jids.length === 0) {
+      return [];
+    }
+    const pipeline = this.redis.pipeline();
+    jids.forEach((jid) => pipeline.hvals(this.keys.sessions(jid)));
+    const replies = (await pipeline.exec()) ?? [];
+
+    return jids.map((_jid, index) => {
+      const [error, values] = replies[index] ?? [new Error('no reply from redis'), []];
+      if (error !== null) {
+        throw error;
+      }
+
+      return (values as string[])
+        .map((value) => JSON.parse(value) as SessionInfo)
+        .filter((session) => !this.deadNodes.has(session.node));
+    });
   }
 
   async sessionsOfDomain(domain: string): Promise<SessionInfo[]> {

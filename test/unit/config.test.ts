@@ -16,7 +16,15 @@ describe('configuration', () => {
     expect(config.database.mode).toBe('embedded');
     expect(config.redis.mode).toBe('memory');
     expect(config.dataDir).toMatch(/\/data$/);
-    expect([...config.modules]).toEqual(['realtime', 'sse', 'metrics', 'docs', 'webhooks']);
+    expect([...config.modules]).toEqual([
+      'realtime',
+      'sse',
+      'metrics',
+      'docs',
+      'webhooks',
+      'rooms',
+    ]);
+    expect(config.rooms).toEqual({ maxPerUser: 500, maxMembers: 1000 });
   });
 
   it('reads a YAML file named by CONFIG_FILE, with the environment winning', () => {

@@ -23,6 +23,109 @@ export class MessageCreatedV1 {
   client_id?: string;
 }
 
+export class RoomCreatedV1 {
+  @ApiProperty({ description: 'Room id', example: 'team' })
+  room: string;
+
+  @ApiProperty({ example: 'Team' })
+  name: string;
+
+  @ApiProperty({ example: 'Release planning' })
+  subject: string;
+
+  @ApiProperty({ example: 'alice@localhost' })
+  owner: string;
+}
+
+export class RoomMemberAddedV1 {
+  @ApiProperty({ example: 'team' })
+  room: string;
+
+  @ApiProperty({ example: 'bob@localhost' })
+  member: string;
+
+  @ApiProperty({ enum: ['owner', 'member'] })
+  role: string;
+
+  @ApiPropertyOptional({ description: 'Who added them; absent when an administrator did' })
+  by?: string;
+}
+
+export class RoomMemberRemovedV1 {
+  @ApiProperty({ example: 'team' })
+  room: string;
+
+  @ApiProperty({ example: 'bob@localhost' })
+  member: string;
+
+  @ApiProperty({ enum: ['left', 'removed', 'account_deleted'] })
+  reason: string;
+
+  @ApiPropertyOptional({
+    description: 'Who removed them; absent when they left or an administrator did',
+  })
+  by?: string;
+}
+
+export class RoomMessageCreatedV1 {
+  @ApiProperty({ example: 'team' })
+  room: string;
+
+  @ApiProperty({ description: 'Message id (UUIDv7)' })
+  id: string;
+
+  @ApiProperty({ example: 'alice@localhost' })
+  from: string;
+
+  @ApiProperty()
+  body: string;
+
+  @ApiProperty({ description: 'Epoch milliseconds' })
+  timestamp: number;
+
+  @ApiPropertyOptional()
+  client_id?: string;
+}
+
+class RoomSettingsV1 {
+  @ApiProperty({ enum: ['owners', 'members'] })
+  configure: string;
+
+  @ApiProperty({ enum: ['owners', 'members'] })
+  invite: string;
+
+  @ApiProperty({ enum: ['owners', 'members'] })
+  remove: string;
+}
+
+export class RoomConfigChangedV1 {
+  @ApiProperty({ example: 'team' })
+  room: string;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty()
+  subject: string;
+
+  @ApiProperty({ type: RoomSettingsV1 })
+  settings: RoomSettingsV1;
+
+  @ApiPropertyOptional({ description: 'Who changed it; absent when an administrator did' })
+  by?: string;
+}
+
+export class RoomDestroyedV1 {
+  @ApiProperty({ example: 'team' })
+  room: string;
+
+  @ApiPropertyOptional({
+    description:
+      'The owner who destroyed it; absent for an administrator, or when the last member left',
+  })
+  by?: string;
+}
+
 export class UserEventV1 {
   @ApiProperty({
     example: 'alice@localhost',
@@ -62,7 +165,10 @@ export class EndpointDisabledV1 {
 }
 
 class ConversationPosition {
-  @ApiProperty({ example: 'direct:alice@localhost|bob@localhost' })
+  @ApiProperty({
+    example: 'direct:alice@localhost|bob@localhost',
+    description: '`direct:{jid}|{jid}` for one-to-one, `room:{id}` for a room',
+  })
   id: string;
 
   @ApiProperty({ description: 'Increases by one with each event of the conversation' })
@@ -90,9 +196,19 @@ export class WebhookEventEnvelope {
   conversation?: ConversationPosition;
 
   @ApiProperty({
-    oneOf: [MessageCreatedV1, UserEventV1, PresenceOnlineV1, WebhookTestV1, EndpointDisabledV1].map(
-      (model) => ({ $ref: getSchemaPath(model) }),
-    ),
+    oneOf: [
+      MessageCreatedV1,
+      RoomCreatedV1,
+      RoomMemberAddedV1,
+      RoomMemberRemovedV1,
+      RoomMessageCreatedV1,
+      RoomConfigChangedV1,
+      RoomDestroyedV1,
+      UserEventV1,
+      PresenceOnlineV1,
+      WebhookTestV1,
+      EndpointDisabledV1,
+    ].map((model) => ({ $ref: getSchemaPath(model) })),
   })
   data: unknown;
 }
@@ -100,6 +216,12 @@ export class WebhookEventEnvelope {
 export const EVENT_SCHEMAS = [
   WebhookEventEnvelope,
   MessageCreatedV1,
+  RoomCreatedV1,
+  RoomMemberAddedV1,
+  RoomMemberRemovedV1,
+  RoomMessageCreatedV1,
+  RoomConfigChangedV1,
+  RoomDestroyedV1,
   UserEventV1,
   PresenceOnlineV1,
   WebhookTestV1,

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+
+import { AccountsModule } from '#src/accounts/accounts.module.js';
+import { AuthModule } from '#src/auth/auth.module.js';
+import { AdminRoomsController } from '#src/rooms/admin-rooms.controller.js';
+import { RoomMembersService } from '#src/rooms/room-members.service.js';
+import { RoomMessagesService } from '#src/rooms/room-messages.service.js';
+import { RoomWriter } from '#src/rooms/room-writer.service.js';
+import { RoomsController } from '#src/rooms/rooms.controller.js';
+import { RoomsService } from '#src/rooms/rooms.service.js';
+
+/** Group conversations: the client and admin APIs over one set of transport-neutral services. */
+@Module({
+  imports: [AuthModule, AccountsModule],
+  controllers: [RoomsController, AdminRoomsController],
+  providers: [RoomWriter, RoomsService, RoomMembersService, RoomMessagesService],
+  exports: [RoomsService, RoomMembersService, RoomMessagesService],
+})
+export class RoomsModule {}
