@@ -26,6 +26,15 @@ export const DEFAULT_ROOM_SETTINGS: RoomSettings = {
   remove: 'owners',
 };
 
+/** Settings with a change applied; a field the change leaves out (or undefined) keeps its value. */
+export function withSettings(base: RoomSettings, change: Partial<RoomSettings> = {}): RoomSettings {
+  return {
+    configure: change.configure ?? base.configure,
+    invite: change.invite ?? base.invite,
+    remove: change.remove ?? base.remove,
+  };
+}
+
 export type RoomAction =
   | { readonly kind: 'configure' }
   | { readonly kind: 'change-settings' }

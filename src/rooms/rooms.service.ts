@@ -13,6 +13,7 @@ import {
   type RoomAction,
   type RoomRole,
   type RoomSettings,
+  withSettings,
 } from '#src/rooms/room-rules.js';
 import {
   lockedRoomCount,
@@ -68,7 +69,7 @@ export class RoomsService {
   async create(owner: UserRef, room: NewRoom, actor: RoomActor): Promise<RoomState> {
     const id = room.id ?? messageIds.next();
     const domain = owner.jid.slice(owner.jid.indexOf('@') + 1);
-    const settings = { ...DEFAULT_ROOM_SETTINGS, ...room.settings };
+    const settings = withSettings(DEFAULT_ROOM_SETTINGS, room.settings);
     const subject = room.subject ?? '';
 
     return this.writer.run(id, async (tx) => {
@@ -159,7 +160,7 @@ export class RoomsService {
       const next = {
         name: change.name ?? room.name,
         subject: change.subject ?? room.subject,
-        settings: { ...room.settings, ...change.settings },
+        settings: withSettings(room.settings, change.settings),
       };
       if (
         next.name === room.name &&
