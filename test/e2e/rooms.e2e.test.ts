@@ -31,11 +31,11 @@ describe.skipIf(!servicesUp())('rooms over REST and socket.io', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    [alice, bob, carol, dave] = await Promise.all(
+    [alice, bob, carol, dave] = (await Promise.all(
       ['alice', 'bob', 'carol', 'dave'].map((name) =>
         registerUser(server.url, server.domain, name),
       ),
-    );
+    )) as [TestUser, TestUser, TestUser, TestUser];
   });
 
   afterAll(async () => {
