@@ -21,10 +21,10 @@ describe.skipIf(!servicesUp())('room webhook events', () => {
       WEBHOOK_SWEEP_SECONDS: '1',
     });
     receiver = await WebhookReceiver.start();
-    [alice, bob] = (await Promise.all([
+    [alice, bob] = await Promise.all([
       registerUser(server.url, server.domain, 'alice'),
       registerUser(server.url, server.domain, 'bob'),
-    ])) as [TestUser, TestUser];
+    ]);
     const endpoint = await http(server.url, 'POST', '/api/admin/webhooks', {
       auth: ADMIN_AUTH,
       json: { url: receiver.url, events: ['room.*'], headers: { 'x-endpoint': 'rooms' } },
