@@ -22,6 +22,7 @@ import { RoutingModule } from '#src/routing/routing.module.js';
 export class AppModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     const messaging = MessagingModule.register({ sse: config.isEnabled('sse') });
+    const rooms = config.isEnabled('rooms') ? [RoomsModule] : [];
 
     return {
       module: AppModule,
@@ -37,8 +38,8 @@ export class AppModule implements NestModule {
         AccountsAdminModule,
         AdminSessionsModule,
         messaging,
-        ...(config.isEnabled('rooms') ? [RoomsModule] : []),
-        ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging)] : []),
+        ...rooms,
+        ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging, rooms)] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -1,4 +1,4 @@
-import { UseFilters } from '@nestjs/common';
+import { Optional, UseFilters } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -20,6 +20,9 @@ import { AppConfig } from '#src/config/app-config.js';
 import { SendMessageDto } from '#src/messaging/dto/send-message.dto.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 import { SocketPayloadPipe } from '#src/realtime/socket-payload.pipe.js';
+import { SocketRoomMessageDto } from '#src/rooms/dto/rooms.dto.js';
+import { RoomMessagesService } from '#src/rooms/room-messages.service.js';
+import { parseRoomId } from '#src/rooms/room-rules.js';
 import { RouterService } from '#src/routing/router.service.js';
 import type { LocalSession } from '#src/routing/session.js';
 import { SocketProblemFilter } from '#src/realtime/socket-problem.filter.js';
@@ -49,6 +52,8 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     private readonly router: RouterService,
     private readonly messages: MessagesService,
     private readonly config: AppConfig,
+    /** Absent when the rooms module is off. */
+    @Optional() private readonly roomMessages?: RoomMessagesService,
   ) {}
 
   afterInit(server: Server): void {
@@ -93,6 +98,27 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       source: 'client',
       senderSession: socket.data.session.id,
       ...(clientId === undefined ? {} : { clientId }),
+    });
+
+    return { id: result.id };
+  }
+
+  /** Sends to a room from this session; the ack carries `{id}` or `{error}`, as for `message:send`. */
+  @SubscribeMessage('room:send')
+  async sendToRoom(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody(new SocketPayloadPipe()) dto: SocketRoomMessageDto,
+  ): Promise<{ id: string }> {
+    if (this.roomMessages === undefined) {
+      throw new AppError('not-found', { detail: 'rooms are not enabled on this server' });
+    }
+    const result = await this.roomMessages.send({
+      roomId: parseRoomId(dto.room, 'room'),
+      sender: socket.data.user.jid,
+      body: dto.body,
+      source: 'client',
+      senderSession: socket.data.session.id,
+      ...(dto.client_id === undefined ? {} : { clientId: dto.client_id }),
     });
 
     return { id: result.id };

@@ -1,14 +1,15 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, type Type } from '@nestjs/common';
 
 import { AuthModule } from '#src/auth/auth.module.js';
 import { RealtimeGateway } from '#src/realtime/realtime.gateway.js';
 
 @Module({})
 export class RealtimeModule {
-  static register(messaging: DynamicModule): DynamicModule {
+  /** `features`: the optional modules whose socket events the gateway serves when they are on (rooms). */
+  static register(messaging: DynamicModule, features: readonly Type[] = []): DynamicModule {
     return {
       module: RealtimeModule,
-      imports: [AuthModule, messaging],
+      imports: [AuthModule, messaging, ...features],
       providers: [RealtimeGateway],
     };
   }

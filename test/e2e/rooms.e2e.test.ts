@@ -150,6 +150,46 @@ describe.skipIf(!servicesUp())('rooms over REST and socket.io', () => {
     expect(outsider.events).toEqual([]);
   });
 
+  it('sends over socket.io with room:send: an ack with the id, no copy to the sending socket', async () => {
+    const room = await createRoom(server.url, carol.basic, { name: 'Sockets' });
+    await addMember(server.url, carol.basic, room, dave.jid);
+    const [carolSending, carolOther, daveSocket, outsider] = await Promise.all([
+      socketOf(carol),
+      socketOf(carol),
+      socketOf(dave),
+      socketOf(bob),
+    ]);
+    const echoes = new EventRecorder<RoomEntry>(carolSending, 'room:message');
+    const copies = new EventRecorder<RoomEntry>(carolOther, 'room:message');
+    const received = new EventRecorder<RoomEntry>(daveSocket, 'room:message');
+
+    const ack = (await carolSending.emitWithAck('room:send', {
+      room,
+      body: 'over the socket',
+      client_id: 'sock-1',
+    })) as { id: string };
+    const refused = (await outsider.emitWithAck('room:send', { room, body: 'me too' })) as {
+      error: { type: string };
+    };
+    const invalid = (await carolSending.emitWithAck('room:send', { room, body: '' })) as {
+      error: { type: string };
+    };
+
+    expect(ack.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await received.waitFor(1))[0]).toMatchObject({ id: ack.id, from: carol.jid });
+    expect((await copies.waitFor(1))[0]).toMatchObject({ id: ack.id, client_id: 'sock-1' });
+    expect(refused.error.type).toBe('/problems/room-not-found');
+    expect(invalid.error.type).toBe('/problems/validation');
+    // A later REST message reaches the sending socket, so the missing echo is not a late one.
+    const later = await sendToRoom(server.url, dave.basic, room, 'back over REST');
+    expect((await echoes.waitFor(1))[0]!.id).toBe(later.body.id);
+    expect(
+      (await roomArchive(server.url, dave.basic, room))
+        .filter((entry) => entry.kind === 'message')
+        .map((entry) => entry.body),
+    ).toEqual(['over the socket', 'back over REST']);
+  });
+
   it('answers a retry with the same client_id with the first id, and a reused key with 422', async () => {
     const room = await createRoom(server.url, alice.basic, { name: 'Retries' });
     const first = await sendToRoom(server.url, alice.basic, room, 'once', 'retry-key');

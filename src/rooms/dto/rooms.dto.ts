@@ -134,6 +134,14 @@ export class SendRoomMessageDto {
   client_id?: string;
 }
 
+/** `room:send` over socket.io: the room and what POST /api/rooms/{id}/messages takes. */
+export class SocketRoomMessageDto extends SendRoomMessageDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  room: string;
+}
+
 export class AdminCreateRoomDto extends CreateRoomDto {
   @ApiProperty({ description: 'Bare JID of the owner; the room lives in their domain' })
   @IsString()
