@@ -12,6 +12,38 @@ export interface EventPayloads {
     readonly body: string;
     readonly timestamp: number;
     readonly client_id?: string;
+    readonly reply_to?: string;
+    readonly thread?: string;
+  };
+  /** The author corrected a one-to-one message; the id stays, the revision counts up. */
+  'message.edited': {
+    readonly id: string;
+    readonly from: string;
+    readonly to: string;
+    readonly body: string;
+    readonly revision: number;
+    readonly edited_at: number;
+  };
+  /** The author retracted a one-to-one message; its body is gone. */
+  'message.retracted': {
+    readonly id: string;
+    readonly from: string;
+    readonly to: string;
+    readonly retracted_at: number;
+  };
+  /** A participant displayed a conversation up to this message (XEP-0333). */
+  'message.displayed': {
+    readonly id: string;
+    readonly by: string;
+    /** The other participant: the peer's JID of a chat, or `room` with the room id. */
+    readonly conversation: { readonly type: 'chat' | 'room'; readonly id: string };
+  };
+  /** A participant added or removed an emoji reaction. */
+  'message.reacted': {
+    readonly id: string;
+    readonly by: string;
+    readonly emoji: string;
+    readonly added: boolean;
   };
   'user.created': { readonly jid: string };
   /** The user and their data are gone. */
@@ -38,6 +70,10 @@ export type EventType = keyof EventPayloads;
 
 export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
   'message.created': 1,
+  'message.edited': 1,
+  'message.retracted': 1,
+  'message.displayed': 1,
+  'message.reacted': 1,
   'user.created': 1,
   'user.deleted': 1,
   'presence.online': 1,

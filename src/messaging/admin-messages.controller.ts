@@ -79,7 +79,7 @@ export class AdminMessagesController {
     return this.archive.page(
       await this.existingUser(user, 'user'),
       query,
-      parseUserAddress(peer, 'with'),
+      { peer: parseUserAddress(peer, 'with') },
     );
   }
 

@@ -8,7 +8,7 @@ export type BusMessage =
   | {
       readonly kind: 'deliver';
       readonly jid: string;
-      readonly delivery: Delivery;
+      readonly deliveries: readonly Delivery[];
       readonly exceptSession?: string;
     }
   | { readonly kind: 'kick'; readonly sessionId: string; readonly reason: string }

@@ -110,9 +110,17 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Sends to every session of `jid` except `exceptSession`, here and on other nodes. */
-  async deliver(jid: string, delivery: Delivery, exceptSession?: string): Promise<void> {
-    this.deliverLocally(jid, delivery, exceptSession);
+  /**
+   * Sends one event, or several in order, to every session of `jid` except
+   * `exceptSession`, here and on other nodes (one registry lookup for all).
+   */
+  async deliver(
+    jid: string,
+    delivery: Delivery | readonly Delivery[],
+    exceptSession?: string,
+  ): Promise<void> {
+    const deliveries: readonly Delivery[] = Array.isArray(delivery) ? delivery : [delivery];
+    this.deliverLocally(jid, deliveries, exceptSession);
     if (this.config.redis.mode === 'memory') {
       return;
     }
@@ -122,7 +130,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     remoteNodes.delete(this.config.nodeId);
     await Promise.all(
       [...remoteNodes].map((node) =>
-        this.bus.sendToNode(node, { kind: 'deliver', jid, delivery, exceptSession }),
+        this.bus.sendToNode(node, { kind: 'deliver', jid, deliveries, exceptSession }),
       ),
     );
   }
@@ -165,15 +173,21 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private deliverLocally(jid: string, delivery: Delivery, exceptSession?: string): void {
+  private deliverLocally(
+    jid: string,
+    deliveries: readonly Delivery[],
+    exceptSession?: string,
+  ): void {
     const sessions = this.local.get(jid);
     if (sessions === undefined) {
       return;
     }
     for (const session of sessions.values()) {
       if (session.id !== exceptSession) {
-        session.deliver(delivery);
-        this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
+        for (const delivery of deliveries) {
+          session.deliver(delivery);
+          this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
+        }
       }
     }
   }
@@ -196,7 +210,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   private onBusMessage(message: BusMessage): void {
     switch (message.kind) {
       case 'deliver':
-        this.deliverLocally(message.jid, message.delivery, message.exceptSession);
+        this.deliverLocally(message.jid, message.deliveries, message.exceptSession);
         break;
       case 'kick':
         this.kickLocally(message.sessionId, message.reason);
