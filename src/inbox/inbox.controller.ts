@@ -20,7 +20,10 @@ import { MarkersService, type ParticipantMarkers } from '#src/messaging/markers.
 import type { ConversationKind } from '#src/messaging/message-view.js';
 
 const KIND_PARAM = { name: 'type', enum: CONVERSATION_KINDS } as const;
-const ID_PARAM = { name: 'id', description: 'The peer’s bare JID for a chat, the room id for a room' };
+const ID_PARAM = {
+  name: 'id',
+  description: 'The peer’s bare JID for a chat, the room id for a room',
+};
 
 @ApiTags('inbox')
 @UserAuth()

@@ -94,7 +94,10 @@ export class MarkersService {
     });
     const own: Delivery[] = [{ event: 'marker', data: marker(outcome.peer) }];
     if (outcome.unread !== undefined) {
-      own.push({ event: 'inbox', data: { type: 'chat', id: outcome.peer, unread: outcome.unread } });
+      own.push({
+        event: 'inbox',
+        data: { type: 'chat', id: outcome.peer, unread: outcome.unread },
+      });
     }
     await Promise.all([
       this.router.deliver(user.jid, own),
@@ -182,7 +185,11 @@ export class MarkersService {
        WHERE kind = 'chat' AND (owner_id, conversation) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
          AND ($3::uuid IS NULL OR message_id >= $3::uuid)
        ORDER BY owner_id, type`,
-      [owners.map(([owner]) => owner), owners.map(([, conversation]) => conversation), atLeast ?? null],
+      [
+        owners.map(([owner]) => owner),
+        owners.map(([, conversation]) => conversation),
+        atLeast ?? null,
+      ],
     );
 
     return rows.map((row) => ({

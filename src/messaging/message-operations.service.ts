@@ -48,7 +48,8 @@ export class MessageOperationsService {
     }
     const { view, recorded, peer } = await this.dataSource.transaction(async (manager) => {
       const message = await this.authored(manager, user, id);
-      const rows = await manager.query<ArchiveRow[]>(
+      // An UPDATE answers [rows, count].
+      const [rows] = await manager.query<[(ArchiveRow & { mine: boolean })[], number]>(
         `UPDATE archived_messages SET
            revisions = coalesce(revisions, '[]'::jsonb)
              || jsonb_build_array(jsonb_build_object('body', body, 'replaced_at', now())),
@@ -58,7 +59,7 @@ export class MessageOperationsService {
         [id, ownersOf(message), body, user.id],
       );
       await refreshInboxPreview(manager, id, ownersOf(message), body);
-      const own = rows.find((row) => (row as ArchiveRow & { mine: boolean }).mine)!;
+      const own = rows.find((row) => row.mine)!;
       const view = toView(user.jid, own);
       const count = await this.events.record(manager, [
         this.chatEvent(user.jid, message.row.peer, {
@@ -95,8 +96,8 @@ export class MessageOperationsService {
         return undefined;
       }
       const owners = ownersOf(message);
-      const [row] = await manager.query<{ retracted_at: Date }[]>(
-        `UPDATE archived_messages SET body = '', revisions = NULL, retracted_at = now()
+      const [[row]] = await manager.query<[{ retracted_at: Date }[], number]>(
+        `UPDATE archived_messages SET body = '', revisions = NULL, edited_at = NULL, retracted_at = now()
          WHERE id = $1 AND owner_id = ANY($2::uuid[])
          RETURNING retracted_at`,
         [id, owners],
@@ -142,11 +143,11 @@ export class MessageOperationsService {
       const changed = added
         ? await this.addReaction(manager, user, id, emoji)
         : (
-            await manager.query<unknown[]>(
-              'DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3 RETURNING emoji',
+            await manager.query<[unknown[], number]>(
+              'DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3',
               [id, user.id, emoji],
             )
-          ).length > 0;
+          )[1] > 0;
       if (!changed) {
         return undefined;
       }

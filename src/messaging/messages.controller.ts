@@ -76,7 +76,8 @@ export class MessagesController {
   })
   @ApiResponse({
     status: 404,
-    description: 'The recipient does not exist, or `reply_to` is not a message of this conversation',
+    description:
+      'The recipient does not exist, or `reply_to` is not a message of this conversation',
     type: ProblemResponse,
   })
   @ApiResponse({
@@ -146,7 +147,11 @@ export class MessagesController {
   })
   @ApiOkResponse({ type: MessageResponse })
   @ApiResponse({ status: 403, description: 'You are not the author', type: ProblemResponse })
-  @ApiResponse({ status: 404, description: 'No such message in your archive', type: ProblemResponse })
+  @ApiResponse({
+    status: 404,
+    description: 'No such message in your archive',
+    type: ProblemResponse,
+  })
   @ApiResponse({ status: 409, description: 'The message was retracted', type: ProblemResponse })
   edit(
     @CurrentUser() user: AuthenticatedUser,
@@ -165,7 +170,11 @@ export class MessagesController {
   })
   @ApiResponse({ status: 204, description: 'Retracted' })
   @ApiResponse({ status: 403, description: 'You are not the author', type: ProblemResponse })
-  @ApiResponse({ status: 404, description: 'No such message in your archive', type: ProblemResponse })
+  @ApiResponse({
+    status: 404,
+    description: 'No such message in your archive',
+    type: ProblemResponse,
+  })
   async retract(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', MESSAGE_ID) id: string,
@@ -178,7 +187,11 @@ export class MessagesController {
   @ApiOperation({ summary: 'React to a message with an emoji (URL-encoded)' })
   @ApiResponse({ status: 204, description: 'The reaction is there' })
   @ApiResponse({ status: 400, description: 'Not an emoji', type: ProblemResponse })
-  @ApiResponse({ status: 404, description: 'No such message in your archive', type: ProblemResponse })
+  @ApiResponse({
+    status: 404,
+    description: 'No such message in your archive',
+    type: ProblemResponse,
+  })
   @ApiResponse({
     status: 409,
     description: 'Retracted, or too many different reactions',
@@ -196,7 +209,11 @@ export class MessagesController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Take back a reaction' })
   @ApiResponse({ status: 204, description: 'The reaction is gone' })
-  @ApiResponse({ status: 404, description: 'No such message in your archive', type: ProblemResponse })
+  @ApiResponse({
+    status: 404,
+    description: 'No such message in your archive',
+    type: ProblemResponse,
+  })
   async unreact(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', MESSAGE_ID) id: string,
@@ -213,7 +230,11 @@ export class MessagesController {
       'XEP-0333 semantics. The other participant’s sessions get a `marker` event; displayed resets your unread count to the messages after this one.',
   })
   @ApiResponse({ status: 204, description: 'Stored (a marker behind the stored one is ignored)' })
-  @ApiResponse({ status: 404, description: 'No such message in your archive', type: ProblemResponse })
+  @ApiResponse({
+    status: 404,
+    description: 'No such message in your archive',
+    type: ProblemResponse,
+  })
   async mark(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', MESSAGE_ID) id: string,
@@ -225,7 +246,11 @@ export class MessagesController {
   @Get(':id/markers')
   @ApiOperation({ summary: 'Who has received, displayed and acknowledged a message' })
   @ApiOkResponse({ type: MessageMarkersResponse })
-  @ApiResponse({ status: 404, description: 'No such message in your archive', type: ProblemResponse })
+  @ApiResponse({
+    status: 404,
+    description: 'No such message in your archive',
+    type: ProblemResponse,
+  })
   markersOf(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', MESSAGE_ID) id: string,

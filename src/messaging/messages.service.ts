@@ -176,7 +176,10 @@ export class MessagesService {
         ? undefined
         : this.router.deliver(
             command.sender.jid,
-            [{ event: 'message:sent', data: outgoing }, ...inboxOf(command.sender.id, recipient.jid)],
+            [
+              { event: 'message:sent', data: outgoing },
+              ...inboxOf(command.sender.id, recipient.jid),
+            ],
             command.senderSession,
           ),
     ]);

@@ -34,7 +34,13 @@ export class MessagingModule {
         MarkersService,
         InboxService,
       ],
-      exports: [MessagesService, ArchiveService, MessageOperationsService, MarkersService, InboxService],
+      exports: [
+        MessagesService,
+        ArchiveService,
+        MessageOperationsService,
+        MarkersService,
+        InboxService,
+      ],
     };
   }
 }

@@ -104,7 +104,9 @@ export class MessageResponse {
   @ApiPropertyOptional({ description: 'The thread it belongs to' })
   thread?: string;
 
-  @ApiPropertyOptional({ description: 'Epoch milliseconds of the last edit; absent if never edited' })
+  @ApiPropertyOptional({
+    description: 'Epoch milliseconds of the last edit; absent if never edited',
+  })
   edited_at?: number;
 
   @ApiPropertyOptional({ description: 'How many times the message was edited' })
