@@ -286,7 +286,11 @@ async function refreshInboxPreview(
 
 /** The other participant's view of a one-to-one message. */
 function mirrored(view: MessageView): MessageView {
-  const { client_id: _clientId, ...rest } = view;
+  const copy: { -readonly [K in keyof MessageView]: MessageView[K] } = {
+    ...view,
+    direction: view.direction === 'out' ? 'in' : 'out',
+  };
+  delete copy.client_id;
 
-  return { ...rest, direction: view.direction === 'out' ? 'in' : 'out' };
+  return copy;
 }

@@ -30,12 +30,16 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
   });
 
   /** Fresh users per test, so counts start at zero. */
-  async function users(...names: string[]): Promise<TestUser[]> {
+  async function users<const N extends readonly string[]>(
+    ...names: N
+  ): Promise<{ [K in keyof N]: TestUser }> {
     serial += 1;
 
-    return Promise.all(
+    const registered = await Promise.all(
       names.map((name) => registerUser(server.url, server.domain, `${name}${serial}`)),
     );
+
+    return registered as { [K in keyof N]: TestUser };
   }
 
   async function socketOf(user: TestUser): Promise<Socket> {
@@ -127,53 +131,48 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
     for (const peer of peers) {
       await send(peer, owner, `hi from ${peer.jid}`);
     }
-    await send(owner, peers[0]!, 'back to p1');
+    await send(owner, peers[0], 'back to p1');
 
     const all = await inboxOf(owner);
-    expect(all.map((entry) => entry.id)).toEqual([peers[0]!.jid, peers[2]!.jid, peers[1]!.jid]);
+    expect(all.map((entry) => entry.id)).toEqual([peers[0].jid, peers[2].jid, peers[1].jid]);
     const first = await inboxOf(owner, '?limit=2');
     const rest = await inboxOf(owner, `?limit=2&before_id=${first[1]!.last_message.id}`);
     expect([...first, ...rest].map((entry) => entry.id)).toEqual(all.map((entry) => entry.id));
     expect((await inboxOf(owner, '?type=room')).length).toBe(0);
 
-    const muted = await http<InboxEntryView>(
-      server.url,
-      'PUT',
-      `/api/inbox/chat/${peers[1]!.jid}`,
-      {
-        auth: owner.basic,
-        json: { muted_until: Date.now() + 3_600_000, pinned: true },
-      },
-    );
+    const muted = await http<InboxEntryView>(server.url, 'PUT', `/api/inbox/chat/${peers[1].jid}`, {
+      auth: owner.basic,
+      json: { muted_until: Date.now() + 3_600_000, pinned: true },
+    });
     expect(muted.status).toBe(200);
     expect(muted.body).toMatchObject({ pinned: true, unread: 1 });
     expect(await unreadOf(owner)).toEqual({ unread: 2, conversations: 2, muted_unread: 1 });
 
-    await http(server.url, 'PUT', `/api/inbox/chat/${peers[2]!.jid}`, {
+    await http(server.url, 'PUT', `/api/inbox/chat/${peers[2].jid}`, {
       auth: owner.basic,
       json: { archived: true },
     });
-    expect((await inboxOf(owner)).map((entry) => entry.id)).not.toContain(peers[2]!.jid);
+    expect((await inboxOf(owner)).map((entry) => entry.id)).not.toContain(peers[2].jid);
     expect((await inboxOf(owner, '?archived=true')).map((entry) => entry.id)).toEqual([
-      peers[2]!.jid,
+      peers[2].jid,
     ]);
     // A new message brings an archived conversation back.
-    await send(peers[2]!, owner, 'are you there?');
+    await send(peers[2], owner, 'are you there?');
     expect((await inboxOf(owner))[0]).toMatchObject({
-      id: peers[2]!.jid,
+      id: peers[2].jid,
       archived: false,
       unread: 2,
     });
 
     for (const [path, json] of [
-      [`/api/inbox/chat/${peers[0]!.jid}`, { archived: 'yes' }],
-      [`/api/inbox/chat/${peers[0]!.jid}`, { muted_until: -5 }],
-      [`/api/inbox/group/${peers[0]!.jid}`, { pinned: true }],
+      [`/api/inbox/chat/${peers[0].jid}`, { archived: 'yes' }],
+      [`/api/inbox/chat/${peers[0].jid}`, { muted_until: -5 }],
+      [`/api/inbox/group/${peers[0].jid}`, { pinned: true }],
     ] as const) {
       expect((await http(server.url, 'PUT', path, { auth: owner.basic, json })).status).toBe(400);
     }
     expect((await get(owner, '/api/inbox?unread=maybe')).status).toBe(400);
-    const stranger = (await users('stranger'))[0]!;
+    const stranger = (await users('stranger'))[0];
     const missing = await http(server.url, 'PUT', `/api/inbox/chat/${stranger.jid}`, {
       auth: owner.basic,
       json: { pinned: true },
@@ -224,16 +223,16 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
     ]);
 
     const [carol] = await users('carol');
-    expect((await get(carol!, `/api/messages/${first}/markers`)).status).toBe(404);
+    expect((await get(carol, `/api/messages/${first}/markers`)).status).toBe(404);
     expect(
       (
         await http(server.url, 'POST', `/api/messages/${first}/markers`, {
-          auth: carol!.basic,
+          auth: carol.basic,
           json: { type: 'displayed' },
         })
       ).status,
     ).toBe(404);
-    expect((await get(carol!, `/api/inbox/chat/${bob.jid}/markers`)).status).toBe(404);
+    expect((await get(carol, `/api/inbox/chat/${bob.jid}/markers`)).status).toBe(404);
     expect(
       (
         await http(server.url, 'POST', `/api/messages/${first}/markers`, {
@@ -291,7 +290,7 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
       ['PUT', `/api/messages/${id}/reactions/${encodeURIComponent('👍')}`, undefined],
       ['DELETE', `/api/messages/${id}/reactions/${encodeURIComponent('👍')}`, undefined],
     ] as const) {
-      const outsider = await http(server.url, method, path, { auth: carol!.basic, json });
+      const outsider = await http(server.url, method, path, { auth: carol.basic, json });
       expect(outsider.status, `${method} ${path}`).toBe(404);
     }
     expect((await get<MessageView[]>(alice, `/api/messages/${bob.jid}`)).body.at(-1)!.body).toBe(
@@ -408,7 +407,7 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
     expect(thread.body[1]).toMatchObject({ reply_to: reply.body.id, thread: root });
 
     // A reply must answer a message of the same conversation.
-    const elsewhere = await send(carol!, alice, 'carol here');
+    const elsewhere = await send(carol, alice, 'carol here');
     const wrong = await http(server.url, 'POST', '/api/messages', {
       auth: alice.basic,
       json: { to: bob.jid, body: 'x', reply_to: elsewhere },
