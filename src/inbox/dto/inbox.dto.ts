@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsUUID, Max, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsUUID, Min, ValidateIf } from 'class-validator';
 
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryNumber } from '#src/common/paging.js';
+import { PageSizeQuery } from '#src/common/paging.js';
 
 export const CONVERSATION_KINDS = ['chat', 'room'] as const;
 
@@ -13,15 +13,7 @@ function QueryBoolean(): PropertyDecorator {
   );
 }
 
-export class InboxQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
-  @IsOptional()
-  @QueryNumber()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
-  limit?: number;
-
+export class InboxQuery extends PageSizeQuery {
   @ApiPropertyOptional({
     description:
       'Cursor: the `last_message.id` of the last entry of the previous page; the page continues with older activity',
