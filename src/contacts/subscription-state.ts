@@ -46,15 +46,7 @@ export interface Transition {
 
 /** The nine states of RFC 6121 Appendix A.1, by short name. */
 export type StateName =
-  | 'none'
-  | 'none+out'
-  | 'none+in'
-  | 'none+out+in'
-  | 'to'
-  | 'to+in'
-  | 'from'
-  | 'from+out'
-  | 'both';
+  'none' | 'none+out' | 'none+in' | 'none+out+in' | 'to' | 'to+in' | 'from' | 'from+out' | 'both';
 
 export const STATE_NAMES: readonly StateName[] = [
   'none',

@@ -1,6 +1,8 @@
 import { DomainEntity } from '#src/accounts/domain.entity.js';
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { TokenEntity } from '#src/auth/token.entity.js';
+import { BlockEntity } from '#src/blocking/block.entity.js';
+import { ContactEntity } from '#src/contacts/contact.entity.js';
 import { ConversationSequenceEntity, EventOutboxEntity } from '#src/events/event-outbox.entity.js';
 import {
   WebhookAttemptEntity,
@@ -8,6 +10,7 @@ import {
 } from '#src/events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 import { ArchivedMessageEntity } from '#src/messaging/archived-message.entity.js';
+import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
 
 /** Every entity of the schema; the migrations must describe exactly these. */
 export const ENTITIES = [
@@ -20,4 +23,7 @@ export const ENTITIES = [
   WebhookEndpointEntity,
   WebhookDeliveryEntity,
   WebhookAttemptEntity,
+  ContactEntity,
+  BlockEntity,
+  LastActivityEntity,
 ];

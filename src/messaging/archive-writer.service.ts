@@ -18,6 +18,8 @@ export interface ArchiveWrite {
   readonly recipientJid: string;
   readonly body: string;
   readonly clientId?: string;
+  /** The recipient blocks the sender (XEP-0191): kept in the sender's archive only, with no event. */
+  readonly senderOnly?: boolean;
 }
 
 export interface ArchiveWriteResult {
@@ -141,8 +143,8 @@ async function insertBatch(
   // to oneself is stored once.
   const rows = await manager.query<{ id: string }[]>(
     `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[])
-         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::boolean[])
+         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, sender_only)
      ), sent AS (
        INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
        SELECT sender_id, id, recipient_jid, true, body, client_id FROM input WHERE sender_id IS NOT NULL
@@ -152,6 +154,7 @@ async function insertBatch(
        INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
        SELECT recipient_id, id, sender_jid, false, body, NULL FROM input
        WHERE (sender_id IS NULL OR id IN (SELECT id FROM sent)) AND recipient_id IS DISTINCT FROM sender_id
+         AND NOT sender_only
        RETURNING id
      )
      SELECT id FROM sent`,
@@ -163,6 +166,7 @@ async function insertBatch(
       writes.map((write) => write.recipientJid),
       writes.map((write) => write.body),
       writes.map((write) => write.clientId ?? null),
+      writes.map((write) => write.senderOnly === true),
     ],
   );
   const inserted = new Set(rows.map((row) => row.id));
@@ -189,7 +193,7 @@ function createdEvents(
 ): NewEvent[] {
   return batch.flatMap(({ write, requestId }, index) => {
     const result = results[index]!;
-    if (result.duplicate) {
+    if (result.duplicate || write.senderOnly === true) {
       return [];
     }
     const event: NewEvent = {

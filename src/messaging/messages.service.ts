@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { timestampOf } from '#src/common/ids.js';
 import { AppConfig } from '#src/config/app-config.js';
@@ -43,6 +44,7 @@ export class MessagesService {
     private readonly router: RouterService,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly blocking: BlockingService,
   ) {}
 
   async send(command: SendCommand): Promise<SendResult> {
@@ -55,6 +57,9 @@ export class MessagesService {
       });
     }
     const recipient = await this.resolveRecipient(to);
+    // XEP-0191: 409 when the sender blocks the recipient; when the recipient blocks the sender the
+    // message is kept on the sender's side only and goes no further, and the sender is not told.
+    const dropped = (await this.blocking.checkSend(command.sender, recipient)) === 'drop';
     const stored = await this.writer.write({
       senderId: command.sender.id,
       senderJid: command.sender.jid,
@@ -62,6 +67,7 @@ export class MessagesService {
       recipientJid: recipient.jid,
       body: command.body,
       ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
+      ...(dropped ? { senderOnly: true } : {}),
     });
     if (stored.duplicate) {
       // A retry is the same request again; the same key on another message is a client bug, not a retry.
@@ -75,7 +81,7 @@ export class MessagesService {
     }
     this.metrics.messagesAccepted.inc({ source: command.source });
     // Stored is what counts: a routing failure is logged, and devices catch up from the archive.
-    await this.route(command, recipient.jid, stored.id).catch((error: unknown) =>
+    await this.route(command, recipient.jid, stored.id, dropped).catch((error: unknown) =>
       this.logger.error({ err: error, messageId: stored.id }, 'live delivery failed after commit'),
     );
 
@@ -96,7 +102,12 @@ export class MessagesService {
     return recipient;
   }
 
-  private async route(command: SendCommand, recipientJid: string, id: string): Promise<void> {
+  private async route(
+    command: SendCommand,
+    recipientJid: string,
+    id: string,
+    dropped: boolean,
+  ): Promise<void> {
     const base = {
       id,
       from: command.sender.jid,
@@ -112,11 +123,13 @@ export class MessagesService {
     };
     const self = command.sender.jid === recipientJid;
     await Promise.all([
-      this.router.deliver(
-        recipientJid,
-        { event: 'message', data: self ? outgoing : incoming },
-        command.senderSession,
-      ),
+      dropped
+        ? undefined
+        : this.router.deliver(
+            recipientJid,
+            { event: 'message', data: self ? outgoing : incoming },
+            command.senderSession,
+          ),
       command.sender.id === null || self
         ? undefined
         : this.router.deliver(

@@ -79,9 +79,9 @@ export class SseController {
 
         return;
       }
-      response.write(
-        `id: ${delivery.data.id}\nevent: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`,
-      );
+      // Only messages carry an id to resume from; other events go without one.
+      const id = 'id' in delivery.data ? `id: ${delivery.data.id}\n` : '';
+      response.write(`${id}event: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`);
     };
     const keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);
     const session: LocalSession = {
@@ -114,7 +114,7 @@ export class SseController {
         write({ event: message.direction === 'in' ? 'message' : 'message:sent', data: message });
       }
       for (const delivery of pending) {
-        if (!sent.has(delivery.data.id)) {
+        if (!('id' in delivery.data) || !sent.has(delivery.data.id)) {
           write(delivery);
         }
       }

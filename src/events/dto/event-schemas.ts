@@ -42,6 +42,18 @@ export class PresenceOnlineV1 {
   transport: string;
 }
 
+export class ContactSubscriptionV1 {
+  @ApiProperty({
+    example: 'alice@localhost',
+    description:
+      'contact.subscribed, contact.unsubscribed: the user who now receives (or no longer receives) the presence',
+  })
+  user: string;
+
+  @ApiProperty({ example: 'bob@localhost', description: 'Whose presence it is' })
+  contact: string;
+}
+
 export class WebhookTestV1 {
   @ApiProperty()
   endpoint_id: string;
@@ -90,9 +102,14 @@ export class WebhookEventEnvelope {
   conversation?: ConversationPosition;
 
   @ApiProperty({
-    oneOf: [MessageCreatedV1, UserEventV1, PresenceOnlineV1, WebhookTestV1, EndpointDisabledV1].map(
-      (model) => ({ $ref: getSchemaPath(model) }),
-    ),
+    oneOf: [
+      MessageCreatedV1,
+      UserEventV1,
+      PresenceOnlineV1,
+      ContactSubscriptionV1,
+      WebhookTestV1,
+      EndpointDisabledV1,
+    ].map((model) => ({ $ref: getSchemaPath(model) })),
   })
   data: unknown;
 }
@@ -102,6 +119,7 @@ export const EVENT_SCHEMAS = [
   MessageCreatedV1,
   UserEventV1,
   PresenceOnlineV1,
+  ContactSubscriptionV1,
   WebhookTestV1,
   EndpointDisabledV1,
 ];
