@@ -12,7 +12,7 @@ import {
   type TestUser,
 } from '#test/helpers/api.js';
 import { createTestDatabase, servicesUp } from '#test/helpers/services.js';
-import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
+import { startTestServer, uniqueDomain, type TestServer } from '#test/helpers/test-server.js';
 import { WebhookReceiver } from '#test/helpers/webhook-receiver.js';
 
 /** A socket.io session whose recorders listen from before the handshake, so nothing early is missed. */
@@ -609,5 +609,112 @@ describe.skipIf(!servicesUp())('contacts, presence subscriptions and blocking', 
       (await call<{ jid: string }[]>('alice', 'GET', '/api/blocking')).body.map((b) => b.jid),
     ).toEqual(['spam.example']);
     aliceSession.socket.disconnect();
+  });
+});
+
+describe.skipIf(!servicesUp())('presence and blocking across two nodes', () => {
+  const domain = uniqueDomain();
+  const shared = { REDIS_KEY_PREFIX: `test:contacts-cluster:${domain}:` };
+  let nodeA: TestServer;
+  let nodeB: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    nodeA = await startTestServer({ ...shared, NODE_ID: 'node-a' }, { domain });
+    nodeB = await startTestServer({ ...shared, NODE_ID: 'node-b' }, { domain });
+    alice = await registerUser(nodeA.url, domain, 'alice');
+    bob = await registerUser(nodeA.url, domain, 'bob');
+  });
+
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.disconnect());
+    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
+  });
+
+  it('sends presence set on node B to a subscriber on node A, and a block made on A holds on B', async () => {
+    const put = (base: string, who: TestUser, path: string, json: unknown) =>
+      http(base, 'PUT', path, { auth: who.basic, json });
+    expect(
+      (await put(nodeA.url, alice, `/api/contacts/${bob.jid}`, { action: 'invite' })).status,
+    ).toBe(200);
+    expect(
+      (await put(nodeB.url, bob, `/api/contacts/${alice.jid}`, { action: 'accept' })).status,
+    ).toBe(200);
+
+    const aliceOnA = io(nodeA.url, {
+      auth: { token: await tokenFor(nodeA.url, alice) },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      autoConnect: false,
+    });
+    sockets.push(aliceOnA);
+    const presence = new EventRecorder<PresenceView>(aliceOnA, 'presence');
+    const messages = new EventRecorder<{ body: string }>(aliceOnA, 'message');
+    const opened = new EventRecorder(aliceOnA, 'session');
+    aliceOnA.connect();
+    await opened.waitFor(1);
+    const bobOnB = io(nodeB.url, {
+      auth: { token: await tokenFor(nodeB.url, bob), resource: 'tablet' },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      autoConnect: false,
+    });
+    sockets.push(bobOnB);
+    const bobOpened = new EventRecorder<{ id: string }>(bobOnB, 'session');
+    bobOnB.connect();
+    const [bobSession] = await bobOpened.waitFor(1);
+
+    // Set over REST on node A for Bob's session held by node B.
+    const set = await put(nodeA.url, bob, '/api/presence', {
+      show: 'xa',
+      status: 'Holidays',
+      session: bobSession!.id,
+    });
+    expect(set.status).toBe(200);
+    const bobViews = () => presence.events.filter((view) => view.jid === bob.jid);
+    for (let count = 1; !bobViews().some((view) => view.show === 'xa'); count += 1) {
+      await presence.waitFor(count);
+    }
+    expect(bobViews().find((view) => view.show === 'xa')).toEqual({
+      jid: bob.jid,
+      show: 'xa',
+      status: 'Holidays',
+      resources: [{ resource: 'tablet', show: 'xa', status: 'Holidays' }],
+    });
+
+    // Alice blocks Bob on node A; node B's blocklist cache hears of it before the answer.
+    expect(
+      (
+        await http(nodeA.url, 'POST', '/api/blocking', {
+          auth: alice.basic,
+          json: { jid: bob.jid },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await http(nodeB.url, 'POST', '/api/messages', {
+          auth: bob.basic,
+          json: { to: alice.jid, body: 'blocked' },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await http(nodeA.url, 'DELETE', `/api/blocking/${bob.jid}`, { auth: alice.basic })).status,
+    ).toBe(204);
+    expect(
+      (
+        await http(nodeB.url, 'POST', '/api/messages', {
+          auth: bob.basic,
+          json: { to: alice.jid, body: 'unblocked' },
+        })
+      ).status,
+    ).toBe(200);
+    await messages.waitFor(1);
+    expect(messages.events.map((message) => message.body)).toEqual(['unblocked']);
   });
 });
