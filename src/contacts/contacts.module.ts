@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { AccountsModule } from '#src/accounts/accounts.module.js';
 import { AuthModule } from '#src/auth/auth.module.js';
 import { BlockingModule } from '#src/blocking/blocking.module.js';
+import { AdminContactsController } from '#src/contacts/admin-contacts.controller.js';
 import { ContactsController } from '#src/contacts/contacts.controller.js';
 import { RosterService } from '#src/contacts/roster.service.js';
 import { SubscriptionsService } from '#src/contacts/subscriptions.service.js';
@@ -10,7 +11,7 @@ import { SubscriptionsService } from '#src/contacts/subscriptions.service.js';
 /** Rosters and presence subscriptions. */
 @Module({
   imports: [AuthModule, AccountsModule, BlockingModule],
-  controllers: [ContactsController],
+  controllers: [ContactsController, AdminContactsController],
   providers: [RosterService, SubscriptionsService],
   exports: [RosterService, SubscriptionsService],
 })

@@ -609,6 +609,26 @@ describe.skipIf(!servicesUp())('contacts, presence subscriptions and blocking', 
       (await call<{ jid: string }[]>('alice', 'GET', '/api/blocking')).body.map((b) => b.jid),
     ).toEqual(['spam.example']);
     aliceSession.socket.disconnect();
+
+    // Admins read any roster; users cannot open the admin route.
+    const [domain, local] = [server.domain, 'alice'];
+    const adminView = await http<ContactView[]>(
+      server.url,
+      'GET',
+      `/api/admin/users/${domain}/${local}/contacts`,
+      { auth: ADMIN_AUTH },
+    );
+    expect(adminView.body).toEqual(await roster('alice'));
+    expect(
+      (await call('alice', 'GET', `/api/admin/users/${domain}/${local}/contacts`)).status,
+    ).toBe(401);
+    expect(
+      (
+        await http(server.url, 'GET', `/api/admin/users/${domain}/nobody/contacts`, {
+          auth: ADMIN_AUTH,
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 
