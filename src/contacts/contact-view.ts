@@ -13,7 +13,7 @@ export interface ContactView {
   readonly groups: readonly string[];
 }
 
-export function askOf(state: SubscriptionState): Ask {
+function askOf(state: SubscriptionState): Ask {
   if (state.pendingOut) {
     return state.pendingIn ? 'both' : 'out';
   }

@@ -50,13 +50,6 @@ export class RosterService {
     return rows.map(toContactView);
   }
 
-  /** The owner's item for `jid`, or undefined when there is none. */
-  async find(ownerId: string, jid: string): Promise<ContactView | undefined> {
-    const row = await this.dataSource.getRepository(ContactEntity).findOneBy({ ownerId, jid });
-
-    return row === null ? undefined : toContactView(row);
-  }
-
   /** Whether the owner receives the presence of `jid` (subscription to or both). */
   async receivesPresenceOf(ownerId: string, jid: string): Promise<boolean> {
     const row = await this.dataSource.getRepository(ContactEntity).findOneBy({ ownerId, jid });

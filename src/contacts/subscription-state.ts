@@ -238,8 +238,3 @@ export function stateOf(name: StateName): SubscriptionState {
 export function receivesPresence(state: SubscriptionState): boolean {
   return state.subscription === 'to' || state.subscription === 'both';
 }
-
-/** Whether the contact receives the user's presence in this state. */
-export function sendsPresence(state: SubscriptionState): boolean {
-  return state.subscription === 'from' || state.subscription === 'both';
-}

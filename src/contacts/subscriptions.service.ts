@@ -123,47 +123,9 @@ export class SubscriptionsService {
       !(await this.blocking.isBlocked(owner.id, target.jid))
         ? target.local
         : undefined;
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      await lockRosters(manager, [owner.id, contact?.id]);
-      const ownBefore = await loadItem(manager, owner.id, target.jid);
-      if (remove && !ownBefore.exists) {
-        throw notInRoster(target.jid);
-      }
-      const theirsBefore =
-        contact === undefined ? undefined : await loadItem(manager, contact.id, owner.jid);
-      let { own, theirs } = run(ownBefore, theirsBefore, stanzas);
-      if (remove) {
-        own = {
-          ...own,
-          inRoster: false,
-          subscription: 'none',
-          pendingOut: false,
-          pendingIn: false,
-        };
-      }
-      if (own.inRoster && !ownBefore.inRoster) {
-        await this.roster.assertRoom(manager, owner.id);
-      }
-      if (theirs !== undefined && !theirs.exists && (await this.isCrowded(manager, theirs))) {
-        // A flood of requests cannot grow someone's roster without bound; the extra ones are not kept.
-        theirs = theirsBefore;
-      }
-      own = await saveItem(manager, own);
-      if (theirs !== undefined && !sameItem(theirs, theirsBefore!)) {
-        theirs = await saveItem(manager, theirs);
-      }
-      const recorded = await this.events.record(manager, [
-        ...subscriptionEvents(owner.jid, ownBefore, own),
-        ...(contact === undefined ? [] : subscriptionEvents(contact.jid, theirsBefore!, theirs!)),
-      ]);
-
-      return {
-        own,
-        ownBefore,
-        ...(theirs === undefined ? {} : { theirs, theirsBefore: theirsBefore! }),
-        recorded,
-      };
-    });
+    const outcome = await this.dataSource.transaction((manager) =>
+      this.write(manager, owner, target.jid, contact, stanzas, remove),
+    );
     if (outcome.recorded > 0) {
       this.events.committed();
     }
@@ -173,6 +135,50 @@ export class SubscriptionsService {
     }
 
     return outcome;
+  }
+
+  /** Both sides' items, read, moved through the state machine and stored, with their events. */
+  private async write(
+    manager: EntityManager,
+    owner: UserRef,
+    jid: string,
+    contact: UserRef | undefined,
+    stanzas: readonly SubscriptionStanza[],
+    remove: boolean,
+  ): Promise<Outcome> {
+    await lockRosters(manager, [owner.id, contact?.id]);
+    const ownBefore = await loadItem(manager, owner.id, jid);
+    if (remove && !ownBefore.exists) {
+      throw notInRoster(jid);
+    }
+    const theirsBefore =
+      contact === undefined ? undefined : await loadItem(manager, contact.id, owner.jid);
+    let { own, theirs } = run(ownBefore, theirsBefore, stanzas);
+    if (remove) {
+      own = { ...own, inRoster: false, subscription: 'none', pendingOut: false, pendingIn: false };
+    }
+    if (own.inRoster && !ownBefore.inRoster) {
+      await this.roster.assertRoom(manager, owner.id);
+    }
+    if (theirs !== undefined && !theirs.exists && (await this.isCrowded(manager, theirs))) {
+      // A flood of requests cannot grow someone's roster without bound; the extra ones are not kept.
+      theirs = theirsBefore;
+    }
+    own = await saveItem(manager, own);
+    if (theirs !== undefined && !sameItem(theirs, theirsBefore!)) {
+      theirs = await saveItem(manager, theirs);
+    }
+    const recorded = await this.events.record(manager, [
+      ...subscriptionEvents(owner.jid, ownBefore, own),
+      ...(contact === undefined ? [] : subscriptionEvents(contact.jid, theirsBefore!, theirs!)),
+    ]);
+
+    return {
+      own,
+      ownBefore,
+      ...(theirs === undefined ? {} : { theirs, theirsBefore: theirsBefore! }),
+      recorded,
+    };
   }
 
   /** Implicit items (requests waiting) are capped at the same size as a roster. */
