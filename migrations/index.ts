@@ -1,6 +1,12 @@
 import { Initial1764860000000 } from '#migrations/1764860000000-initial.js';
 import { Webhooks1764870000000 } from '#migrations/1764870000000-webhooks.js';
+import { Contacts1764880000000 } from '#migrations/1764880000000-contacts.js';
 import { Inbox1764900000000 } from '#migrations/1764900000000-inbox.js';
 
 /** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
-export const MIGRATIONS = [Initial1764860000000, Webhooks1764870000000, Inbox1764900000000];
+export const MIGRATIONS = [
+  Initial1764860000000,
+  Webhooks1764870000000,
+  Contacts1764880000000,
+  Inbox1764900000000,
+];

@@ -1,6 +1,8 @@
 import { DomainEntity } from '#src/accounts/domain.entity.js';
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { TokenEntity } from '#src/auth/token.entity.js';
+import { BlockEntity } from '#src/blocking/block.entity.js';
+import { ContactEntity } from '#src/contacts/contact.entity.js';
 import { ConversationSequenceEntity, EventOutboxEntity } from '#src/events/event-outbox.entity.js';
 import {
   WebhookAttemptEntity,
@@ -11,6 +13,7 @@ import { InboxEntryEntity } from '#src/inbox/inbox-entry.entity.js';
 import { ArchivedMessageEntity } from '#src/messaging/archived-message.entity.js';
 import { ChatMarkerEntity } from '#src/messaging/chat-marker.entity.js';
 import { MessageReactionEntity } from '#src/messaging/message-reaction.entity.js';
+import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
 
 /** Every entity of the schema; the migrations must describe exactly these. */
 export const ENTITIES = [
@@ -26,4 +29,7 @@ export const ENTITIES = [
   MessageReactionEntity,
   ChatMarkerEntity,
   InboxEntryEntity,
+  ContactEntity,
+  BlockEntity,
+  LastActivityEntity,
 ];

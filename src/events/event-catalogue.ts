@@ -56,6 +56,10 @@ export interface EventPayloads {
   };
   /** The user's last session closed. Transient: not kept in the outbox. */
   'presence.offline': { readonly jid: string };
+  /** `user` now receives the presence of `contact` (their subscription became to or both). */
+  'contact.subscribed': { readonly user: string; readonly contact: string };
+  /** `user` no longer receives the presence of `contact`. */
+  'contact.unsubscribed': { readonly user: string; readonly contact: string };
   /** Sent on demand from the admin API to check an endpoint. */
   'webhook.test': { readonly endpoint_id: string; readonly message: string };
   /** An endpoint stopped receiving: it answered 410, or failed without a success for too long. */
@@ -78,6 +82,8 @@ export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
   'user.deleted': 1,
   'presence.online': 1,
   'presence.offline': 1,
+  'contact.subscribed': 1,
+  'contact.unsubscribed': 1,
   'webhook.test': 1,
   'webhook.endpoint_disabled': 1,
 };

@@ -20,6 +20,8 @@ export interface ArchiveWrite {
   readonly clientId?: string;
   readonly replyTo?: string;
   readonly thread?: string;
+  /** The recipient blocks the sender (XEP-0191): kept in the sender's archive only, with no event. */
+  readonly senderOnly?: boolean;
 }
 
 /** A conversation's inbox entry as the write left it, for the live push. */
@@ -157,8 +159,8 @@ async function insertBatch(
     { id: string | null; owner_id: string | null; conversation: string | null; unread: number }[]
   >(
     `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[])
-         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
+         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only)
      ), sent AS (
        INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id, reply_to, thread)
        SELECT sender_id, id, recipient_jid, true, body, client_id, reply_to, thread FROM input WHERE sender_id IS NOT NULL
@@ -168,6 +170,7 @@ async function insertBatch(
        INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id, reply_to, thread)
        SELECT recipient_id, id, sender_jid, false, body, NULL, reply_to, thread FROM input
        WHERE (sender_id IS NULL OR id IN (SELECT id FROM sent)) AND recipient_id IS DISTINCT FROM sender_id
+         AND NOT sender_only
        RETURNING id
      ), sides AS (
        SELECT input.sender_id AS owner_id, input.recipient_jid AS conversation, id, input.sender_jid, input.body, 0 AS incoming
@@ -203,6 +206,7 @@ async function insertBatch(
       writes.map((write) => write.clientId ?? null),
       writes.map((write) => write.replyTo ?? null),
       writes.map((write) => write.thread ?? null),
+      writes.map((write) => write.senderOnly === true),
     ],
   );
   const inserted = new Set<string>();
@@ -254,7 +258,7 @@ function createdEvents(
 ): NewEvent[] {
   return batch.flatMap(({ write, requestId }, index) => {
     const result = results[index]!;
-    if (result.duplicate) {
+    if (result.duplicate || write.senderOnly === true) {
       return [];
     }
     const event: NewEvent = {

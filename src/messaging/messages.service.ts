@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { timestampOf } from '#src/common/ids.js';
 import { AppConfig } from '#src/config/app-config.js';
@@ -48,6 +49,7 @@ export class MessagesService {
     private readonly router: RouterService,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly blocking: BlockingService,
   ) {}
 
   async send(command: SendCommand): Promise<SendResult> {
@@ -60,6 +62,9 @@ export class MessagesService {
       });
     }
     const recipient = await this.resolveRecipient(to);
+    // XEP-0191: 409 when the sender blocks the recipient; when the recipient blocks the sender the
+    // message is kept on the sender's side only and goes no further, and the sender is not told.
+    const dropped = (await this.blocking.checkSend(command.sender, recipient)) === 'drop';
     const thread = await this.threadOf(command, recipient);
     const stored = await this.writer.write({
       senderId: command.sender.id,
@@ -70,6 +75,7 @@ export class MessagesService {
       ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
       ...(command.replyTo === undefined ? {} : { replyTo: command.replyTo }),
       ...(thread === undefined ? {} : { thread }),
+      ...(dropped ? { senderOnly: true } : {}),
     });
     if (stored.duplicate) {
       // A retry is the same request again; the same key on another message is a client bug, not a retry.
@@ -83,7 +89,7 @@ export class MessagesService {
     }
     this.metrics.messagesAccepted.inc({ source: command.source });
     // Stored is what counts: a routing failure is logged, and devices catch up from the archive.
-    await this.route(command, recipient, stored, thread).catch((error: unknown) =>
+    await this.route(command, recipient, stored, thread, dropped).catch((error: unknown) =>
       this.logger.error({ err: error, messageId: stored.id }, 'live delivery failed after commit'),
     );
 
@@ -132,6 +138,7 @@ export class MessagesService {
     recipient: UserRef,
     stored: ArchiveWriteResult,
     thread: string | undefined,
+    dropped: boolean,
   ): Promise<void> {
     const { id } = stored;
     const base = {
@@ -164,14 +171,16 @@ export class MessagesService {
     };
     // The sending session knows what it sent; every other session hears of it.
     await Promise.all([
-      this.router.deliver(
-        recipient.jid,
-        [
-          { event: 'message', data: self ? outgoing : incoming },
-          ...inboxOf(recipient.id, command.sender.jid),
-        ],
-        command.senderSession,
-      ),
+      dropped
+        ? undefined
+        : this.router.deliver(
+            recipient.jid,
+            [
+              { event: 'message', data: self ? outgoing : incoming },
+              ...inboxOf(recipient.id, command.sender.jid),
+            ],
+            command.senderSession,
+          ),
       command.sender.id === null || self
         ? undefined
         : this.router.deliver(

@@ -4,6 +4,7 @@ import { AccountsModule } from '#src/accounts/accounts.module.js';
 import { AuthModule } from '#src/auth/auth.module.js';
 import { InboxController } from '#src/inbox/inbox.controller.js';
 import { InboxService } from '#src/inbox/inbox.service.js';
+import { BlockingModule } from '#src/blocking/blocking.module.js';
 import { AdminMessagesController } from '#src/messaging/admin-messages.controller.js';
 import { ArchiveWriter } from '#src/messaging/archive-writer.service.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
@@ -19,7 +20,7 @@ export class MessagingModule {
   static register(options: { readonly sse: boolean }): DynamicModule {
     return {
       module: MessagingModule,
-      imports: [AuthModule, AccountsModule],
+      imports: [AuthModule, AccountsModule, BlockingModule],
       controllers: [
         MessagesController,
         AdminMessagesController,

@@ -4,7 +4,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { BusMessage, ClusterBus } from '#src/routing/cluster-bus.js';
 import type { Delivery } from '#src/routing/server-events.js';
-import type { LocalSession, SessionInfo } from '#src/routing/session.js';
+import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
 import { SessionRegistry } from '#src/routing/session-registry.js';
 
 export type BusListener = (message: BusMessage) => void;
@@ -18,6 +18,17 @@ export interface PresenceChange {
 
 export type PresenceListener = (change: PresenceChange) => void;
 
+/** Any session opening or closing here, with how many sessions the user has left on every node. */
+export interface SessionChange {
+  readonly session: LocalSession;
+  readonly online: boolean;
+  readonly remaining: number;
+  /** The presence the session had when it closed. */
+  readonly presence?: SessionPresence;
+}
+
+export type SessionListener = (change: SessionChange) => void;
+
 /**
  * Delivers events to the live sessions of a user on whichever node holds
  * them: directly to the ones here, over the cluster bus to the others.
@@ -28,6 +39,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   private readonly local = new Map<string, Map<string, LocalSession>>();
   private readonly listeners: BusListener[] = [];
   private readonly presenceListeners: PresenceListener[] = [];
+  private readonly sessionListeners: SessionListener[] = [];
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
@@ -65,6 +77,16 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     this.presenceListeners.push(listener);
   }
 
+  /** Told of every session that opens or closes on this node (presence broadcasts, last activity). */
+  onSessionChange(listener: SessionListener): void {
+    this.sessionListeners.push(listener);
+  }
+
+  /** Sets the presence of one session on any node; false when it is no longer online. */
+  setPresence(session: SessionInfo, presence: SessionPresence): Promise<boolean> {
+    return this.registry.setPresence(session, presence);
+  }
+
   async notifyAll(message: BusMessage): Promise<void> {
     await this.bus.broadcast(message);
   }
@@ -90,23 +112,36 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
       this.local.delete(session.jid);
     }
     this.metrics.sessionsOnline.dec({ transport: session.transport });
+    const stored =
+      this.sessionListeners.length === 0 ? undefined : await this.registry.find(session.id);
     await this.registry.unregister(toInfo(session));
-    await this.announcePresence(session, false);
+    await this.announcePresence(session, false, stored?.presence);
   }
 
-  private async announcePresence(session: LocalSession, online: boolean): Promise<void> {
-    if (this.presenceListeners.length === 0) {
+  private async announcePresence(
+    session: LocalSession,
+    online: boolean,
+    presence?: SessionPresence,
+  ): Promise<void> {
+    if (this.presenceListeners.length === 0 && this.sessionListeners.length === 0) {
       return;
     }
     const remaining = (await this.registry.sessionsOf(session.jid)).length;
+    const change: SessionChange = {
+      session,
+      online,
+      remaining,
+      ...(presence === undefined ? {} : { presence }),
+    };
+    this.sessionListeners.forEach((listener) => listener(change));
     if (online ? remaining === 1 : remaining === 0) {
-      const change = {
+      const edge = {
         jid: session.jid,
         online,
         resource: session.resource,
         transport: session.transport,
       };
-      this.presenceListeners.forEach((listener) => listener(change));
+      this.presenceListeners.forEach((listener) => listener(edge));
     }
   }
 
@@ -225,6 +260,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
         break;
       case 'token-revoked':
       case 'webhooks-changed':
+      case 'blocks-changed':
         break;
     }
     for (const listener of this.listeners) {

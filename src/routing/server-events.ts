@@ -1,5 +1,8 @@
+import type { BlockView } from '#src/blocking/block-view.js';
+import type { ContactView } from '#src/contacts/contact-view.js';
 import type { InboxChangeView } from '#src/inbox/inbox-view.js';
 import type { MarkerView, MessageView, ReactionChangeView } from '#src/messaging/message-view.js';
+import type { PresenceView, TypingView } from '#src/presence/presence-view.js';
 
 /**
  * Events the server pushes to a user's live sessions, by name. socket.io
@@ -20,6 +23,18 @@ export interface ServerEvents {
   marker: MarkerView;
   /** One of this user's inbox entries changed: unread count, last message or flags. */
   inbox: InboxChangeView;
+  /** A roster item was added or changed (name, groups, subscription, pending requests). */
+  contact: ContactView;
+  /** A roster item is gone. */
+  'contact:removed': { readonly jid: string };
+  /** A contact's presence (or the user's own, from another session); `offline` when it ended. */
+  presence: PresenceView;
+  /** A peer is typing or stopped; real time only. */
+  typing: TypingView;
+  /** The user blocked a JID (from any session). */
+  block: BlockView;
+  /** The user unblocked a JID. */
+  'block:removed': { readonly jid: string };
 }
 
 export type ServerEventName = keyof ServerEvents;

@@ -28,6 +28,13 @@ export const PROBLEMS = {
   conflict: { status: 409, title: 'The resource already exists' },
   'user-exists': { status: 409, title: 'The user already exists' },
   'domain-exists': { status: 409, title: 'The domain already exists' },
+  'recipient-blocked': {
+    status: 409,
+    title: 'You block this address; unblock it before sending to it',
+  },
+  'contacts-limit-reached': { status: 409, title: 'The contact list is full' },
+  'blocks-limit-reached': { status: 409, title: 'The blocklist is full' },
+  'no-session': { status: 409, title: 'The user has no session online' },
   'idempotency-key-reused': {
     status: 422,
     title: 'The idempotency key was already used for a different message',

@@ -115,6 +115,18 @@ export class PresenceOnlineV1 {
   transport: string;
 }
 
+export class ContactSubscriptionV1 {
+  @ApiProperty({
+    example: 'alice@localhost',
+    description:
+      'contact.subscribed, contact.unsubscribed: the user who now receives (or no longer receives) the presence',
+  })
+  user: string;
+
+  @ApiProperty({ example: 'bob@localhost', description: 'Whose presence it is' })
+  contact: string;
+}
+
 export class WebhookTestV1 {
   @ApiProperty()
   endpoint_id: string;
@@ -142,6 +154,7 @@ const EVENT_PAYLOADS = [
   MessageReactedV1,
   UserEventV1,
   PresenceOnlineV1,
+  ContactSubscriptionV1,
   WebhookTestV1,
   EndpointDisabledV1,
 ];
