@@ -4,14 +4,17 @@ import { APP_FILTER } from '@nestjs/core';
 import { AccountsAdminModule } from '#src/accounts/accounts-admin.module.js';
 import { AccountsModule } from '#src/accounts/accounts.module.js';
 import { AuthModule } from '#src/auth/auth.module.js';
+import { BlockingModule } from '#src/blocking/blocking.module.js';
 import { ProblemFilter } from '#src/common/errors/problem.filter.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { ConfigModule } from '#src/config/config.module.js';
+import { ContactsModule } from '#src/contacts/contacts.module.js';
 import { DatabaseModule } from '#src/database/database.module.js';
 import { EventsModule } from '#src/events/events.module.js';
 import { JsonBodyMiddleware } from '#src/common/json-body.middleware.js';
 import { MessagingModule } from '#src/messaging/messaging.module.js';
 import { ObservabilityModule } from '#src/observability/observability.module.js';
+import { PresenceModule } from '#src/presence/presence.module.js';
 import { RealtimeModule } from '#src/realtime/realtime.module.js';
 import { RedisModule } from '#src/redis/redis.module.js';
 import { RoomsModule } from '#src/rooms/rooms.module.js';
@@ -38,6 +41,9 @@ export class AppModule implements NestModule {
         AccountsAdminModule,
         AdminSessionsModule,
         messaging,
+        BlockingModule,
+        ContactsModule,
+        PresenceModule.register({ realtime: config.isEnabled('realtime') }),
         ...rooms,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging, rooms)] : []),
       ],

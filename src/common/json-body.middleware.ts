@@ -42,7 +42,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
       request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
     if (
       (hasBody || request.headers['transfer-encoding'] !== undefined) &&
-      ['POST', 'PUT', 'PATCH'].includes(request.method)
+      ['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)
     ) {
       const type = request.headers['content-type'] ?? '';
       const charset = CHARSET.exec(type)?.[1]?.toLowerCase();

@@ -15,12 +15,8 @@ export function QueryNumber(): PropertyDecorator {
 }
 export const MAX_PAGE_SIZE = 500;
 
-/**
- * Archive paging. `before` is epoch milliseconds, as the older REST API had
- * it; `before_id` and `after_id` are message ids, exact cursors that never
- * skip or repeat messages sharing a millisecond. Pages run oldest to newest.
- */
-export class ArchivePageQuery {
+/** How many items a page holds. */
+export class PageSizeQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
   @QueryNumber()
@@ -28,7 +24,14 @@ export class ArchivePageQuery {
   @Min(1)
   @Max(MAX_PAGE_SIZE)
   limit?: number;
+}
 
+/**
+ * Archive paging. `before` is epoch milliseconds, as the older REST API had
+ * it; `before_id` and `after_id` are message ids, exact cursors that never
+ * skip or repeat messages sharing a millisecond. Pages run oldest to newest.
+ */
+export class ArchivePageQuery extends PageSizeQuery {
   @ApiPropertyOptional({
     description: 'Only messages strictly older than this time (epoch milliseconds)',
   })

@@ -45,6 +45,9 @@ export class AppConfig {
     readonly lockoutSeconds: number;
   };
   readonly systemSender?: string;
+  /** Roster items a user may add; items that only hold a pending request do not count. */
+  readonly contacts: { readonly maxPerUser: number };
+  readonly blocking: { readonly maxPerUser: number };
   readonly shutdownTimeoutMs: number;
   readonly sessionTtlSeconds: number;
   readonly webhooks: {
@@ -108,6 +111,8 @@ export class AppConfig {
       lockoutSeconds: parsed.LOGIN_LOCKOUT_SECONDS,
     };
     this.systemSender = parsed.SYSTEM_SENDER;
+    this.contacts = { maxPerUser: parsed.CONTACTS_MAX_PER_USER };
+    this.blocking = { maxPerUser: parsed.BLOCKS_MAX_PER_USER };
     this.shutdownTimeoutMs = parsed.SHUTDOWN_TIMEOUT_MS;
     this.sessionTtlSeconds = parsed.SESSION_TTL_SECONDS;
     this.webhooks = {

@@ -83,6 +83,8 @@ export const configSchema = z
     LOGIN_MAX_FAILURES_PER_ADDRESS: integer(1, 100000).default(50),
     LOGIN_LOCKOUT_SECONDS: integer(1, 86400).default(300),
     SYSTEM_SENDER: optionalText,
+    CONTACTS_MAX_PER_USER: integer(1, 100_000).default(1000),
+    BLOCKS_MAX_PER_USER: integer(1, 100_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: integer(0, 600000).default(10000),
     SESSION_TTL_SECONDS: integer(3, 3600).default(15),
     TRUST_PROXY: boolean.default(false),

@@ -1,6 +1,8 @@
 import { DomainEntity } from '#src/accounts/domain.entity.js';
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { TokenEntity } from '#src/auth/token.entity.js';
+import { BlockEntity } from '#src/blocking/block.entity.js';
+import { ContactEntity } from '#src/contacts/contact.entity.js';
 import { ConversationSequenceEntity, EventOutboxEntity } from '#src/events/event-outbox.entity.js';
 import {
   WebhookAttemptEntity,
@@ -14,6 +16,7 @@ import { MessageReactionEntity } from '#src/messaging/message-reaction.entity.js
 import { RoomMemberEntity } from '#src/rooms/room-member.entity.js';
 import { RoomMessageEntity } from '#src/rooms/room-message.entity.js';
 import { RoomEntity } from '#src/rooms/room.entity.js';
+import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
 
 /** Every entity of the schema; the migrations must describe exactly these. */
 export const ENTITIES = [
@@ -32,4 +35,7 @@ export const ENTITIES = [
   RoomEntity,
   RoomMemberEntity,
   RoomMessageEntity,
+  ContactEntity,
+  BlockEntity,
+  LastActivityEntity,
 ];

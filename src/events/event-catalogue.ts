@@ -12,6 +12,38 @@ export interface EventPayloads {
     readonly body: string;
     readonly timestamp: number;
     readonly client_id?: string;
+    readonly reply_to?: string;
+    readonly thread?: string;
+  };
+  /** The author corrected a one-to-one message; the id stays, the revision counts up. */
+  'message.edited': {
+    readonly id: string;
+    readonly from: string;
+    readonly to: string;
+    readonly body: string;
+    readonly revision: number;
+    readonly edited_at: number;
+  };
+  /** The author retracted a one-to-one message; its body is gone. */
+  'message.retracted': {
+    readonly id: string;
+    readonly from: string;
+    readonly to: string;
+    readonly retracted_at: number;
+  };
+  /** A participant displayed a conversation up to this message (XEP-0333). */
+  'message.displayed': {
+    readonly id: string;
+    readonly by: string;
+    /** The other participant: the peer's JID of a chat, or `room` with the room id. */
+    readonly conversation: { readonly type: 'chat' | 'room'; readonly id: string };
+  };
+  /** A participant added or removed an emoji reaction. */
+  'message.reacted': {
+    readonly id: string;
+    readonly by: string;
+    readonly emoji: string;
+    readonly added: boolean;
   };
   /** A room was created; its creator (or the user an administrator named) is its owner. */
   'room.created': {
@@ -68,6 +100,10 @@ export interface EventPayloads {
   };
   /** The user's last session closed. Transient: not kept in the outbox. */
   'presence.offline': { readonly jid: string };
+  /** `user` now receives the presence of `contact` (their subscription became to or both). */
+  'contact.subscribed': { readonly user: string; readonly contact: string };
+  /** `user` no longer receives the presence of `contact`. */
+  'contact.unsubscribed': { readonly user: string; readonly contact: string };
   /** Sent on demand from the admin API to check an endpoint. */
   'webhook.test': { readonly endpoint_id: string; readonly message: string };
   /** An endpoint stopped receiving: it answered 410, or failed without a success for too long. */
@@ -88,10 +124,16 @@ export const EVENT_VERSIONS: { readonly [K in EventType]: number } = {
   'room.message_created': 1,
   'room.config_changed': 1,
   'room.destroyed': 1,
+  'message.edited': 1,
+  'message.retracted': 1,
+  'message.displayed': 1,
+  'message.reacted': 1,
   'user.created': 1,
   'user.deleted': 1,
   'presence.online': 1,
   'presence.offline': 1,
+  'contact.subscribed': 1,
+  'contact.unsubscribed': 1,
   'webhook.test': 1,
   'webhook.endpoint_disabled': 1,
 };

@@ -76,11 +76,9 @@ export class AdminMessagesController {
     @Param('with') peer: string,
     @Query() query: ArchivePageQuery,
   ): Promise<MessageView[]> {
-    return this.archive.page(
-      await this.existingUser(user, 'user'),
-      query,
-      parseUserAddress(peer, 'with'),
-    );
+    return this.archive.page(await this.existingUser(user, 'user'), query, {
+      peer: parseUserAddress(peer, 'with'),
+    });
   }
 
   private async resolveSender(from: string | undefined) {

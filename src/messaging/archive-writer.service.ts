@@ -18,6 +18,18 @@ export interface ArchiveWrite {
   readonly recipientJid: string;
   readonly body: string;
   readonly clientId?: string;
+  readonly replyTo?: string;
+  readonly thread?: string;
+  /** The recipient blocks the sender (XEP-0191): kept in the sender's archive only, with no event. */
+  readonly senderOnly?: boolean;
+}
+
+/** A conversation's inbox entry as the write left it, for the live push. */
+export interface InboxChange {
+  readonly ownerId: string;
+  /** The other side's bare JID. */
+  readonly conversation: string;
+  readonly unread: number;
 }
 
 export interface ArchiveWriteResult {
@@ -27,6 +39,8 @@ export interface ArchiveWriteResult {
   /** The body as first stored, which a duplicate may differ from. */
   readonly body: string;
   readonly recipientJid: string;
+  /** The inbox entries this message changed (none for a duplicate). */
+  readonly inbox: readonly InboxChange[];
 }
 
 interface Pending {
@@ -137,24 +151,51 @@ async function insertBatch(
 ): Promise<ArchiveWriteResult[]> {
   const ids = writes.map(() => messageIds.next());
   // The sender's side (skipped for a repeated idempotency key), then the
-  // recipient's side of every message whose sender side is new; a message
-  // to oneself is stored once.
-  const rows = await manager.query<{ id: string }[]>(
+  // recipient's side of every message whose sender side is new (a message
+  // to oneself is stored once), then both owners' inbox entries: one row per
+  // owner and conversation even when the batch holds several of its
+  // messages, since one statement may not update a row twice.
+  const rows = await manager.query<
+    { id: string | null; owner_id: string | null; conversation: string | null; unread: number }[]
+  >(
     `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[])
-         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
+         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only)
      ), sent AS (
-       INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
-       SELECT sender_id, id, recipient_jid, true, body, client_id FROM input WHERE sender_id IS NOT NULL
+       INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id, reply_to, thread)
+       SELECT sender_id, id, recipient_jid, true, body, client_id, reply_to, thread FROM input WHERE sender_id IS NOT NULL
        ON CONFLICT (owner_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
        RETURNING id
      ), received AS (
-       INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id)
-       SELECT recipient_id, id, sender_jid, false, body, NULL FROM input
+       INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id, reply_to, thread)
+       SELECT recipient_id, id, sender_jid, false, body, NULL, reply_to, thread FROM input
        WHERE (sender_id IS NULL OR id IN (SELECT id FROM sent)) AND recipient_id IS DISTINCT FROM sender_id
+         AND NOT sender_only
        RETURNING id
+     ), sides AS (
+       SELECT input.sender_id AS owner_id, input.recipient_jid AS conversation, id, input.sender_jid, input.body, 0 AS incoming
+       FROM sent JOIN input USING (id)
+       UNION ALL
+       SELECT input.recipient_id, input.sender_jid, id, input.sender_jid, input.body, 1
+       FROM received JOIN input USING (id)
+     ), latest AS (
+       SELECT DISTINCT ON (owner_id, conversation) owner_id, conversation, id, sender_jid, body,
+         sum(incoming) OVER (PARTITION BY owner_id, conversation) AS unread
+       FROM sides ORDER BY owner_id, conversation, id DESC
+     ), inbox AS (
+       INSERT INTO inbox_entries AS entry (owner_id, kind, conversation, last_message_id, last_from, last_body, unread)
+       SELECT owner_id, 'chat', conversation, id, sender_jid, body, unread FROM latest
+       ON CONFLICT (owner_id, kind, conversation) DO UPDATE SET
+         last_message_id = greatest(entry.last_message_id, excluded.last_message_id),
+         last_from = CASE WHEN excluded.last_message_id > entry.last_message_id THEN excluded.last_from ELSE entry.last_from END,
+         last_body = CASE WHEN excluded.last_message_id > entry.last_message_id THEN excluded.last_body ELSE entry.last_body END,
+         unread = entry.unread + excluded.unread,
+         archived = entry.archived AND excluded.unread = 0
+       RETURNING owner_id, conversation, unread
      )
-     SELECT id FROM sent`,
+     SELECT id, NULL::uuid AS owner_id, NULL AS conversation, 0 AS unread FROM sent
+     UNION ALL
+     SELECT NULL, owner_id, conversation, unread FROM inbox`,
     [
       ids,
       writes.map((write) => write.senderId),
@@ -163,15 +204,43 @@ async function insertBatch(
       writes.map((write) => write.recipientJid),
       writes.map((write) => write.body),
       writes.map((write) => write.clientId ?? null),
+      writes.map((write) => write.replyTo ?? null),
+      writes.map((write) => write.thread ?? null),
+      writes.map((write) => write.senderOnly === true),
     ],
   );
-  const inserted = new Set(rows.map((row) => row.id));
+  const inserted = new Set<string>();
+  const inbox = new Map<string, InboxChange>();
+  for (const row of rows) {
+    if (row.id !== null) {
+      inserted.add(row.id);
+    } else if (row.owner_id !== null && row.conversation !== null) {
+      inbox.set(`${row.owner_id} ${row.conversation}`, {
+        ownerId: row.owner_id,
+        conversation: row.conversation,
+        unread: Number(row.unread),
+      });
+    }
+  }
+  const changesOf = (write: ArchiveWrite): InboxChange[] =>
+    [
+      write.senderId === null ? undefined : inbox.get(`${write.senderId} ${write.recipientJid}`),
+      write.recipientId === write.senderId
+        ? undefined
+        : inbox.get(`${write.recipientId} ${write.senderJid}`),
+    ].filter((change) => change !== undefined);
 
   return Promise.all(
     writes.map(async (write, index): Promise<ArchiveWriteResult> => {
       const id = ids[index]!;
       if (write.senderId === null || inserted.has(id)) {
-        return { id, duplicate: false, body: write.body, recipientJid: write.recipientJid };
+        return {
+          id,
+          duplicate: false,
+          body: write.body,
+          recipientJid: write.recipientJid,
+          inbox: changesOf(write),
+        };
       }
 
       return findFirstSend(manager, write);
@@ -189,7 +258,7 @@ function createdEvents(
 ): NewEvent[] {
   return batch.flatMap(({ write, requestId }, index) => {
     const result = results[index]!;
-    if (result.duplicate) {
+    if (result.duplicate || write.senderOnly === true) {
       return [];
     }
     const event: NewEvent = {
@@ -203,6 +272,8 @@ function createdEvents(
         body: write.body,
         timestamp: timestampOf(result.id),
         ...(write.clientId === undefined ? {} : { client_id: write.clientId }),
+        ...(write.replyTo === undefined ? {} : { reply_to: write.replyTo }),
+        ...(write.thread === undefined ? {} : { thread: write.thread }),
       },
       ...(requestId === undefined ? {} : { requestId }),
     };
@@ -225,7 +296,7 @@ async function findFirstSend(
     throw new Error('idempotency key conflicted but no first message was found');
   }
 
-  return { id: first.id, duplicate: true, body: first.body, recipientJid: first.peer };
+  return { id: first.id, duplicate: true, body: first.body, recipientJid: first.peer, inbox: [] };
 }
 
 /** PostgreSQL's foreign_key_violation: an owner was deleted between lookup and commit. */

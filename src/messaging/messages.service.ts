@@ -2,13 +2,16 @@ import { Injectable, Logger } from '@nestjs/common';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { timestampOf } from '#src/common/ids.js';
 import { AppConfig } from '#src/config/app-config.js';
-import { ArchiveWriter } from '#src/messaging/archive-writer.service.js';
+import { ArchiveWriter, type ArchiveWriteResult } from '#src/messaging/archive-writer.service.js';
+import { ArchiveService } from '#src/messaging/archive.service.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { RouterService } from '#src/routing/router.service.js';
+import type { Delivery } from '#src/routing/server-events.js';
 
 export interface SendCommand {
   /** The sender: a user, or a bare JID with no account here (a system sender). */
@@ -16,6 +19,8 @@ export interface SendCommand {
   readonly to: string;
   readonly body: string;
   readonly clientId?: string;
+  readonly replyTo?: string;
+  readonly thread?: string;
   /** Where the send came from, for metrics. */
   readonly source: 'client' | 'admin';
   /** The sending session, which gets no copy of its own message. */
@@ -40,9 +45,11 @@ export class MessagesService {
     private readonly users: UsersService,
     private readonly domains: DomainsService,
     private readonly writer: ArchiveWriter,
+    private readonly archive: ArchiveService,
     private readonly router: RouterService,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly blocking: BlockingService,
   ) {}
 
   async send(command: SendCommand): Promise<SendResult> {
@@ -55,6 +62,10 @@ export class MessagesService {
       });
     }
     const recipient = await this.resolveRecipient(to);
+    // XEP-0191: 409 when the sender blocks the recipient; when the recipient blocks the sender the
+    // message is kept on the sender's side only and goes no further, and the sender is not told.
+    const dropped = (await this.blocking.checkSend(command.sender, recipient)) === 'drop';
+    const thread = await this.threadOf(command, recipient);
     const stored = await this.writer.write({
       senderId: command.sender.id,
       senderJid: command.sender.jid,
@@ -62,6 +73,9 @@ export class MessagesService {
       recipientJid: recipient.jid,
       body: command.body,
       ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
+      ...(command.replyTo === undefined ? {} : { replyTo: command.replyTo }),
+      ...(thread === undefined ? {} : { thread }),
+      ...(dropped ? { senderOnly: true } : {}),
     });
     if (stored.duplicate) {
       // A retry is the same request again; the same key on another message is a client bug, not a retry.
@@ -75,11 +89,34 @@ export class MessagesService {
     }
     this.metrics.messagesAccepted.inc({ source: command.source });
     // Stored is what counts: a routing failure is logged, and devices catch up from the archive.
-    await this.route(command, recipient.jid, stored.id).catch((error: unknown) =>
+    await this.route(command, recipient, stored, thread, dropped).catch((error: unknown) =>
       this.logger.error({ err: error, messageId: stored.id }, 'live delivery failed after commit'),
     );
 
     return { id: stored.id, duplicate: false };
+  }
+
+  /**
+   * The thread a message joins: the one given, else for a reply the thread of
+   * the message it answers, which must be in this conversation.
+   */
+  private async threadOf(command: SendCommand, recipient: UserRef): Promise<string | undefined> {
+    if (command.replyTo === undefined) {
+      return command.thread;
+    }
+    const [owner, peer] =
+      command.sender.id === null
+        ? [recipient.id, command.sender.jid]
+        : [command.sender.id, recipient.jid];
+    const parent = await this.archive.find(owner, command.replyTo);
+    if (parent?.peer !== peer) {
+      throw new AppError('message-not-found', {
+        detail: `reply_to ${command.replyTo} is not a message of this conversation`,
+        fields: [{ name: 'reply_to', reason: 'no such message in this conversation' }],
+      });
+    }
+
+    return command.thread ?? parent.thread ?? parent.id;
   }
 
   private async resolveRecipient(jid: string): Promise<UserRef> {
@@ -96,13 +133,22 @@ export class MessagesService {
     return recipient;
   }
 
-  private async route(command: SendCommand, recipientJid: string, id: string): Promise<void> {
+  private async route(
+    command: SendCommand,
+    recipient: UserRef,
+    stored: ArchiveWriteResult,
+    thread: string | undefined,
+    dropped: boolean,
+  ): Promise<void> {
+    const { id } = stored;
     const base = {
       id,
       from: command.sender.jid,
-      to: recipientJid,
+      to: recipient.jid,
       body: command.body,
       timestamp: timestampOf(id),
+      ...(command.replyTo === undefined ? {} : { reply_to: command.replyTo }),
+      ...(thread === undefined ? {} : { thread }),
     };
     const incoming: MessageView = { ...base, direction: 'in' };
     const outgoing: MessageView = {
@@ -110,18 +156,39 @@ export class MessagesService {
       direction: 'out',
       ...(command.clientId === undefined ? {} : { client_id: command.clientId }),
     };
-    const self = command.sender.jid === recipientJid;
+    const self = command.sender.jid === recipient.jid;
+    const inboxOf = (ownerId: string | null, conversation: string): Delivery[] => {
+      const change = stored.inbox.find((entry) => entry.ownerId === ownerId);
+
+      return change === undefined
+        ? []
+        : [
+            {
+              event: 'inbox',
+              data: { type: 'chat', id: conversation, unread: change.unread, last_message_id: id },
+            },
+          ];
+    };
+    // The sending session knows what it sent; every other session hears of it.
     await Promise.all([
-      this.router.deliver(
-        recipientJid,
-        { event: 'message', data: self ? outgoing : incoming },
-        command.senderSession,
-      ),
+      dropped
+        ? undefined
+        : this.router.deliver(
+            recipient.jid,
+            [
+              { event: 'message', data: self ? outgoing : incoming },
+              ...inboxOf(recipient.id, command.sender.jid),
+            ],
+            command.senderSession,
+          ),
       command.sender.id === null || self
         ? undefined
         : this.router.deliver(
             command.sender.jid,
-            { event: 'message:sent', data: outgoing },
+            [
+              { event: 'message:sent', data: outgoing },
+              ...inboxOf(command.sender.id, recipient.jid),
+            ],
             command.senderSession,
           ),
     ]);

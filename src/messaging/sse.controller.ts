@@ -36,7 +36,8 @@ export class SseController {
   @ApiOperation({
     summary: 'Server-Sent Events stream of the user’s messages',
     description:
-      'Events `message` (incoming) and `message:sent` (sent from another device), with the archive JSON as data and the message id as event id. ' +
+      'Events `message` (incoming) and `message:sent` (sent from another device), with the archive JSON as data and the message id as event id; ' +
+      'the other live events (`message:edited`, `message:retracted`, `message:reaction`, `marker`, `inbox` and those of later modules) carry no event id. ' +
       'Reconnect with Last-Event-ID to get what was missed (up to 500 messages; page the archive for more).',
   })
   @ApiProduces('text/event-stream')
@@ -79,9 +80,9 @@ export class SseController {
 
         return;
       }
-      response.write(
-        `id: ${delivery.data.id}\nevent: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`,
-      );
+      // Only messages carry an id: Last-Event-ID is a cursor into the archive.
+      const id = isArchived(delivery) ? `id: ${delivery.data.id}\n` : '';
+      response.write(`${id}event: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`);
     };
     const keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);
     const session: LocalSession = {
@@ -114,7 +115,7 @@ export class SseController {
         write({ event: message.direction === 'in' ? 'message' : 'message:sent', data: message });
       }
       for (const delivery of pending) {
-        if (!sent.has(delivery.data.id)) {
+        if (!isArchived(delivery) || !sent.has(delivery.data.id)) {
           write(delivery);
         }
       }
@@ -124,4 +125,10 @@ export class SseController {
       pending.forEach(write);
     }
   }
+}
+
+function isArchived(
+  delivery: Delivery,
+): delivery is Extract<Delivery, { event: 'message' | 'message:sent' }> {
+  return delivery.event === 'message' || delivery.event === 'message:sent';
 }

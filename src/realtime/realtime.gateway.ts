@@ -18,7 +18,16 @@ import { isXmlSafe } from '#src/common/xml-text.js';
 import { toAppError } from '#src/common/errors/problem.filter.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { SendMessageDto } from '#src/messaging/dto/send-message.dto.js';
+import { MarkersService } from '#src/messaging/markers.service.js';
+import { MessageOperationsService } from '#src/messaging/message-operations.service.js';
+import type { MessageView } from '#src/messaging/message-view.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
+import {
+  MessageRefDto,
+  SocketEditDto,
+  SocketMarkerDto,
+  SocketReactionDto,
+} from '#src/realtime/dto/message-operations.dto.js';
 import { SocketPayloadPipe } from '#src/realtime/socket-payload.pipe.js';
 import { SocketRoomMessageDto } from '#src/rooms/dto/rooms.dto.js';
 import { RoomMessagesService } from '#src/rooms/room-messages.service.js';
@@ -51,6 +60,8 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     private readonly passwords: PasswordAuthenticator,
     private readonly router: RouterService,
     private readonly messages: MessagesService,
+    private readonly operations: MessageOperationsService,
+    private readonly markers: MarkersService,
     private readonly config: AppConfig,
     /** Absent when the rooms module is off. */
     @Optional() private readonly roomMessages?: RoomMessagesService,
@@ -90,7 +101,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     @ConnectedSocket() socket: UserSocket,
     @MessageBody(new SocketPayloadPipe()) dto: SendMessageDto,
   ): Promise<{ id: string }> {
-    const { to, body, client_id: clientId } = dto;
+    const { to, body, client_id: clientId, reply_to: replyTo, thread } = dto;
     const result = await this.messages.send({
       sender: socket.data.user,
       to,
@@ -98,6 +109,8 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       source: 'client',
       senderSession: socket.data.session.id,
       ...(clientId === undefined ? {} : { clientId }),
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(thread === undefined ? {} : { thread }),
     });
 
     return { id: result.id };
@@ -122,6 +135,59 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     });
 
     return { id: result.id };
+  }
+
+  /** `{id, body}`: corrects a message this user sent; the ack carries the message as the archive shows it. */
+  @SubscribeMessage('message:edit')
+  edit(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody(new SocketPayloadPipe()) dto: SocketEditDto,
+  ): Promise<MessageView> {
+    return this.operations.edit(socket.data.user, dto.id, dto.body);
+  }
+
+  /** `{id}`: retracts a message this user sent. */
+  @SubscribeMessage('message:retract')
+  async retract(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody(new SocketPayloadPipe()) dto: MessageRefDto,
+  ): Promise<{ ok: true }> {
+    await this.operations.retract(socket.data.user, dto.id);
+
+    return { ok: true };
+  }
+
+  /** `{id, emoji}` */
+  @SubscribeMessage('reaction:add')
+  async react(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody(new SocketPayloadPipe()) dto: SocketReactionDto,
+  ): Promise<{ ok: true }> {
+    await this.operations.react(socket.data.user, dto.id, dto.emoji, true);
+
+    return { ok: true };
+  }
+
+  /** `{id, emoji}` */
+  @SubscribeMessage('reaction:remove')
+  async unreact(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody(new SocketPayloadPipe()) dto: SocketReactionDto,
+  ): Promise<{ ok: true }> {
+    await this.operations.react(socket.data.user, dto.id, dto.emoji, false);
+
+    return { ok: true };
+  }
+
+  /** `{id, type}`: a chat marker (received, displayed, acknowledged) on a message and all before it. */
+  @SubscribeMessage('marker:send')
+  async mark(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody(new SocketPayloadPipe()) dto: SocketMarkerDto,
+  ): Promise<{ ok: true }> {
+    await this.markers.mark(socket.data.user, dto.id, dto.type);
+
+    return { ok: true };
   }
 
   private async authenticate(socket: UserSocket): Promise<void> {

@@ -8,7 +8,7 @@ export type BusMessage =
   | {
       readonly kind: 'deliver';
       readonly jid: string;
-      readonly delivery: Delivery;
+      readonly deliveries: readonly Delivery[];
       readonly exceptSession?: string;
     }
   | {
@@ -21,7 +21,8 @@ export type BusMessage =
   | { readonly kind: 'credentials-changed'; readonly jid: string }
   | { readonly kind: 'domain-changed'; readonly domain: string; readonly usable: boolean }
   | { readonly kind: 'token-revoked'; readonly tokenHash: string }
-  | { readonly kind: 'webhooks-changed' };
+  | { readonly kind: 'webhooks-changed' }
+  | { readonly kind: 'blocks-changed'; readonly ownerId: string };
 
 export type BusHandler = (message: BusMessage) => void;
 

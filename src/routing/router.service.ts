@@ -4,7 +4,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { BusMessage, ClusterBus } from '#src/routing/cluster-bus.js';
 import type { Delivery } from '#src/routing/server-events.js';
-import type { LocalSession, SessionInfo } from '#src/routing/session.js';
+import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
 import { SessionRegistry } from '#src/routing/session-registry.js';
 
 export type BusListener = (message: BusMessage) => void;
@@ -18,6 +18,17 @@ export interface PresenceChange {
 
 export type PresenceListener = (change: PresenceChange) => void;
 
+/** Any session opening or closing here, with how many sessions the user has left on every node. */
+export interface SessionChange {
+  readonly session: LocalSession;
+  readonly online: boolean;
+  readonly remaining: number;
+  /** The presence the session had when it closed. */
+  readonly presence?: SessionPresence;
+}
+
+export type SessionListener = (change: SessionChange) => void;
+
 /**
  * Delivers events to the live sessions of a user on whichever node holds
  * them: directly to the ones here, over the cluster bus to the others.
@@ -28,6 +39,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   private readonly local = new Map<string, Map<string, LocalSession>>();
   private readonly listeners: BusListener[] = [];
   private readonly presenceListeners: PresenceListener[] = [];
+  private readonly sessionListeners: SessionListener[] = [];
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
@@ -65,6 +77,16 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     this.presenceListeners.push(listener);
   }
 
+  /** Told of every session that opens or closes on this node (presence broadcasts, last activity). */
+  onSessionChange(listener: SessionListener): void {
+    this.sessionListeners.push(listener);
+  }
+
+  /** Sets the presence of one session on any node; false when it is no longer online. */
+  setPresence(session: SessionInfo, presence: SessionPresence): Promise<boolean> {
+    return this.registry.setPresence(session, presence);
+  }
+
   async notifyAll(message: BusMessage): Promise<void> {
     await this.bus.broadcast(message);
   }
@@ -90,29 +112,50 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
       this.local.delete(session.jid);
     }
     this.metrics.sessionsOnline.dec({ transport: session.transport });
+    const stored =
+      this.sessionListeners.length === 0 ? undefined : await this.registry.find(session.id);
     await this.registry.unregister(toInfo(session));
-    await this.announcePresence(session, false);
+    await this.announcePresence(session, false, stored?.presence);
   }
 
-  private async announcePresence(session: LocalSession, online: boolean): Promise<void> {
-    if (this.presenceListeners.length === 0) {
+  private async announcePresence(
+    session: LocalSession,
+    online: boolean,
+    presence?: SessionPresence,
+  ): Promise<void> {
+    if (this.presenceListeners.length === 0 && this.sessionListeners.length === 0) {
       return;
     }
     const remaining = (await this.registry.sessionsOf(session.jid)).length;
+    const change: SessionChange = {
+      session,
+      online,
+      remaining,
+      ...(presence === undefined ? {} : { presence }),
+    };
+    this.sessionListeners.forEach((listener) => listener(change));
     if (online ? remaining === 1 : remaining === 0) {
-      const change = {
+      const edge = {
         jid: session.jid,
         online,
         resource: session.resource,
         transport: session.transport,
       };
-      this.presenceListeners.forEach((listener) => listener(change));
+      this.presenceListeners.forEach((listener) => listener(edge));
     }
   }
 
-  /** Sends to every session of `jid` except `exceptSession`, here and on other nodes. */
-  async deliver(jid: string, delivery: Delivery, exceptSession?: string): Promise<void> {
-    this.deliverLocally(jid, delivery, exceptSession);
+  /**
+   * Sends one event, or several in order, to every session of `jid` except
+   * `exceptSession`, here and on other nodes (one registry lookup for all).
+   */
+  async deliver(
+    jid: string,
+    delivery: Delivery | readonly Delivery[],
+    exceptSession?: string,
+  ): Promise<void> {
+    const deliveries: readonly Delivery[] = Array.isArray(delivery) ? delivery : [delivery];
+    this.deliverLocally(jid, deliveries, exceptSession);
     if (this.config.redis.mode === 'memory') {
       return;
     }
@@ -122,7 +165,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     remoteNodes.delete(this.config.nodeId);
     await Promise.all(
       [...remoteNodes].map((node) =>
-        this.bus.sendToNode(node, { kind: 'deliver', jid, delivery, exceptSession }),
+        this.bus.sendToNode(node, { kind: 'deliver', jid, deliveries, exceptSession }),
       ),
     );
   }
@@ -137,7 +180,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     delivery: Delivery,
     exceptSession?: string,
   ): Promise<void> {
-    jids.forEach((jid) => this.deliverLocally(jid, delivery, exceptSession));
+    jids.forEach((jid) => this.deliverLocally(jid, [delivery], exceptSession));
     if (this.config.redis.mode === 'memory' || jids.length === 0) {
       return;
     }
@@ -198,15 +241,21 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private deliverLocally(jid: string, delivery: Delivery, exceptSession?: string): void {
+  private deliverLocally(
+    jid: string,
+    deliveries: readonly Delivery[],
+    exceptSession?: string,
+  ): void {
     const sessions = this.local.get(jid);
     if (sessions === undefined) {
       return;
     }
     for (const session of sessions.values()) {
       if (session.id !== exceptSession) {
-        session.deliver(delivery);
-        this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
+        for (const delivery of deliveries) {
+          session.deliver(delivery);
+          this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
+        }
       }
     }
   }
@@ -229,11 +278,11 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   private onBusMessage(message: BusMessage): void {
     switch (message.kind) {
       case 'deliver':
-        this.deliverLocally(message.jid, message.delivery, message.exceptSession);
+        this.deliverLocally(message.jid, message.deliveries, message.exceptSession);
         break;
       case 'deliver-each':
         message.jids.forEach((jid) =>
-          this.deliverLocally(jid, message.delivery, message.exceptSession),
+          this.deliverLocally(jid, [message.delivery], message.exceptSession),
         );
         break;
       case 'kick':
@@ -249,6 +298,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
         break;
       case 'token-revoked':
       case 'webhooks-changed':
+      case 'blocks-changed':
         break;
     }
     for (const listener of this.listeners) {

@@ -1,4 +1,8 @@
-import type { MessageView } from '#src/messaging/message-view.js';
+import type { BlockView } from '#src/blocking/block-view.js';
+import type { ContactView } from '#src/contacts/contact-view.js';
+import type { InboxChangeView } from '#src/inbox/inbox-view.js';
+import type { MarkerView, MessageView, ReactionChangeView } from '#src/messaging/message-view.js';
+import type { PresenceView, TypingView } from '#src/presence/presence-view.js';
 import type { RoomDestroyedView, RoomMessageView } from '#src/rooms/room-message-view.js';
 
 /**
@@ -18,6 +22,28 @@ export interface ServerEvents {
   'room:updated': RoomMessageView;
   /** A room this user was in is gone. */
   'room:destroyed': RoomDestroyedView;
+  /** A message of a conversation this user is in was edited by its author. */
+  'message:edited': MessageView;
+  /** A message was retracted by its author: `{id, from, to, retracted_at}`. */
+  'message:retracted': Pick<MessageView, 'id' | 'from' | 'to'> & { readonly retracted_at: number };
+  /** Someone added or removed a reaction on a message this user can see. */
+  'message:reaction': ReactionChangeView;
+  /** A participant marked a message received, displayed or acknowledged. */
+  marker: MarkerView;
+  /** One of this user's inbox entries changed: unread count, last message or flags. */
+  inbox: InboxChangeView;
+  /** A roster item was added or changed (name, groups, subscription, pending requests). */
+  contact: ContactView;
+  /** A roster item is gone. */
+  'contact:removed': { readonly jid: string };
+  /** A contact's presence (or the user's own, from another session); `offline` when it ended. */
+  presence: PresenceView;
+  /** A peer is typing or stopped; real time only. */
+  typing: TypingView;
+  /** The user blocked a JID (from any session). */
+  block: BlockView;
+  /** The user unblocked a JID. */
+  'block:removed': { readonly jid: string };
 }
 
 export type ServerEventName = keyof ServerEvents;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-import type { SessionInfo } from '#src/routing/session.js';
+import type { SessionInfo, SessionPresence } from '#src/routing/session.js';
 
 /**
  * Who is online where. Transient: it rebuilds itself as clients reconnect,
@@ -15,6 +15,8 @@ export abstract class SessionRegistry {
   abstract sessionsOfEach(jids: readonly string[]): Promise<SessionInfo[][]>;
   abstract sessionsOfDomain(domain: string): Promise<SessionInfo[]>;
   abstract find(sessionId: string): Promise<SessionInfo | undefined>;
+  /** Sets a session's presence; false when the session is gone (it is never brought back). */
+  abstract setPresence(session: SessionInfo, presence: SessionPresence): Promise<boolean>;
   /** Marks this node alive and forgets the sessions of nodes that stopped doing so. */
   abstract heartbeat(): Promise<void>;
   abstract close(): Promise<void>;
@@ -58,6 +60,18 @@ export class MemorySessionRegistry extends SessionRegistry {
 
   async find(sessionId: string): Promise<SessionInfo | undefined> {
     return this.byId.get(sessionId);
+  }
+
+  async setPresence(session: SessionInfo, presence: SessionPresence): Promise<boolean> {
+    const current = this.byId.get(session.id);
+    if (current === undefined) {
+      return false;
+    }
+    const updated = { ...current, presence };
+    this.byId.set(session.id, updated);
+    this.byJid.get(session.jid)?.set(session.id, updated);
+
+    return true;
   }
 
   async heartbeat(): Promise<void> {}
@@ -155,6 +169,19 @@ export class RedisSessionRegistry extends SessionRegistry {
       : (await this.sessionsOf(jid)).find((session) => session.id === sessionId);
   }
 
+  async setPresence(session: SessionInfo, presence: SessionPresence): Promise<boolean> {
+    const key = this.keys.sessions(session.jid);
+    const current = await this.redis.hget(key, session.id);
+    if (current === null) {
+      return false;
+    }
+    const updated = JSON.stringify({ ...(JSON.parse(current) as SessionInfo), presence });
+    // Written only while the session is still registered: a disconnect in between wins.
+    const written = await this.redis.eval(SET_IF_PRESENT, 1, key, session.id, updated);
+
+    return written === 1;
+  }
+
   async heartbeat(): Promise<void> {
     const now = Date.now();
     await this.redis.zadd(this.keys.nodes, now, this.node);
@@ -187,6 +214,13 @@ export class RedisSessionRegistry extends SessionRegistry {
     await pipeline.del(this.keys.node(node)).zrem(this.keys.nodes, node).exec();
   }
 }
+
+/** HSET only when the field exists. */
+const SET_IF_PRESENT = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0`;
 
 function domainOf(jid: string): string {
   return jid.slice(jid.indexOf('@') + 1);

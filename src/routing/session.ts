@@ -2,6 +2,14 @@ import type { Delivery } from '#src/routing/server-events.js';
 
 export type Transport = 'socket.io' | 'sse';
 
+/** Availability of a session, as XMPP's `<show/>` has it (RFC 6121 section 4.7.2.1), `online` for none. */
+export type Availability = 'online' | 'away' | 'dnd' | 'xa';
+
+export interface SessionPresence {
+  readonly show: Availability;
+  readonly status?: string;
+}
+
 /** What the registry knows of a session, on any node. */
 export interface SessionInfo {
   readonly id: string;
@@ -13,6 +21,8 @@ export interface SessionInfo {
   /** Epoch milliseconds. */
   readonly connectedAt: number;
   readonly address?: string;
+  /** Absent until the session sets one: a session that connects is online. */
+  readonly presence?: SessionPresence;
 }
 
 /** A session held by this node, able to receive deliveries. */

@@ -21,6 +21,79 @@ export class MessageCreatedV1 {
 
   @ApiPropertyOptional()
   client_id?: string;
+
+  @ApiPropertyOptional({ description: 'The message this one answers' })
+  reply_to?: string;
+
+  @ApiPropertyOptional()
+  thread?: string;
+}
+
+export class MessageEditedV1 {
+  @ApiProperty()
+  id: string;
+
+  @ApiProperty()
+  from: string;
+
+  @ApiProperty()
+  to: string;
+
+  @ApiProperty({ description: 'The new body' })
+  body: string;
+
+  @ApiProperty({ description: 'How many times the message has been edited' })
+  revision: number;
+
+  @ApiProperty({ description: 'Epoch milliseconds' })
+  edited_at: number;
+}
+
+export class MessageRetractedV1 {
+  @ApiProperty()
+  id: string;
+
+  @ApiProperty()
+  from: string;
+
+  @ApiProperty()
+  to: string;
+
+  @ApiProperty({ description: 'Epoch milliseconds' })
+  retracted_at: number;
+}
+
+class ConversationName {
+  @ApiProperty({ enum: ['chat', 'room'] })
+  type: string;
+
+  @ApiProperty({ description: 'The peer’s bare JID, or the room id' })
+  id: string;
+}
+
+export class MessageDisplayedV1 {
+  @ApiProperty({ description: 'The newest message displayed' })
+  id: string;
+
+  @ApiProperty({ description: 'Who displayed it' })
+  by: string;
+
+  @ApiProperty({ type: ConversationName, description: 'The conversation as `by` names it' })
+  conversation: ConversationName;
+}
+
+export class MessageReactedV1 {
+  @ApiProperty()
+  id: string;
+
+  @ApiProperty()
+  by: string;
+
+  @ApiProperty({ example: '👍' })
+  emoji: string;
+
+  @ApiProperty({ description: 'False when the reaction was removed' })
+  added: boolean;
 }
 
 export class RoomCreatedV1 {
@@ -145,6 +218,18 @@ export class PresenceOnlineV1 {
   transport: string;
 }
 
+export class ContactSubscriptionV1 {
+  @ApiProperty({
+    example: 'alice@localhost',
+    description:
+      'contact.subscribed, contact.unsubscribed: the user who now receives (or no longer receives) the presence',
+  })
+  user: string;
+
+  @ApiProperty({ example: 'bob@localhost', description: 'Whose presence it is' })
+  contact: string;
+}
+
 export class WebhookTestV1 {
   @ApiProperty()
   endpoint_id: string;
@@ -163,6 +248,25 @@ export class EndpointDisabledV1 {
   @ApiProperty({ example: 'the endpoint answered 410 Gone' })
   reason: string;
 }
+
+const EVENT_PAYLOADS = [
+  MessageCreatedV1,
+  MessageEditedV1,
+  MessageRetractedV1,
+  MessageDisplayedV1,
+  MessageReactedV1,
+  RoomCreatedV1,
+  RoomMemberAddedV1,
+  RoomMemberRemovedV1,
+  RoomMessageCreatedV1,
+  RoomConfigChangedV1,
+  RoomDestroyedV1,
+  UserEventV1,
+  PresenceOnlineV1,
+  ContactSubscriptionV1,
+  WebhookTestV1,
+  EndpointDisabledV1,
+];
 
 class ConversationPosition {
   @ApiProperty({
@@ -196,34 +300,9 @@ export class WebhookEventEnvelope {
   conversation?: ConversationPosition;
 
   @ApiProperty({
-    oneOf: [
-      MessageCreatedV1,
-      RoomCreatedV1,
-      RoomMemberAddedV1,
-      RoomMemberRemovedV1,
-      RoomMessageCreatedV1,
-      RoomConfigChangedV1,
-      RoomDestroyedV1,
-      UserEventV1,
-      PresenceOnlineV1,
-      WebhookTestV1,
-      EndpointDisabledV1,
-    ].map((model) => ({ $ref: getSchemaPath(model) })),
+    oneOf: EVENT_PAYLOADS.map((model) => ({ $ref: getSchemaPath(model) })),
   })
   data: unknown;
 }
 
-export const EVENT_SCHEMAS = [
-  WebhookEventEnvelope,
-  MessageCreatedV1,
-  RoomCreatedV1,
-  RoomMemberAddedV1,
-  RoomMemberRemovedV1,
-  RoomMessageCreatedV1,
-  RoomConfigChangedV1,
-  RoomDestroyedV1,
-  UserEventV1,
-  PresenceOnlineV1,
-  WebhookTestV1,
-  EndpointDisabledV1,
-];
+export const EVENT_SCHEMAS = [WebhookEventEnvelope, ...EVENT_PAYLOADS];

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 
+import { ArchivePageQuery } from '#src/common/paging.js';
 import { IsXmlText } from '#src/common/validation.js';
 
 export class SendMessageDto {
@@ -30,6 +31,26 @@ export class SendMessageDto {
   @MaxLength(128)
   @IsXmlText()
   client_id?: string;
+
+  @ApiPropertyOptional({
+    description: 'The id of the message this one answers, from the same conversation',
+    example: '019aeb6c-8a4f-7c01-9a3b-3c6d2e1f0a9b',
+  })
+  @IsOptional()
+  @IsUUID('7')
+  reply_to?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'The thread to file the message under; a reply without one joins the thread of the message it answers (or starts one named by that message’s id)',
+    example: 'trip-planning',
+  })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(128)
+  @IsXmlText()
+  thread?: string;
 }
 
 export class AdminSendMessageDto extends SendMessageDto {
@@ -76,4 +97,67 @@ export class MessageResponse {
 
   @ApiPropertyOptional({ description: 'The sender’s idempotency key; shown to the sender only' })
   client_id?: string;
+
+  @ApiPropertyOptional({ description: 'The message this one answers' })
+  reply_to?: string;
+
+  @ApiPropertyOptional({ description: 'The thread it belongs to' })
+  thread?: string;
+
+  @ApiPropertyOptional({
+    description: 'Epoch milliseconds of the last edit; absent if never edited',
+  })
+  edited_at?: number;
+
+  @ApiPropertyOptional({ description: 'How many times the message was edited' })
+  revision?: number;
+
+  @ApiPropertyOptional({
+    description: 'Epoch milliseconds of the retraction; the body is then empty',
+  })
+  retracted_at?: number;
+
+  @ApiPropertyOptional({ type: () => [ReactionCountResponse], description: 'Absent when none' })
+  reactions?: ReactionCountResponse[];
+}
+
+export class ReactionCountResponse {
+  @ApiProperty({ example: '👍' })
+  emoji: string;
+
+  @ApiProperty({ example: 2 })
+  count: number;
+
+  @ApiProperty({ description: 'Whether the reader reacted with it' })
+  mine: boolean;
+}
+
+export class EditMessageDto {
+  @ApiProperty({ description: 'The corrected text', example: 'Hello, Bob!' })
+  @IsString()
+  @IsNotEmpty()
+  @IsXmlText()
+  body: string;
+}
+
+export const MARKER_TYPES = ['received', 'displayed', 'acknowledged'] as const;
+export type MarkerType = (typeof MARKER_TYPES)[number];
+
+export class MarkerDto {
+  @ApiProperty({
+    enum: MARKER_TYPES,
+    description:
+      'XEP-0333: each covers the message and every earlier one; displayed implies received, acknowledged implies both',
+  })
+  @IsIn(MARKER_TYPES)
+  type: MarkerType;
+}
+
+export class ThreadPageQuery extends ArchivePageQuery {
+  @ApiPropertyOptional({ description: 'Only the messages of this thread' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(128)
+  thread?: string;
 }
