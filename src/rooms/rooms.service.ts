@@ -162,41 +162,9 @@ export class RoomsService {
         subject: change.subject ?? room.subject,
         settings: withSettings(room.settings, change.settings),
       };
-      if (
-        next.name === room.name &&
-        next.subject === room.subject &&
-        JSON.stringify(next.settings) === JSON.stringify(room.settings)
-      ) {
-        return;
+      if (!sameConfig(next, room)) {
+        await applyConfig(tx, room, next, actor);
       }
-      await tx.manager.query(
-        `UPDATE rooms SET name = $2, subject = $3, configure_by = $4, invite_by = $5, remove_by = $6
-         WHERE id = $1`,
-        [
-          roomId,
-          next.name,
-          next.subject,
-          next.settings.configure,
-          next.settings.invite,
-          next.settings.remove,
-        ],
-      );
-      const entry = await tx.append(roomId, {
-        kind: 'config_changed',
-        sender: actor?.jid ?? null,
-        data: next,
-      });
-      tx.record({
-        type: 'room.config_changed',
-        domain: room.domain,
-        conversation: roomConversation(roomId),
-        data: { room: roomId, ...next, ...(actor === null ? {} : { by: actor.jid }) },
-      });
-      const members = await membersOf(tx.manager, roomId);
-      tx.push(
-        members.map((member) => member.jid),
-        { event: 'room:updated', data: entry },
-      );
     });
 
     return this.details(roomId, actor);
@@ -240,6 +208,57 @@ export class RoomsService {
 
     return { rooms, ...(rows.length > limit ? { next: rooms.at(-1)?.id } : {}) };
   }
+}
+
+interface RoomConfig {
+  readonly name: string;
+  readonly subject: string;
+  readonly settings: RoomSettings;
+}
+
+function sameConfig(a: RoomConfig, b: RoomConfig): boolean {
+  return (
+    a.name === b.name &&
+    a.subject === b.subject &&
+    JSON.stringify(a.settings) === JSON.stringify(b.settings)
+  );
+}
+
+/** Stores the new configuration with its archive entry and event, and tells every member. */
+async function applyConfig(
+  tx: RoomTransaction,
+  room: RoomState,
+  next: RoomConfig,
+  actor: RoomActor,
+): Promise<void> {
+  await tx.manager.query(
+    `UPDATE rooms SET name = $2, subject = $3, configure_by = $4, invite_by = $5, remove_by = $6
+     WHERE id = $1`,
+    [
+      room.id,
+      next.name,
+      next.subject,
+      next.settings.configure,
+      next.settings.invite,
+      next.settings.remove,
+    ],
+  );
+  const entry = await tx.append(room.id, {
+    kind: 'config_changed',
+    sender: actor?.jid ?? null,
+    data: next,
+  });
+  tx.record({
+    type: 'room.config_changed',
+    domain: room.domain,
+    conversation: roomConversation(room.id),
+    data: { room: room.id, ...next, ...(actor === null ? {} : { by: actor.jid }) },
+  });
+  const members = await membersOf(tx.manager, room.id);
+  tx.push(
+    members.map((member) => member.jid),
+    { event: 'room:updated', data: entry },
+  );
 }
 
 /**
