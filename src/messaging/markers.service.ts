@@ -7,6 +7,7 @@ import { directConversation } from '#src/events/event-catalogue.js';
 import { EventRecorder } from '#src/events/event-recorder.service.js';
 import type { MarkerType } from '#src/messaging/dto/send-message.dto.js';
 import type { ConversationKind, MarkerView } from '#src/messaging/message-view.js';
+import { PeerNotifier } from '#src/messaging/peer-notifier.js';
 import { RouterService } from '#src/routing/router.service.js';
 import type { Delivery } from '#src/routing/server-events.js';
 
@@ -45,6 +46,7 @@ export class MarkersService {
     private readonly users: UsersService,
     private readonly router: RouterService,
     private readonly events: EventRecorder,
+    private readonly peers: PeerNotifier,
   ) {}
 
   /** Marks a message of the user's archive; a marker behind the stored one changes nothing. */
@@ -101,9 +103,7 @@ export class MarkersService {
     }
     await Promise.all([
       this.router.deliver(user.jid, own),
-      outcome.peer === user.jid
-        ? undefined
-        : this.router.deliver(outcome.peer, { event: 'marker', data: marker(user.jid) }),
+      this.peers.tell(user, outcome.peer, { event: 'marker', data: marker(user.jid) }),
     ]);
   }
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
 import { UserRef, UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
 import { isEmoji } from '#src/common/emoji.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { AppConfig } from '#src/config/app-config.js';
@@ -9,6 +10,7 @@ import { directConversation, type NewEvent } from '#src/events/event-catalogue.j
 import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { ARCHIVE_COLUMNS, ArchiveRow, toView } from '#src/messaging/archive.service.js';
 import type { MessageView, ReactionChangeView } from '#src/messaging/message-view.js';
+import { PeerNotifier } from '#src/messaging/peer-notifier.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** Distinct emoji one user may put on one message. */
@@ -18,7 +20,7 @@ export const MAX_REACTIONS_PER_USER = 20;
 interface ChatMessage {
   readonly row: ArchiveRow;
   readonly reader: UserRef;
-  /** The other participant's account; undefined when it has none here (a system sender, a deleted user). */
+  /** The other side's account, when its copy changes too: not for a system sender, a deleted user, or one who blocks the reader. */
   readonly peer: UserRef | undefined;
 }
 
@@ -35,6 +37,8 @@ export class MessageOperationsService {
     private readonly users: UsersService,
     private readonly router: RouterService,
     private readonly events: EventRecorder,
+    private readonly peers: PeerNotifier,
+    private readonly blocking: BlockingService,
     private readonly config: AppConfig,
   ) {}
 
@@ -80,9 +84,7 @@ export class MessageOperationsService {
     this.afterCommit(recorded);
     await Promise.all([
       this.router.deliver(user.jid, { event: 'message:edited', data: view }),
-      peer === user.jid
-        ? undefined
-        : this.router.deliver(peer, { event: 'message:edited', data: mirrored(view) }),
+      this.peers.tell(user, peer, { event: 'message:edited', data: mirrored(view) }),
     ]);
 
     return view;
@@ -120,11 +122,10 @@ export class MessageOperationsService {
     }
     this.afterCommit(outcome.recorded);
     const data = { id, from: outcome.from, to: outcome.to, retracted_at: outcome.retractedAt };
-    await Promise.all(
-      [...new Set([user.jid, outcome.peer])].map((jid) =>
-        this.router.deliver(jid, { event: 'message:retracted', data }),
-      ),
-    );
+    await Promise.all([
+      this.router.deliver(user.jid, { event: 'message:retracted', data }),
+      this.peers.tell(user, outcome.peer, { event: 'message:retracted', data }),
+    ]);
   }
 
   /** Adds or removes the user's reaction; adding one already there, or removing one that is not, changes nothing. */
@@ -173,12 +174,7 @@ export class MessageOperationsService {
     });
     await Promise.all([
       this.router.deliver(user.jid, { event: 'message:reaction', data: change(outcome.peer) }),
-      outcome.peer === user.jid
-        ? undefined
-        : this.router.deliver(outcome.peer, {
-            event: 'message:reaction',
-            data: change(user.jid),
-          }),
+      this.peers.tell(user, outcome.peer, { event: 'message:reaction', data: change(user.jid) }),
     ]);
   }
 
@@ -225,9 +221,14 @@ export class MessageOperationsService {
     if (row === undefined) {
       throw new AppError('message-not-found', { detail: `no message ${id} in your archive` });
     }
-    const peer = row.peer === user.jid ? user : await this.users.findByJid(row.peer);
+    const account = row.peer === user.jid ? user : await this.users.findByJid(row.peer);
+    // Someone who blocks the user keeps their copy as it was (XEP-0191).
+    const blocks =
+      account !== undefined &&
+      account !== user &&
+      (await this.blocking.isBlocked(account.id, user.jid));
 
-    return { row, reader: user, peer };
+    return { row, reader: user, peer: blocks ? undefined : account };
   }
 
   private async authored(

@@ -12,6 +12,7 @@ import { MarkersService } from '#src/messaging/markers.service.js';
 import { MessageOperationsService } from '#src/messaging/message-operations.service.js';
 import { MessagesController } from '#src/messaging/messages.controller.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
+import { PeerNotifier } from '#src/messaging/peer-notifier.js';
 import { SseController } from '#src/messaging/sse.controller.js';
 
 /** One-to-one messages, their archive and operations, chat markers, and the inbox. */
@@ -34,6 +35,7 @@ export class MessagingModule {
         MessageOperationsService,
         MarkersService,
         InboxService,
+        PeerNotifier,
       ],
       exports: [
         MessagesService,

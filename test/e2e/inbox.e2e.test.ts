@@ -416,6 +416,50 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
     expect((await get<MessageView[]>(bob, `/api/messages/${alice.jid}`)).body.length).toBe(4);
   });
 
+  it('keeps a blocked user’s messages, markers and reactions away from the blocker', async () => {
+    const [alice, bob] = await users('alice', 'bob');
+    const before = await send(alice, bob, 'before the block');
+    const bobSocket = await socketOf(bob);
+    const seen: string[] = [];
+    for (const event of ['message', 'marker', 'message:reaction', 'message:edited', 'inbox']) {
+      bobSocket.on(event, () => seen.push(event));
+    }
+    expect(
+      (
+        await http(server.url, 'POST', '/api/blocking', {
+          auth: bob.basic,
+          json: { jid: alice.jid },
+        })
+      ).status,
+    ).toBeLessThan(300);
+
+    await send(alice, bob, 'after the block');
+    await http(server.url, 'PUT', `/api/messages/${before}/reactions/${encodeURIComponent('👍')}`, {
+      auth: alice.basic,
+    });
+    await http(server.url, 'PUT', `/api/messages/${before}`, {
+      auth: alice.basic,
+      json: { body: 'edited after the block' },
+    });
+    // A probe from someone else proves the socket is live, so silence above means nothing was sent.
+    const [carol] = await users('carol');
+    const probe = new EventRecorder(bobSocket, 'message');
+    await send(carol, bob, 'probe');
+    await probe.waitFor(1);
+
+    expect(seen.filter((event) => event !== 'inbox' && event !== 'message')).toEqual([]);
+    expect(probe.events.length).toBe(1);
+    const entry = (await inboxOf(bob)).find((item) => item.id === alice.jid)!;
+    expect(entry).toMatchObject({ unread: 1, last_message: { body: 'before the block' } });
+    const bobCopy = (await get<MessageView[]>(bob, `/api/messages/${alice.jid}`)).body;
+    expect(bobCopy.map((message) => message.body)).toEqual(['before the block']);
+    const aliceCopy = (await get<MessageView[]>(alice, `/api/messages/${bob.jid}`)).body;
+    expect(aliceCopy.map((message) => message.body)).toEqual([
+      'edited after the block',
+      'after the block',
+    ]);
+  });
+
   it('asks for credentials on every new route', async () => {
     const id = '019aeb6c-8a4f-7c01-9a3b-3c6d2e1f0a9b';
     for (const [method, path] of [
