@@ -16,6 +16,7 @@ import { RealtimeModule } from '#src/realtime/realtime.module.js';
 import { RedisModule } from '#src/redis/redis.module.js';
 import { AdminSessionsModule } from '#src/routing/admin-sessions.module.js';
 import { RoutingModule } from '#src/routing/routing.module.js';
+import { XmppModule } from '#src/xmpp/xmpp.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
@@ -37,6 +38,7 @@ export class AppModule implements NestModule {
         AdminSessionsModule,
         messaging,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging)] : []),
+        ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging)] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -1,6 +1,6 @@
 import type { Delivery } from '#src/routing/server-events.js';
 
-export type Transport = 'socket.io' | 'sse';
+export type Transport = 'socket.io' | 'sse' | 'xmpp';
 
 /** What the registry knows of a session, on any node. */
 export interface SessionInfo {

@@ -45,7 +45,7 @@ describe('XML stream parser', () => {
 
     expect(seen.error).toBeUndefined();
     expect(seen.root).toMatchObject({ name: 'stream', ns: NS.stream });
-    expect(seen.root?.attrs).toEqual({ to: 'example.org', version: '1.0' });
+    expect(seen.root?.attrs).toMatchObject({ to: 'example.org', version: '1.0', xmlns: NS.client });
     expect(seen.elements).toHaveLength(2);
     const [message, iq] = seen.elements;
     expect(message).toMatchObject({ name: 'message', ns: NS.client });
@@ -130,7 +130,7 @@ describe('XML stream parser', () => {
 
   it('accepts a stanza at the size limit and refuses one byte more with policy-violation', () => {
     const stanza = (bytes: number) => {
-      const shell = "<message><body></body></message>";
+      const shell = '<message><body></body></message>';
 
       return `<message><body>${'x'.repeat(bytes - shell.length)}</body></message>`;
     };

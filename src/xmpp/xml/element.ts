@@ -1,3 +1,5 @@
+const STREAM_NS = 'http://etherx.jabber.org/streams';
+
 /**
  * A parsed or built XML element, as small as a stanza tree can be: the local
  * name, the resolved namespace, attributes by qualified name (namespace
@@ -61,10 +63,21 @@ export class XmlElement {
     return this.child(name, ns)?.text();
   }
 
-  /** Serializes the element; `contextNs` is the default namespace in scope, not repeated. */
-  toXml(contextNs = ''): string {
-    let out = `<${this.name}`;
-    if (this.ns !== contextNs) {
+  /**
+   * Serializes the element; `contextNs` is the default namespace in scope,
+   * not repeated. Elements of the streams namespace are written with the
+   * customary `stream:` prefix (RFC 6120 section 4.8.5), declared unless
+   * `streamPrefixInScope` says a stream header already did.
+   */
+  toXml(contextNs = '', streamPrefixInScope = false): string {
+    const prefixed = this.ns === STREAM_NS;
+    const tag = prefixed ? `stream:${this.name}` : this.name;
+    let out = `<${tag}`;
+    if (prefixed) {
+      if (!streamPrefixInScope) {
+        out += ` xmlns:stream="${STREAM_NS}"`;
+      }
+    } else if (this.ns !== contextNs) {
       out += ` xmlns="${escapeAttr(this.ns)}"`;
     }
     for (const name in this.attrs) {
@@ -77,11 +90,12 @@ export class XmlElement {
       return `${out}/>`;
     }
     out += '>';
+    const childNs = prefixed ? contextNs : this.ns;
     for (const child of this.children) {
-      out += typeof child === 'string' ? escapeText(child) : child.toXml(this.ns);
+      out += typeof child === 'string' ? escapeText(child) : child.toXml(childNs, true);
     }
 
-    return `${out}</${this.name}>`;
+    return `${out}</${tag}>`;
   }
 }
 
@@ -121,5 +135,7 @@ export function escapeText(text: string): string {
 }
 
 export function escapeAttr(text: string): string {
-  return /[&<>"'\t\n\r]/.test(text) ? text.replace(/[&<>"'\t\n\r]/g, (c) => ATTR_ESCAPES[c]!) : text;
+  return /[&<>"'\t\n\r]/.test(text)
+    ? text.replace(/[&<>"'\t\n\r]/g, (c) => ATTR_ESCAPES[c]!)
+    : text;
 }

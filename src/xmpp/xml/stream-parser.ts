@@ -4,10 +4,7 @@ import { XmlElement } from '#src/xmpp/xml/element.js';
 
 /** Stream error conditions (RFC 6120 section 4.9.3) the parser itself can raise. */
 export type XmlErrorCondition =
-  | 'not-well-formed'
-  | 'restricted-xml'
-  | 'policy-violation'
-  | 'unsupported-encoding';
+  'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'unsupported-encoding';
 
 export class XmlStreamError extends Error {
   constructor(
@@ -179,10 +176,7 @@ export class XmlStreamParser {
       this.pieceStartByte += piece.length;
       // Inside a stanza or in the gap before one, nothing may grow past the limit.
       if (!this.rootClosed && this.pieceStartByte - this.markByte > this.options.maxStanzaBytes) {
-        this.refuse(
-          'policy-violation',
-          `stanza larger than ${this.options.maxStanzaBytes} bytes`,
-        );
+        this.refuse('policy-violation', `stanza larger than ${this.options.maxStanzaBytes} bytes`);
       }
     } catch (error: unknown) {
       this.fail(error);
@@ -223,14 +217,15 @@ export class XmlStreamParser {
 
   private onOpenTag(tag: SaxesTagNS): void {
     const attrs: Record<string, string> = {};
+    const depth = this.stack.length;
     for (const name in tag.attributes) {
       const attribute = tag.attributes[name]!;
-      if (attribute.prefix !== 'xmlns' && attribute.name !== 'xmlns') {
+      // Namespace declarations are kept on the root only, where the stream header's are checked.
+      if (depth === 0 || (attribute.prefix !== 'xmlns' && attribute.name !== 'xmlns')) {
         attrs[attribute.name] = attribute.value;
       }
     }
     const element = new XmlElement(tag.local, tag.uri, attrs);
-    const depth = this.stack.length;
     if (depth === 0) {
       this.rootOpen = true;
       if (this.synthetic) {
@@ -272,10 +267,7 @@ export class XmlStreamParser {
     if (depth === 1) {
       const end = this.offset();
       if (end - this.markByte > this.options.maxStanzaBytes) {
-        this.refuse(
-          'policy-violation',
-          `stanza larger than ${this.options.maxStanzaBytes} bytes`,
-        );
+        this.refuse('policy-violation', `stanza larger than ${this.options.maxStanzaBytes} bytes`);
       }
       this.inStanza = false;
       this.markByte = end;
@@ -290,7 +282,7 @@ export class XmlStreamParser {
       const last = parent.children.length - 1;
       // saxes may report one text node in parts (around CDATA); keep them as one string.
       if (last >= 0 && typeof parent.children[last] === 'string') {
-        parent.children[last] = (parent.children[last] as string) + text;
+        parent.children[last] = (parent.children[last]) + text;
       } else {
         parent.children.push(text);
       }
@@ -318,7 +310,9 @@ export class XmlStreamParser {
     } else {
       const message = error instanceof Error ? error.message : String(error);
       streamError = new XmlStreamError(
-        /undefined entity|doctype|incorrect syntax/.test(message) ? 'restricted-xml' : 'not-well-formed',
+        /undefined entity|doctype|incorrect syntax/.test(message)
+          ? 'restricted-xml'
+          : 'not-well-formed',
         message.replace(/^[^:]*:\d+:\d+: /, ''),
       );
     }
