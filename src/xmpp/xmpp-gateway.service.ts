@@ -57,6 +57,10 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     clearInterval(this.sweeper);
     this.shaper.close();
+    this.closeAll();
+  }
+
+  closeAll(): void {
     for (const stream of [...this.streams]) {
       stream.fail('system-shutdown');
     }

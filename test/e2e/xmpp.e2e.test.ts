@@ -20,11 +20,8 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
   let alice: TestUser;
   let bob: TestUser;
   const clients: TestXmppClient[] = [];
-  const previousTlsSetting = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
 
   beforeAll(async () => {
-    // The test server's certificate is the generated self-signed one.
-    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     server = await startTestServer();
     alice = await registerUser(server.url, server.domain, 'alice');
     bob = await registerUser(server.url, server.domain, 'bob');
@@ -33,11 +30,6 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.stop()));
     await server?.stop();
-    if (previousTlsSetting === undefined) {
-      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-    } else {
-      process.env.NODE_TLS_REJECT_UNAUTHORIZED = previousTlsSetting;
-    }
   });
 
   async function login(user: TestUser, options: Parameters<typeof connectXmpp>[2] = {}) {

@@ -8,6 +8,9 @@ import { XmppListeners } from '#src/xmpp/transports/xmpp-listeners.service.js';
 import type { TestUser } from './api.js';
 import type { TestServer } from './test-server.js';
 
+// Test servers present a generated self-signed certificate; xmpp.js has no option to trust one.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
 export function xmppPorts(server: TestServer): { c2s: number; c2sTls: number } {
   return server.app.get(XmppListeners).ports;
 }

@@ -56,6 +56,8 @@ export class XmppListeners implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // Every stream is told and closed first: a server closes only once its connections have.
+    this.gateway.closeAll();
     await Promise.all([close(this.plain), close(this.direct)]);
   }
 }
