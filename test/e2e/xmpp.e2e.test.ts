@@ -1,4 +1,5 @@
 import { xml } from '@xmpp/client';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { MessageView } from '#src/messaging/message-view.js';
@@ -55,6 +56,28 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
       auth: bob.basic,
     });
     expect(archive.body.at(-1)).toMatchObject({ id: live!.id, body: 'hello from XMPP' });
+    bobSocket.disconnect();
+  });
+
+  it('logs in over WebSocket (RFC 7395) beside socket.io, and both carry one conversation', async () => {
+    // xmpp.js uses the global WebSocket, which Node 20 does not have yet.
+    (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+    const aliceWs = await login(alice, {
+      service: `${server.url.replace('http', 'ws')}/xmpp-websocket`,
+      resource: 'browser',
+    });
+    const bobSocket = await connectSocket(server.url, { token: await tokenFor(server.url, bob) });
+    const received = new EventRecorder<MessageView>(bobSocket, 'message');
+
+    expect(aliceWs.jid).toBe(`${alice.jid}/browser`);
+    await aliceWs.xmpp.send(
+      xml('message', { to: bob.jid, type: 'chat' }, xml('body', {}, 'over WebSocket')),
+    );
+    const [live] = await received.waitFor(1);
+    expect(live).toMatchObject({ from: alice.jid, body: 'over WebSocket' });
+    const reply = await sendMessage(server.url, bob.basic, alice.jid, 'back to WebSocket');
+    const stanza = await aliceWs.waitFor((s) => s.getChildText('body') === 'back to WebSocket');
+    expect(stanza.getChild('stanza-id', 'urn:xmpp:sid:0')?.attrs.id).toBe(reply.body.id);
     bobSocket.disconnect();
   });
 
@@ -131,7 +154,7 @@ describe.skipIf(!servicesUp())('XMPP gateway: direct TLS and MAM', () => {
               'set',
               { xmlns: 'http://jabber.org/protocol/rsm' },
               xml('max', {}, '70'),
-              after === undefined ? undefined : xml('after', {}, after),
+              ...(after === undefined ? [] : [xml('after', {}, after)]),
             ),
           ),
         ),

@@ -1,10 +1,15 @@
 import net from 'node:net';
 import tls from 'node:tls';
 
+import type { Server } from 'node:http';
+
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { WebSocketServer } from 'ws';
 
 import { AppConfig } from '#src/config/app-config.js';
 import { TcpTransport } from '#src/xmpp/transports/tcp.transport.js';
+import { attachWebSocket } from '#src/xmpp/transports/websocket.transport.js';
 import { loadTlsCredentials, type TlsCredentials } from '#src/xmpp/transports/tls-credentials.js';
 import { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
 
@@ -16,12 +21,14 @@ export class XmppListeners implements OnApplicationBootstrap, OnApplicationShutd
   readonly secureContext: tls.SecureContext;
   private plain?: net.Server;
   private direct?: tls.Server;
+  private websocket?: WebSocketServer;
   /** The ports listened on, once listening (0 in the config picks a free one). */
   ports = { c2s: 0, c2sTls: 0 };
 
   constructor(
     private readonly config: AppConfig,
     private readonly gateway: XmppGateway,
+    private readonly http: HttpAdapterHost,
   ) {
     this.credentials = loadTlsCredentials(config);
     this.secureContext = tls.createSecureContext({
@@ -32,6 +39,10 @@ export class XmppListeners implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     const host = this.config.http.host;
+    const httpServer = this.http.httpAdapter?.getHttpServer() as Server | undefined;
+    if (httpServer !== undefined) {
+      this.websocket = attachWebSocket(httpServer, this.gateway, this.config);
+    }
     this.plain = net.createServer((socket) => {
       new TcpTransport(socket, this.gateway, this.credentials, this.secureContext);
     });
@@ -58,6 +69,7 @@ export class XmppListeners implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     // Every stream is told and closed first: a server closes only once its connections have.
     this.gateway.closeAll();
+    this.websocket?.close();
     await Promise.all([close(this.plain), close(this.direct)]);
   }
 }

@@ -282,7 +282,7 @@ export class XmlStreamParser {
       const last = parent.children.length - 1;
       // saxes may report one text node in parts (around CDATA); keep them as one string.
       if (last >= 0 && typeof parent.children[last] === 'string') {
-        parent.children[last] = (parent.children[last]) + text;
+        parent.children[last] = parent.children[last] + text;
       } else {
         parent.children.push(text);
       }
