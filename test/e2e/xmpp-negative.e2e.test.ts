@@ -64,7 +64,9 @@ describe.skipIf(!servicesUp())('XMPP gateway: bad input ends that stream only', 
     await connection.waitFor(/<\/stream:features>/);
     const [local] = user.jid.split('@');
     const plain = Buffer.from(`\0${local}\0${user.password}`).toString('base64');
-    connection.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`);
+    connection.send(
+      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`,
+    );
     await connection.waitFor(/<success/);
     connection.reset();
     connection.send(streamHeader(server.domain));
@@ -119,7 +121,9 @@ describe.skipIf(!servicesUp())('XMPP gateway: bad input ends that stream only', 
     );
 
     await expectStreamError(connection, 'invalid-from');
-    expect(bystander.stanzas.some((stanza) => stanza.getChildText('body') === 'forged')).toBe(false);
+    expect(bystander.stanzas.some((stanza) => stanza.getChildText('body') === 'forged')).toBe(
+      false,
+    );
   });
 
   it('refuses a stream to a domain not served with host-unknown', async () => {

@@ -16,7 +16,7 @@ describe('configuration', () => {
     expect(config.database.mode).toBe('embedded');
     expect(config.redis.mode).toBe('memory');
     expect(config.dataDir).toMatch(/\/data$/);
-    expect([...config.modules]).toEqual(['realtime', 'sse', 'metrics', 'docs', 'webhooks']);
+    expect([...config.modules]).toEqual(['realtime', 'sse', 'metrics', 'docs', 'webhooks', 'xmpp']);
   });
 
   it('reads a YAML file named by CONFIG_FILE, with the environment winning', () => {
