@@ -71,7 +71,6 @@ export class AppConfig {
     readonly rateBurstBytes: number;
     readonly maxOutboundBytes: number;
     readonly pingIntervalMs: number;
-    readonly boshMaxWaitSeconds: number;
   };
 
   constructor(parsed: ParsedConfig) {
@@ -136,7 +135,6 @@ export class AppConfig {
       rateBurstBytes: parsed.XMPP_RATE_BURST_BYTES,
       maxOutboundBytes: parsed.XMPP_MAX_OUTBOUND_BYTES,
       pingIntervalMs: parsed.XMPP_PING_INTERVAL_SECONDS * 1000,
-      boshMaxWaitSeconds: parsed.XMPP_BOSH_MAX_WAIT_SECONDS,
     };
     this.webhooks = {
       workers: parsed.WEBHOOK_WORKERS,

@@ -118,7 +118,6 @@ export const configSchema = z
     XMPP_RATE_BURST_BYTES: integer(1024, 1024 * 1024 * 1024).default(1024 * 1024),
     XMPP_MAX_OUTBOUND_BYTES: integer(16 * 1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
     XMPP_PING_INTERVAL_SECONDS: integer(5, 86400).default(300),
-    XMPP_BOSH_MAX_WAIT_SECONDS: integer(1, 300).default(60),
   })
   .strict()
   .superRefine((config, context) => {
