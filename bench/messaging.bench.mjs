@@ -316,6 +316,9 @@ async function startServer() {
       NODE_ENV: 'production',
       HTTP_PORT: String(port),
       HTTP_HOST: '127.0.0.1',
+      // Free ports: runs side by side must not collide on 5222/5223.
+      XMPP_C2S_PORT: '0',
+      XMPP_C2S_TLS_PORT: '0',
       DATABASE_URL: databaseUrl(),
       REDIS_URL: opts.redisUrl,
       DATA_DIR: join(RUN_DIR, 'data'),

@@ -231,6 +231,8 @@ async function startServer() {
         ADMIN_USERNAME: 'admin',
         ADMIN_PASSWORD,
         LOG_LEVEL: opts.logLevel,
+        XMPP_C2S_PORT: '0',
+        XMPP_C2S_TLS_PORT: '0',
         // Registration and login of the members are setup, not what is measured.
         LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
         ...opts.serverEnv,

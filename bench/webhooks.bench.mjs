@@ -116,6 +116,9 @@ async function main() {
       ...process.env,
       HTTP_PORT: String(PORT),
       HTTP_HOST: '127.0.0.1',
+      // Free ports: runs side by side must not collide on 5222/5223.
+      XMPP_C2S_PORT: '0',
+      XMPP_C2S_TLS_PORT: '0',
       DATABASE_URL: POSTGRES.replace(/\/[^/]*$/, `/${DATABASE}`),
       REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: `bench-webhooks-${Date.now()}:`,

@@ -20,6 +20,7 @@ import { RedisModule } from '#src/redis/redis.module.js';
 import { RoomsModule } from '#src/rooms/rooms.module.js';
 import { AdminSessionsModule } from '#src/routing/admin-sessions.module.js';
 import { RoutingModule } from '#src/routing/routing.module.js';
+import { XmppModule } from '#src/xmpp/xmpp.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
@@ -46,6 +47,7 @@ export class AppModule implements NestModule {
         PresenceModule.register({ realtime: config.isEnabled('realtime') }),
         ...rooms,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging, rooms)] : []),
+        ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging)] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -3,6 +3,11 @@ import { DataSource, EntityManager, MoreThan, Repository } from 'typeorm';
 
 import { DomainsService, parseDomainName } from '#src/accounts/domains.service.js';
 import { PasswordHasher } from '#src/accounts/password-hasher.js';
+import {
+  decodeScramCredential,
+  type ScramCredential,
+  type ScramHash,
+} from '#src/accounts/scram.js';
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { JidError, normalizeLocal, normalizeUserJid } from '#src/common/jid.js';
@@ -195,6 +200,33 @@ export class UsersService {
     this.lookups.set(jid, { user, at: Date.now() });
 
     return user;
+  }
+
+  /** The stored SCRAM keys of a user (RFC 5802 section 3), for SASL only. */
+  async scramCredentialsOf(
+    jid: string,
+    hash: ScramHash,
+  ): Promise<{ readonly user: UserRef; readonly credential: ScramCredential } | undefined> {
+    const at = jid.indexOf('@');
+    const row = await this.users.findOne({
+      select: {
+        id: true,
+        username: true,
+        domain: true,
+        credentialVersion: true,
+        scramSha1: hash === 'sha1',
+        scramSha256: hash === 'sha256',
+      },
+      where: { username: jid.slice(0, at), domain: jid.slice(at + 1) },
+    });
+    if (row === null) {
+      return undefined;
+    }
+
+    return {
+      user: { id: row.id, jid: row.jid, credentialVersion: row.credentialVersion },
+      credential: decodeScramCredential(hash === 'sha1' ? row.scramSha1 : row.scramSha256),
+    };
   }
 
   /** The stored password hash of a user, for authentication only. */

@@ -64,6 +64,19 @@ export class AppConfig {
     readonly forward?: { readonly url: string; readonly secret?: string };
   };
 
+  readonly xmpp: {
+    readonly c2sPort: number;
+    readonly c2sTlsPort: number;
+    readonly tls?: { readonly certFile: string; readonly keyFile: string };
+    readonly requireTls: boolean;
+    readonly maxStanzaBytes: number;
+    /** 0: no shaping. */
+    readonly rateBytesPerSecond: number;
+    readonly rateBurstBytes: number;
+    readonly maxOutboundBytes: number;
+    readonly pingIntervalMs: number;
+  };
+
   constructor(parsed: ParsedConfig) {
     this.http = {
       port: parsed.HTTP_PORT,
@@ -115,6 +128,21 @@ export class AppConfig {
     this.blocking = { maxPerUser: parsed.BLOCKS_MAX_PER_USER };
     this.shutdownTimeoutMs = parsed.SHUTDOWN_TIMEOUT_MS;
     this.sessionTtlSeconds = parsed.SESSION_TTL_SECONDS;
+    this.xmpp = {
+      c2sPort: parsed.XMPP_C2S_PORT,
+      c2sTlsPort: parsed.XMPP_C2S_TLS_PORT,
+      ...(parsed.XMPP_TLS_CERT === undefined || parsed.XMPP_TLS_KEY === undefined
+        ? {}
+        : {
+            tls: { certFile: resolve(parsed.XMPP_TLS_CERT), keyFile: resolve(parsed.XMPP_TLS_KEY) },
+          }),
+      requireTls: parsed.XMPP_REQUIRE_TLS,
+      maxStanzaBytes: parsed.XMPP_MAX_STANZA_SIZE,
+      rateBytesPerSecond: parsed.XMPP_RATE_BYTES_PER_SECOND,
+      rateBurstBytes: parsed.XMPP_RATE_BURST_BYTES,
+      maxOutboundBytes: parsed.XMPP_MAX_OUTBOUND_BYTES,
+      pingIntervalMs: parsed.XMPP_PING_INTERVAL_SECONDS * 1000,
+    };
     this.webhooks = {
       workers: parsed.WEBHOOK_WORKERS,
       concurrency: parsed.WEBHOOK_CONCURRENCY,

@@ -4,7 +4,15 @@ import { normalizeDomain } from '#src/common/jid.js';
 import { RetrySchedule } from '#src/events/retry-schedule.js';
 
 /** Feature modules that configuration can switch on or off. */
-export const FEATURE_MODULES = ['realtime', 'sse', 'metrics', 'docs', 'webhooks', 'rooms'] as const;
+export const FEATURE_MODULES = [
+  'realtime',
+  'sse',
+  'metrics',
+  'docs',
+  'webhooks',
+  'rooms',
+  'xmpp',
+] as const;
 export type FeatureModule = (typeof FEATURE_MODULES)[number];
 
 const list = z
@@ -112,8 +120,27 @@ export const configSchema = z
     WEBHOOK_SWEEP_SECONDS: integer(1, 3600).default(30),
     WEBHOOK_FORWARD_URL: optionalText,
     WEBHOOK_FORWARD_SECRET: optionalText,
+    XMPP_C2S_PORT: integer(0, 65535).default(5222),
+    XMPP_C2S_TLS_PORT: integer(0, 65535).default(5223),
+    XMPP_TLS_CERT: optionalText,
+    XMPP_TLS_KEY: optionalText,
+    XMPP_REQUIRE_TLS: boolean.default(true),
+    XMPP_MAX_STANZA_SIZE: integer(1024, 16 * 1024 * 1024).default(256 * 1024),
+    XMPP_RATE_BYTES_PER_SECOND: integer(0, 1024 * 1024 * 1024).default(256 * 1024),
+    XMPP_RATE_BURST_BYTES: integer(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+    XMPP_MAX_OUTBOUND_BYTES: integer(16 * 1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
+    XMPP_PING_INTERVAL_SECONDS: integer(5, 86400).default(300),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    if ((config.XMPP_TLS_CERT === undefined) !== (config.XMPP_TLS_KEY === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['XMPP_TLS_CERT'],
+        message: 'XMPP_TLS_CERT and XMPP_TLS_KEY go together',
+      });
+    }
+  });
 
 export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -31,6 +31,8 @@ export interface ArchiveFilter {
   /** One conversation: the other side's bare JID. */
   readonly peer?: string;
   readonly thread?: string;
+  /** Only messages after this id, whichever way the page is read (an exclusive lower bound). */
+  readonly afterId?: string;
 }
 
 /** Reads a user's archive: everything, or one conversation, a page at a time. */
@@ -55,6 +57,9 @@ export class ArchiveService {
     }
     if (filter.thread !== undefined) {
       add('thread = ?', filter.thread);
+    }
+    if (filter.afterId !== undefined) {
+      add('id > ?::uuid', filter.afterId);
     }
     if (query.after_id !== undefined) {
       add('id > ?::uuid', query.after_id);

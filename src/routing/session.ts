@@ -1,6 +1,6 @@
 import type { Delivery } from '#src/routing/server-events.js';
 
-export type Transport = 'socket.io' | 'sse';
+export type Transport = 'socket.io' | 'sse' | 'xmpp';
 
 /** Availability of a session, as XMPP's `<show/>` has it (RFC 6121 section 4.7.2.1), `online` for none. */
 export type Availability = 'online' | 'away' | 'dnd' | 'xa';

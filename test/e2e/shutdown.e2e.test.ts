@@ -31,6 +31,9 @@ describe.skipIf(!servicesUp())('graceful shutdown on SIGTERM', () => {
         ...process.env,
         HTTP_PORT: String(port),
         HTTP_HOST: '127.0.0.1',
+        // Free ports: runs side by side must not collide on 5222/5223.
+        XMPP_C2S_PORT: '0',
+        XMPP_C2S_TLS_PORT: '0',
         DATABASE_URL: TEST_DATABASE_URL,
         REDIS_URL: TEST_REDIS_URL,
         REDIS_KEY_PREFIX: `test:${domain}:`,

@@ -31,6 +31,9 @@ export async function startTestServer(
       ADMIN_PASSWORD,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       SHUTDOWN_TIMEOUT_MS: '2000',
+      // Free ports, so test servers never collide on 5222/5223.
+      XMPP_C2S_PORT: '0',
+      XMPP_C2S_TLS_PORT: '0',
       ...(options.embedded === true
         ? {}
         : {

@@ -23,6 +23,7 @@ describe('configuration', () => {
       'docs',
       'webhooks',
       'rooms',
+      'xmpp',
     ]);
     expect(config.rooms).toEqual({ maxPerUser: 500, maxMembers: 1000 });
   });

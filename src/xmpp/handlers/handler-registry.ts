@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+
+import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
+import type { XmlElement } from '#src/xmpp/xml/element.js';
+
+/**
+ * Who an IQ is for, as the server sees it (RFC 6121 section 8.5): the
+ * server itself, the sender's own account (no `to`, or the sender's bare
+ * JID), or another local account answered on its owner's behalf.
+ */
+export type IqTarget =
+  | { readonly kind: 'server'; readonly jid: string }
+  | { readonly kind: 'self'; readonly jid: string }
+  | { readonly kind: 'account'; readonly jid: string };
+
+export interface IqRequest {
+  readonly session: XmppSession;
+  readonly stanza: XmlElement;
+  readonly payload: XmlElement;
+  readonly type: 'get' | 'set';
+  readonly target: IqTarget;
+}
+
+/**
+ * One IQ payload the server answers. `handle` resolves to the result's
+ * payload (or nothing for an empty result) and throws a StanzaError for an
+ * error reply; the dispatcher sends exactly one of them.
+ */
+export interface IqHandler {
+  readonly ns: string;
+  readonly name: string;
+  readonly targets: readonly IqTarget['kind'][];
+  handle(request: IqRequest): Promise<XmlElement | undefined> | XmlElement | undefined;
+}
+
+/** Handles a stanza of one kind (`message`, `presence`) from a bound session. */
+export type StanzaHandler = (session: XmppSession, stanza: XmlElement) => Promise<void>;
+
+/**
+ * Where protocol extensions plug in: IQ payloads by namespace and element
+ * name, one handler for messages and one for presence, and the features
+ * service discovery lists for each kind of address. Roster (jabber:iq:roster)
+ * and presence subscriptions register here when the contacts service lands.
+ */
+@Injectable()
+export class XmppHandlerRegistry {
+  private readonly iq = new Map<string, IqHandler>();
+  private readonly features = new Map<IqTarget['kind'], Set<string>>();
+  private readonly stanzas = new Map<'message' | 'presence', StanzaHandler>();
+
+  registerIq(handler: IqHandler): void {
+    this.iq.set(`${handler.ns} ${handler.name}`, handler);
+  }
+
+  findIq(ns: string, name: string): IqHandler | undefined {
+    return this.iq.get(`${ns} ${name}`);
+  }
+
+  /** Features (XEP-0030 `var`s) to list for an address of this kind. */
+  addFeatures(kinds: readonly IqTarget['kind'][], ...vars: string[]): void {
+    for (const kind of kinds) {
+      let set = this.features.get(kind);
+      if (set === undefined) {
+        set = new Set();
+        this.features.set(kind, set);
+      }
+      vars.forEach((name) => set.add(name));
+    }
+  }
+
+  featuresOf(kind: IqTarget['kind']): string[] {
+    return [...(this.features.get(kind) ?? [])].sort();
+  }
+
+  registerStanza(name: 'message' | 'presence', handler: StanzaHandler): void {
+    this.stanzas.set(name, handler);
+  }
+
+  stanzaHandler(name: string): StanzaHandler | undefined {
+    return name === 'message' || name === 'presence' ? this.stanzas.get(name) : undefined;
+  }
+}

@@ -1,0 +1,450 @@
+import { randomBytes } from 'node:crypto';
+
+import { Logger } from '@nestjs/common';
+
+import type { UserRef } from '#src/accounts/users.service.js';
+import { JidError, normalizeResource, parseJid, formatJid } from '#src/common/jid.js';
+import type { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
+import type { SaslContext, SaslMechanismRun } from '#src/xmpp/sasl/sasl-authenticator.service.js';
+import { SaslFailure } from '#src/xmpp/sasl/scram.js';
+import { StanzaError, StreamError, type StreamCondition } from '#src/xmpp/stream/errors.js';
+import type { StreamTransport } from '#src/xmpp/stream/transport.js';
+import { XmppSession } from '#src/xmpp/session/xmpp-session.js';
+import { el, type XmlElement } from '#src/xmpp/xml/element.js';
+import { NS } from '#src/xmpp/xml/namespaces.js';
+
+/** The client's stream header, as the transport read it. */
+export interface StreamHeader {
+  readonly to?: string;
+  readonly version?: string;
+  readonly lang?: string;
+}
+
+type State = 'header' | 'negotiating' | 'bound' | 'closed';
+
+/** Stanzas queued for processing beyond which the transport stops reading. */
+const PAUSE_AT = 32;
+const RESUME_AT = 8;
+const MAX_SASL_FAILURES = 3;
+
+const logger = new Logger('XmppStream');
+
+/**
+ * One client-to-server stream (RFC 6120), whatever carries it: header and
+ * features, STARTTLS, SASL, resource binding, then stanzas handed to the
+ * registered handlers. Stanzas are processed one at a time in order; a
+ * stream error ends this stream only.
+ */
+export class XmppStream {
+  readonly id = randomBytes(9).toString('base64url');
+  private state: State = 'header';
+  private headerSent = false;
+  private domain = '';
+  private user?: UserRef;
+  private sasl?: { run: SaslMechanismRun; mechanism: string };
+  private offered: string[] = [];
+  private saslFailures = 0;
+  session?: XmppSession;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private paused = false;
+  /** Epoch ms of the last input, for idle detection. */
+  lastInput = Date.now();
+  /** Id and time of a ping the server sent and has no answer to. */
+  pendingPing?: { readonly id: string; readonly at: number };
+  readonly openedAt = Date.now();
+
+  constructor(
+    readonly transport: StreamTransport,
+    private readonly gateway: XmppGateway,
+  ) {}
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get authenticated(): boolean {
+    return this.user !== undefined;
+  }
+
+  /** Counts input for idle detection and traffic shaping. */
+  onInput(bytes: number): void {
+    this.lastInput = Date.now();
+    this.gateway.shaper.consume(this, bytes);
+  }
+
+  onHeader(header: StreamHeader): void {
+    this.enqueue(() => this.openStream(header));
+  }
+
+  onElement(element: XmlElement): void {
+    if (this.state === 'closed') {
+      return;
+    }
+    this.enqueue(() => this.dispatch(element));
+  }
+
+  /** The client closed its stream (RFC 6120 section 4.4): close ours too. */
+  onEnd(): void {
+    this.enqueue(async () => {
+      this.shutdown();
+      this.transport.end();
+    });
+  }
+
+  /** The connection is gone, whatever the reason. */
+  onTransportClosed(): void {
+    this.shutdown();
+  }
+
+  /** Ends the stream with a stream error (RFC 6120 section 4.9). */
+  fail(condition: StreamCondition, text?: string): void {
+    if (this.state === 'closed') {
+      return;
+    }
+    if (!this.headerSent) {
+      // The header goes out first even when it is what was wrong (RFC 6120 section 4.9.1.2).
+      this.sendHeader();
+    }
+    this.shutdown();
+    this.transport.end(new StreamError(condition, text).toElement());
+  }
+
+  send(element: XmlElement): void {
+    if (this.state === 'closed') {
+      return;
+    }
+    this.transport.send(element);
+    if (this.transport.outboundBytes() > this.gateway.config.xmpp.maxOutboundBytes) {
+      this.fail('policy-violation', 'the client does not read what it is sent');
+    }
+  }
+
+  private enqueue(task: () => Promise<void> | void): void {
+    this.queued += 1;
+    if (this.queued >= PAUSE_AT && !this.paused) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    this.queue = this.queue
+      .then(async () => {
+        if (this.state !== 'closed') {
+          await task();
+        }
+      })
+      .catch((error: unknown) => this.onTaskError(error))
+      .finally(() => {
+        this.queued -= 1;
+        if (this.paused && this.queued <= RESUME_AT) {
+          this.paused = false;
+          this.gateway.shaper.resumeIfAllowed(this);
+        }
+      });
+  }
+
+  private onTaskError(error: unknown): void {
+    if (error instanceof StreamError) {
+      this.fail(error.condition, error.text);
+
+      return;
+    }
+    logger.error({ err: error, stream: this.id }, 'stream task failed');
+    this.fail('internal-server-error');
+  }
+
+  private async openStream(header: StreamHeader): Promise<void> {
+    if (this.state !== 'header') {
+      throw new StreamError('invalid-xml', 'a stream header in the middle of a stream');
+    }
+    this.state = 'negotiating';
+    const domain = header.to?.toLowerCase();
+    if (domain === undefined || (await this.gateway.domains.isEnabled(domain)) !== true) {
+      this.domain = this.gateway.config.domains[0] ?? 'localhost';
+      throw new StreamError('host-unknown', `${header.to ?? '(none)'} is not served here`);
+    }
+    if (this.user !== undefined && domain !== this.domain) {
+      throw new StreamError('host-unknown', 'the stream restarted to another domain');
+    }
+    this.domain = domain;
+    const major = Number.parseInt((header.version ?? '0.0').split('.')[0] ?? '', 10);
+    if (major !== 1) {
+      throw new StreamError('unsupported-version', 'only XMPP 1.0 is spoken');
+    }
+    this.sendHeader();
+    this.transport.send(this.features());
+  }
+
+  private sendHeader(): void {
+    this.headerSent = true;
+    this.transport.sendHeader({
+      from: this.domain || (this.gateway.config.domains[0] ?? 'localhost'),
+      id: randomBytes(12).toString('base64url'),
+      version: '1.0',
+      'xml:lang': 'en',
+    });
+  }
+
+  /** Stream features in the order a client negotiates them (RFC 6120 section 4.3.2). */
+  private features(): XmlElement {
+    const features = el('features', NS.stream);
+    const requireTls = this.gateway.config.xmpp.requireTls;
+    if (this.user !== undefined) {
+      return features.append(
+        el('bind', NS.bind),
+        el('session', NS.session, {}, el('optional', NS.session)),
+        this.gateway.capsElement(),
+      );
+    }
+    const secure = this.transport.isSecure();
+    if (!secure && this.transport.canStartTls()) {
+      features.append(el('starttls', NS.tls, {}, requireTls ? el('required', NS.tls) : undefined));
+    }
+    this.offered = this.gateway.sasl.mechanisms(this.saslContext(), !requireTls);
+    if (this.offered.length > 0) {
+      features.append(
+        el(
+          'mechanisms',
+          NS.sasl,
+          {},
+          ...this.offered.map((name) => el('mechanism', NS.sasl, {}, name)),
+        ),
+      );
+      const bindings = [...this.transport.channelBindings().types.keys()];
+      if (bindings.length > 0) {
+        // XEP-0440: which channel-binding types this connection supports.
+        features.append(
+          el(
+            'sasl-channel-binding',
+            NS.saslChannelBinding,
+            {},
+            ...bindings.map((type) => el('channel-binding', NS.saslChannelBinding, { type })),
+          ),
+        );
+      }
+    }
+
+    return features;
+  }
+
+  private saslContext(): SaslContext {
+    return {
+      domain: this.domain,
+      address: this.transport.address,
+      secure: this.transport.isSecure(),
+      bindings: this.transport.channelBindings(),
+    };
+  }
+
+  private async dispatch(element: XmlElement): Promise<void> {
+    if (this.state === 'header') {
+      throw new StreamError('not-authorized', 'a stream header comes first');
+    }
+    if (this.user === undefined) {
+      await this.negotiate(element);
+
+      return;
+    }
+    if (this.state !== 'bound') {
+      await this.beforeBind(element);
+
+      return;
+    }
+    await this.stanza(element);
+  }
+
+  private async negotiate(element: XmlElement): Promise<void> {
+    if (element.is('starttls', NS.tls)) {
+      if (this.transport.isSecure() || !this.transport.canStartTls()) {
+        this.transport.end(el('failure', NS.tls));
+        this.shutdown();
+
+        return;
+      }
+      this.transport.send(el('proceed', NS.tls));
+      this.state = 'header';
+      this.transport.startTls();
+
+      return;
+    }
+    if (element.ns === NS.sasl) {
+      await this.saslElement(element);
+
+      return;
+    }
+    // RFC 6120 section 6.4.x: nothing but negotiation before authentication.
+    throw new StreamError('not-authorized', `<${element.name}/> before authentication`);
+  }
+
+  private async saslElement(element: XmlElement): Promise<void> {
+    try {
+      if (element.name === 'auth') {
+        if (this.gateway.config.xmpp.requireTls && !this.transport.isSecure()) {
+          throw new SaslFailure('encryption-required');
+        }
+        const mechanism = element.attr('mechanism') ?? '';
+        this.sasl = {
+          run: this.gateway.sasl.begin(mechanism, this.saslContext(), this.offered),
+          mechanism,
+        };
+        await this.saslStep(element.text(), true);
+      } else if (element.name === 'response' && this.sasl !== undefined) {
+        await this.saslStep(element.text(), false);
+      } else if (element.name === 'abort') {
+        throw new SaslFailure('aborted');
+      } else {
+        throw new SaslFailure('malformed-request', `unexpected <${element.name}/>`);
+      }
+    } catch (error: unknown) {
+      if (!(error instanceof SaslFailure)) {
+        throw error;
+      }
+      this.sasl = undefined;
+      this.transport.send(el('failure', NS.sasl, {}, el(error.condition, NS.sasl)));
+      if (error.condition !== 'aborted' && ++this.saslFailures >= MAX_SASL_FAILURES) {
+        this.fail('policy-violation', 'too many failed authentication attempts');
+      }
+    }
+  }
+
+  private async saslStep(base64: string, initial: boolean): Promise<void> {
+    const text = base64.trim();
+    if (text !== '' && text !== '=' && !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
+      throw new SaslFailure('incorrect-encoding');
+    }
+    if (initial && text === '' && this.sasl?.mechanism !== undefined) {
+      // No initial response: an empty challenge asks for it (RFC 6120 section 6.4.2).
+      this.transport.send(el('challenge', NS.sasl));
+
+      return;
+    }
+    const result = await this.sasl!.run.step(Buffer.from(text === '=' ? '' : text, 'base64'));
+    if ('challenge' in result) {
+      this.transport.send(
+        el('challenge', NS.sasl, {}, Buffer.from(result.challenge).toString('base64')),
+      );
+
+      return;
+    }
+    this.sasl = undefined;
+    this.user = result.success;
+    this.transport.send(
+      el(
+        'success',
+        NS.sasl,
+        {},
+        result.additional === undefined
+          ? undefined
+          : Buffer.from(result.additional).toString('base64'),
+      ),
+    );
+    this.state = 'header';
+    this.transport.restart();
+  }
+
+  private async beforeBind(element: XmlElement): Promise<void> {
+    const bind =
+      element.is('iq', NS.client) && element.attr('type') === 'set'
+        ? element.child('bind', NS.bind)
+        : undefined;
+    if (bind === undefined) {
+      throw new StreamError('not-authorized', 'bind a resource first');
+    }
+    let resource: string;
+    try {
+      const requested = bind.childText('resource')?.trim();
+      resource =
+        requested === undefined || requested === ''
+          ? randomBytes(6).toString('base64url')
+          : normalizeResource(requested).slice(0, 256);
+    } catch (error: unknown) {
+      if (error instanceof JidError) {
+        this.transport.send(new StanzaError('bad-request', error.reason).reply(element));
+
+        return;
+      }
+      throw error;
+    }
+    const user = this.user!;
+    // RFC 6120 section 7.7.2.2: the new session takes over; the old one gets <conflict/>.
+    const existing = await this.gateway.router.sessionsOf(user.jid);
+    for (const other of existing) {
+      if (other.resource === resource) {
+        await this.gateway.router.kick(other.id, 'resource conflict');
+      }
+    }
+    if (this.state === 'closed') {
+      return;
+    }
+    const session = new XmppSession(
+      this,
+      this.id,
+      user,
+      resource,
+      this.gateway.config.nodeId,
+      this.transport.address,
+    );
+    this.session = session;
+    this.state = 'bound';
+    await this.gateway.attach(session);
+    this.transport.send(
+      el(
+        'iq',
+        NS.client,
+        { type: 'result', id: element.attr('id') },
+        el('bind', NS.bind, {}, el('jid', NS.bind, {}, session.fullJid)),
+      ),
+    );
+  }
+
+  private async stanza(element: XmlElement): Promise<void> {
+    const session = this.session!;
+    if (element.ns !== NS.client || !['message', 'presence', 'iq'].includes(element.name)) {
+      throw new StreamError('unsupported-stanza-type', `<${element.name}/> in ${element.ns}`);
+    }
+    const from = element.attr('from');
+    if (from !== undefined && !this.isOwnAddress(from)) {
+      // RFC 6120 section 8.1.2.1: a from that is not the session's own address.
+      throw new StreamError('invalid-from', `${from} is not this session`);
+    }
+    element.attrs.from = session.fullJid;
+    try {
+      if (element.name === 'iq') {
+        await this.gateway.iq.dispatch(session, element);
+
+        return;
+      }
+      const handler = this.gateway.handlers.stanzaHandler(element.name);
+      await handler?.(session, element);
+    } catch (error: unknown) {
+      if (error instanceof StanzaError) {
+        if (element.attr('type') !== 'error') {
+          this.send(error.reply(element, this.domain));
+        }
+
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private isOwnAddress(from: string): boolean {
+    try {
+      const jid = parseJid(from);
+      const session = this.session!;
+
+      return formatJid(jid) === session.fullJid || formatJid(jid) === session.jid;
+    } catch {
+      // An address that does not parse is not this session's.
+      return false;
+    }
+  }
+
+  /** Leaves the router and the gateway's books; idempotent. */
+  private shutdown(): void {
+    if (this.state === 'closed') {
+      return;
+    }
+    this.state = 'closed';
+    this.gateway.forget(this);
+  }
+}

@@ -1,0 +1,174 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+
+import { DomainsService } from '#src/accounts/domains.service.js';
+import { AppConfig } from '#src/config/app-config.js';
+import { RouterService } from '#src/routing/router.service.js';
+import { IqDispatcher } from '#src/xmpp/handlers/iq-dispatcher.js';
+import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
+import { SaslAuthenticator } from '#src/xmpp/sasl/sasl-authenticator.service.js';
+import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
+import { TrafficShaper } from '#src/xmpp/stream/traffic-shaper.js';
+import type { StreamTransport } from '#src/xmpp/stream/transport.js';
+import { XmppStream } from '#src/xmpp/stream/xmpp-stream.js';
+import { el, type XmlElement } from '#src/xmpp/xml/element.js';
+import { NS } from '#src/xmpp/xml/namespaces.js';
+
+/** How long a stream may take from connecting to binding a resource. */
+const NEGOTIATION_TIMEOUT_MS = 60_000;
+export const CAPS_NODE = 'https://relay.invalid/caps';
+
+/**
+ * The gateway's shared state: every open stream (for shutdown and the one
+ * idle sweep), the bound sessions of this node by user (for presence to a
+ * user's own resources), the traffic shaper, and the services streams use.
+ */
+@Injectable()
+export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('XmppGateway');
+  private readonly streams = new Set<XmppStream>();
+  private readonly byUser = new Map<string, Set<XmppSession>>();
+  readonly shaper: TrafficShaper;
+  private sweeper?: NodeJS.Timeout;
+  private pingCounter = 0;
+  private caps?: XmlElement;
+
+  constructor(
+    readonly config: AppConfig,
+    readonly domains: DomainsService,
+    readonly sasl: SaslAuthenticator,
+    readonly router: RouterService,
+    readonly handlers: XmppHandlerRegistry,
+    readonly iq: IqDispatcher,
+  ) {
+    this.shaper = new TrafficShaper(config.xmpp.rateBytesPerSecond, config.xmpp.rateBurstBytes);
+  }
+
+  onModuleInit(): void {
+    // One timer for every stream: ping the idle, close the silent (XEP-0199 section 4.2).
+    const every = Math.max(
+      1000,
+      Math.min(NEGOTIATION_TIMEOUT_MS, this.config.xmpp.pingIntervalMs) / 4,
+    );
+    this.sweeper = setInterval(() => this.sweep(), every).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+    this.shaper.close();
+    this.closeAll();
+  }
+
+  closeAll(): void {
+    for (const stream of [...this.streams]) {
+      stream.fail('system-shutdown');
+    }
+  }
+
+  open(transport: StreamTransport): XmppStream {
+    const stream = new XmppStream(transport, this);
+    this.streams.add(stream);
+
+    return stream;
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  async attach(session: XmppSession): Promise<void> {
+    let sessions = this.byUser.get(session.jid);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.byUser.set(session.jid, sessions);
+    }
+    sessions.add(session);
+    await this.router.attach(session);
+  }
+
+  /** A stream ended: its session leaves the router, and the user's other resources hear it went. */
+  forget(stream: XmppStream): void {
+    this.streams.delete(stream);
+    const session = stream.session;
+    if (session === undefined) {
+      return;
+    }
+    const sessions = this.byUser.get(session.jid);
+    sessions?.delete(session);
+    if (sessions?.size === 0) {
+      this.byUser.delete(session.jid);
+    }
+    if (session.available) {
+      session.available = false;
+      this.broadcastToOwn(
+        session,
+        el('presence', NS.client, { from: session.fullJid, type: 'unavailable' }),
+      );
+    }
+    this.router
+      .detach(session)
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'detach failed'));
+  }
+
+  /** This node's bound sessions of a user. */
+  sessionsOf(jid: string): readonly XmppSession[] {
+    return [...(this.byUser.get(jid) ?? [])];
+  }
+
+  /** Sends a stanza to the user's other available resources on this node, `to` set per resource. */
+  broadcastToOwn(from: XmppSession, stanza: XmlElement): void {
+    for (const other of this.byUser.get(from.jid) ?? []) {
+      if (other !== from && other.available) {
+        other.send(
+          el(stanza.name, stanza.ns, { ...stanza.attrs, to: other.fullJid }, ...stanza.children),
+        );
+      }
+    }
+  }
+
+  /** XEP-0115 caps: a hash over exactly the identities and features the server lists. */
+  capsElement(): XmlElement {
+    if (this.caps === undefined) {
+      const features = this.handlers.featuresOf('server');
+      const text = `server/im//relay<${features.map((name) => `${name}<`).join('')}`;
+      const ver = createHash('sha1').update(text).digest('base64');
+      this.caps = el('c', NS.caps, { hash: 'sha-1', node: CAPS_NODE, ver });
+    }
+
+    return this.caps;
+  }
+
+  private sweep(now = Date.now()): void {
+    const interval = this.config.xmpp.pingIntervalMs;
+    for (const stream of this.streams) {
+      if (stream.session === undefined) {
+        if (now - stream.openedAt > NEGOTIATION_TIMEOUT_MS) {
+          stream.fail('connection-timeout', 'no resource bound in time');
+        }
+      } else if (stream.pendingPing !== undefined) {
+        if (stream.lastInput > stream.pendingPing.at) {
+          stream.pendingPing = undefined;
+        } else if (now - stream.pendingPing.at > interval) {
+          stream.fail('connection-timeout', 'no answer to ping');
+        }
+      } else if (now - stream.lastInput > interval) {
+        const id = `ping-${(this.pingCounter += 1)}-${randomBytes(3).toString('hex')}`;
+        stream.pendingPing = { id, at: now };
+        stream.send(
+          el(
+            'iq',
+            NS.client,
+            {
+              type: 'get',
+              id,
+              from: stream.session.jid.slice(stream.session.jid.indexOf('@') + 1),
+              to: stream.session.fullJid,
+            },
+            el('ping', NS.ping),
+          ),
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+
+import { el, XmlElement } from '#src/xmpp/xml/element.js';
+import { NS } from '#src/xmpp/xml/namespaces.js';
+import { XmlStreamParser, type XmlStreamError } from '#src/xmpp/xml/stream-parser.js';
+
+interface Recorded {
+  root?: XmlElement;
+  elements: XmlElement[];
+  closed: boolean;
+  error?: XmlStreamError;
+}
+
+function parserFor(maxStanzaBytes = 4096, syntheticRoot?: string) {
+  const seen: Recorded = { elements: [], closed: false };
+  const parser = new XmlStreamParser(
+    {
+      onOpen: (root) => (seen.root = root),
+      onElement: (element) => seen.elements.push(element),
+      onClose: () => (seen.closed = true),
+      onError: (error) => (seen.error = error),
+    },
+    { maxStanzaBytes, ...(syntheticRoot === undefined ? {} : { syntheticRoot }) },
+  );
+
+  return { parser, seen };
+}
+
+const HEADER =
+  "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>";
+
+function parse(input: string | Buffer, maxStanzaBytes?: number): Recorded {
+  const { parser, seen } = parserFor(maxStanzaBytes);
+  parser.write(input);
+
+  return seen;
+}
+
+describe('XML stream parser', () => {
+  it('reports the stream header, each stanza with namespaces resolved, and the stream end', () => {
+    const seen = parse(
+      `${HEADER}<message to='bob@example.org' type='chat'><body>hi &amp; &lt;bye&gt; &#x1F600;</body></message>` +
+        `<iq type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq></stream:stream>`,
+    );
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.root).toMatchObject({ name: 'stream', ns: NS.stream });
+    expect(seen.root?.attrs).toMatchObject({ to: 'example.org', version: '1.0', xmlns: NS.client });
+    expect(seen.elements).toHaveLength(2);
+    const [message, iq] = seen.elements;
+    expect(message).toMatchObject({ name: 'message', ns: NS.client });
+    expect(message?.childText('body')).toBe('hi & <bye> 😀');
+    expect(iq?.child('query')?.ns).toBe(NS.discoInfo);
+    expect(seen.closed).toBe(true);
+  });
+
+  it('gives the same result however the input is split, down to single bytes', () => {
+    const input = Buffer.from(
+      `${HEADER}<message xml:lang='fr'><body>ça va? 日本語 😀 <![CDATA[<raw>]]> end</body></message></stream:stream>`,
+    );
+    const { parser, seen } = parserFor();
+    for (let i = 0; i < input.length; i++) {
+      parser.write(input.subarray(i, i + 1));
+    }
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.elements).toHaveLength(1);
+    expect(seen.elements[0]?.attr('xml:lang')).toBe('fr');
+    expect(seen.elements[0]?.childText('body')).toBe('ça va? 日本語 😀 <raw> end');
+    expect(seen.closed).toBe(true);
+  });
+
+  it.each([
+    ['a DOCTYPE', `<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY a 'b'>]>${HEADER.slice(21)}`],
+    [
+      'billion laughs',
+      `<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>&lol2;`,
+    ],
+    ['a DOCTYPE mid-stream', `${HEADER}<!DOCTYPE x>`],
+    ['an entity declaration mid-stream', `${HEADER}<!ENTITY x 'y'>`],
+    ['a processing instruction', `${HEADER}<?foo bar?>`],
+    ['a comment', `${HEADER}<message><!-- hidden --></message>`],
+    ['an undefined entity', `${HEADER}<message><body>&nbsp;</body></message>`],
+    ['an external entity reference', `${HEADER}<message><body>&xxe;</body></message>`],
+  ])('refuses %s with restricted-xml', (_name, input) => {
+    const seen = parse(input);
+
+    expect(seen.error?.condition).toBe('restricted-xml');
+    expect(seen.elements).toHaveLength(0);
+  });
+
+  it.each([
+    ['a mismatched end tag', `${HEADER}<message></iq>`],
+    ['an unbound prefix', `${HEADER}<foo:bar/>`],
+    ['an unquoted attribute', `${HEADER}<message to=bob/>`],
+    ['a duplicate attribute', `${HEADER}<message to='a' to='b'/>`],
+    ['a bare ampersand', `${HEADER}<message><body>a & b</body></message>`],
+    ['a control character', `${HEADER}<message><body>\u0001</body></message>`],
+    ['a lone less-than', `${HEADER}<message><body>a < b</body></message>`],
+    ['an XML declaration mid-stream', `${HEADER}<?xml version='1.0'?>`],
+    ['a second root', `${HEADER}</stream:stream><stream:stream>`],
+    ['a bad character reference', `${HEADER}<message><body>&#0;</body></message>`],
+    ['a tag name starting with a digit', `${HEADER}<1message/>`],
+  ])('refuses %s with not-well-formed', (_name, input) => {
+    const seen = parse(input);
+
+    if (_name === 'a second root') {
+      // The stream ended at the first close; what follows is never parsed.
+      expect(seen.closed).toBe(true);
+
+      return;
+    }
+    expect(seen.error?.condition).toBe('not-well-formed');
+  });
+
+  it('refuses invalid UTF-8 with not-well-formed, even split across writes', () => {
+    const { parser, seen } = parserFor();
+    parser.write(`${HEADER}<message><body>`);
+    parser.write(Buffer.from([0xc3]));
+    parser.write(Buffer.from([0x28]));
+
+    expect(seen.error?.condition).toBe('not-well-formed');
+  });
+
+  it('refuses an encoding other than UTF-8', () => {
+    const seen = parse(`<?xml version='1.0' encoding='UTF-16'?>${HEADER.slice(21)}`);
+
+    expect(seen.error?.condition).toBe('unsupported-encoding');
+  });
+
+  it('accepts a stanza at the size limit and refuses one byte more with policy-violation', () => {
+    const stanza = (bytes: number) => {
+      const shell = '<message><body></body></message>';
+
+      return `<message><body>${'x'.repeat(bytes - shell.length)}</body></message>`;
+    };
+    const ok = parse(`${HEADER}${stanza(1000)}`, 1000);
+    expect(ok.error).toBeUndefined();
+    expect(ok.elements).toHaveLength(1);
+
+    const over = parse(`${HEADER}${stanza(1001)}`, 1000);
+    expect(over.error?.condition).toBe('policy-violation');
+    expect(over.elements).toHaveLength(0);
+  });
+
+  it('counts the limit in bytes, not characters', () => {
+    const body = 'é'.repeat(400); // 800 bytes
+    const seen = parse(`${HEADER}<message><body>${body}</body></message>`, 600);
+
+    expect(seen.error?.condition).toBe('policy-violation');
+  });
+
+  it('stops an oversized stanza while it arrives, before the end of it is sent', () => {
+    const { parser, seen } = parserFor(64 * 1024);
+    parser.write(`${HEADER}<message><body>`);
+    let writes = 0;
+    while (parser.write('y'.repeat(4096)) && writes < 1000) {
+      writes++;
+    }
+
+    expect(seen.error?.condition).toBe('policy-violation');
+    expect(writes).toBeLessThanOrEqual(17);
+  });
+
+  it('bounds a gap between stanzas and an endless tag name too', () => {
+    const gap = parserFor(1024);
+    gap.parser.write(HEADER);
+    gap.parser.write(`<${'a'.repeat(2000)}`);
+    expect(gap.seen.error?.condition).toBe('policy-violation');
+
+    const keepalives = parserFor(1024);
+    keepalives.parser.write(HEADER);
+    for (let i = 0; i < 5000; i++) {
+      keepalives.parser.write(' ');
+    }
+    expect(keepalives.seen.error).toBeUndefined();
+  });
+
+  it('refuses nesting deeper than the bound', () => {
+    const seen = parse(`${HEADER}<message>${'<a>'.repeat(40)}`);
+
+    expect(seen.error?.condition).toBe('policy-violation');
+  });
+
+  it('parses frames under a synthetic root (RFC 7395) with its namespaces in scope', () => {
+    const { parser, seen } = parserFor(
+      4096,
+      `<frames xmlns='${NS.client}' xmlns:stream='${NS.stream}'>`,
+    );
+    parser.write(`<open xmlns='${NS.framing}' to='example.org' version='1.0'/>`);
+    parser.write('<message to="a@example.org"><body>x</body></message>');
+    parser.write(`<close xmlns='${NS.framing}'/>`);
+
+    expect(seen.root).toBeUndefined();
+    expect(seen.elements.map((element) => `${element.ns} ${element.name}`)).toEqual([
+      `${NS.framing} open`,
+      `${NS.client} message`,
+      `${NS.framing} close`,
+    ]);
+  });
+
+  it('parses nothing more after an error', () => {
+    const { parser, seen } = parserFor();
+    parser.write(`${HEADER}<message><!-- x --></message>`);
+
+    expect(parser.write('<message/>')).toBe(false);
+    expect(seen.elements).toHaveLength(0);
+  });
+});
+
+describe('XML serializer', () => {
+  it('escapes text and attributes and leaves out inherited namespaces', () => {
+    const message = el(
+      'message',
+      NS.client,
+      { to: `a'b"<c>&`, type: undefined },
+      el('body', NS.client, {}, 'x < y & z > ]]>'),
+      el('stanza-id', NS.stanzaId, { id: '1' }),
+    );
+
+    expect(message.toXml(NS.client)).toBe(
+      `<message to="a&apos;b&quot;&lt;c&gt;&amp;"><body>x &lt; y &amp; z &gt; ]]&gt;</body>` +
+        `<stanza-id xmlns="urn:xmpp:sid:0" id="1"/></message>`,
+    );
+  });
+
+  it('round-trips through the parser', () => {
+    const original = el(
+      'message',
+      NS.client,
+      { to: 'a\tb\nc\r' },
+      el('body', NS.client, {}, 'line\r\nnext & <more>'),
+    );
+    const seen = parse(`${HEADER}${original.toXml(NS.client)}`);
+
+    expect(seen.elements[0]?.attr('to')).toBe('a\tb\nc\r');
+    expect(seen.elements[0]?.childText('body')).toBe('line\r\nnext & <more>');
+  });
+});
