@@ -26,7 +26,7 @@ import { XmppModule } from '#src/xmpp/xmpp.module.js';
 export class AppModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     const messaging = MessagingModule.register({ sse: config.isEnabled('sse') });
-    const rooms = config.isEnabled('rooms') ? [RoomsModule] : [];
+    const rooms = config.isEnabled('rooms') ? [RoomsModule.register(messaging)] : [];
 
     return {
       module: AppModule,

@@ -112,8 +112,10 @@ export class InboxController {
     @Param('id') id: string,
   ): Promise<ParticipantMarkers[]> {
     const kind = kindOf(type);
-    // The conversation must be the user's: it has an inbox entry once any message was exchanged.
-    await this.inbox.get(user, kind, id);
+    if (kind === 'chat') {
+      // A chat is the user's once a message was exchanged; a room checks membership itself.
+      await this.inbox.get(user, kind, id);
+    }
 
     return this.markers.ofConversation(user, kind, id);
   }

@@ -2,12 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
 import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
 import { AppError } from '#src/common/errors/problems.js';
-import { directConversation } from '#src/events/event-catalogue.js';
+import { directConversation, roomConversation } from '#src/events/event-catalogue.js';
 import { EventRecorder } from '#src/events/event-recorder.service.js';
 import type { MarkerType } from '#src/messaging/dto/send-message.dto.js';
-import type { ConversationKind, MarkerView } from '#src/messaging/message-view.js';
+import type { ConversationKind, ConversationRef, MarkerView } from '#src/messaging/message-view.js';
 import { PeerNotifier } from '#src/messaging/peer-notifier.js';
+import { findRoomMessage } from '#src/messaging/room-targets.js';
 import { RouterService } from '#src/routing/router.service.js';
 import type { Delivery } from '#src/routing/server-events.js';
 
@@ -34,10 +36,23 @@ export interface ParticipantMarkers {
   readonly acknowledged: string | null;
 }
 
+/** Where a marked message lives, as the marking user names it. */
+type MarkedConversation =
+  | { readonly type: 'chat'; readonly id: string }
+  | { readonly type: 'room'; readonly id: string; readonly members: readonly string[] };
+
+interface MarkOutcome {
+  readonly conversation: MarkedConversation;
+  readonly strongest: MarkerType;
+  readonly unread: number | undefined;
+  readonly recorded: number;
+}
+
 /**
- * Chat markers (XEP-0333) on one-to-one conversations: stored as how far
- * each participant got, moved only forward, pushed to both participants'
- * sessions, and a displayed marker recounts the reader's unread messages.
+ * Chat markers (XEP-0333) on one-to-one and room conversations: stored as
+ * how far each participant got, moved only forward, pushed to every
+ * participant's sessions, and a displayed marker recounts the reader's
+ * unread messages.
  */
 @Injectable()
 export class MarkersService {
@@ -47,70 +62,111 @@ export class MarkersService {
     private readonly router: RouterService,
     private readonly events: EventRecorder,
     private readonly peers: PeerNotifier,
+    private readonly blocking: BlockingService,
   ) {}
 
-  /** Marks a message of the user's archive; a marker behind the stored one changes nothing. */
-  async mark(user: UserRef, id: string, type: MarkerType): Promise<void> {
+  /**
+   * Marks a message of the user's archive, or of a room the user is in; a
+   * marker behind the stored one changes nothing.
+   */
+  async mark(user: UserRef, id: string, type: MarkerType, roomId?: string): Promise<void> {
     const outcome = await this.dataSource.transaction(async (manager) => {
-      const peer = await this.peerOf(manager, user, id);
+      const conversation = await this.conversationOf(manager, user, id, roomId);
       const advanced = await manager.query<{ type: MarkerType }[]>(
         `INSERT INTO chat_markers AS marker (owner_id, kind, conversation, type, message_id)
-         SELECT $1, 'chat', $2, t, $3 FROM unnest($4::text[]) AS t
+         SELECT $1, $2, $3, t, $4 FROM unnest($5::text[]) AS t
          ON CONFLICT (owner_id, kind, conversation, type) DO UPDATE
            SET message_id = excluded.message_id, updated_at = now()
            WHERE marker.message_id < excluded.message_id
          RETURNING type`,
-        [user.id, peer, id, IMPLIED[type]],
+        [user.id, conversation.type, conversation.id, id, IMPLIED[type]],
       );
       const types = new Set(advanced.map((row) => row.type));
       if (types.size === 0) {
         return undefined;
       }
-      const unread = types.has('displayed')
-        ? await recountUnread(manager, user.id, peer, id)
-        : undefined;
-      const recorded = types.has('displayed')
+      const displayed = types.has('displayed');
+      const unread = displayed ? await recountUnread(manager, user, conversation, id) : undefined;
+      const recorded = displayed
         ? await this.events.record(manager, [
             {
               type: 'message.displayed',
               domain: user.jid.slice(user.jid.indexOf('@') + 1),
-              conversation: directConversation(user.jid, peer),
-              data: { id, by: user.jid, conversation: { type: 'chat', id: peer } },
+              conversation:
+                conversation.type === 'chat'
+                  ? directConversation(user.jid, conversation.id)
+                  : roomConversation(conversation.id),
+              data: {
+                id,
+                by: user.jid,
+                conversation: { type: conversation.type, id: conversation.id },
+              },
             },
           ])
         : 0;
+      const outcome: MarkOutcome = {
+        conversation,
+        strongest: STRENGTH.filter((t) => types.has(t)).at(-1)!,
+        unread,
+        recorded,
+      };
 
-      return { peer, strongest: STRENGTH.filter((t) => types.has(t)).at(-1)!, unread, recorded };
+      return outcome;
     });
-    if (outcome === undefined) {
-      return;
+    if (outcome !== undefined) {
+      await this.publish(user, id, outcome);
     }
+  }
+
+  private async publish(user: UserRef, id: string, outcome: MarkOutcome): Promise<void> {
     if (outcome.recorded > 0) {
       this.events.committed();
     }
-    const marker = (conversation: string): MarkerView => ({
-      conversation: { type: 'chat', id: conversation },
+    const { conversation } = outcome;
+    const marker = (ref: ConversationRef): MarkerView => ({
+      conversation: ref,
       by: user.jid,
       type: outcome.strongest,
       message_id: id,
     });
-    const own: Delivery[] = [{ event: 'marker', data: marker(outcome.peer) }];
+    const own: Delivery[] = [
+      { event: 'marker', data: marker({ type: conversation.type, id: conversation.id }) },
+    ];
     if (outcome.unread !== undefined) {
       own.push({
         event: 'inbox',
-        data: { type: 'chat', id: outcome.peer, unread: outcome.unread },
+        data: { type: conversation.type, id: conversation.id, unread: outcome.unread },
       });
     }
+    if (conversation.type === 'chat') {
+      await Promise.all([
+        this.router.deliver(user.jid, own),
+        this.peers.tell(user, conversation.id, {
+          event: 'marker',
+          data: marker({ type: 'chat', id: user.jid }),
+        }),
+      ]);
+
+      return;
+    }
+    const others = conversation.members.filter((jid) => jid !== user.jid);
+    const blockers = await this.blocking.blockersAmong(user.jid, others);
     await Promise.all([
       this.router.deliver(user.jid, own),
-      this.peers.tell(user, outcome.peer, { event: 'marker', data: marker(user.jid) }),
+      this.router.deliverToEach(
+        others.filter((jid) => !blockers.has(jid)),
+        { event: 'marker', data: marker({ type: 'room', id: conversation.id }) },
+      ),
     ]);
   }
 
-  /** Which participants have received, displayed and acknowledged a message of the user's archive. */
+  /** Which participants have received, displayed and acknowledged a message the user can see. */
   async ofMessage(user: UserRef, id: string): Promise<MessageMarkers> {
-    const peer = await this.peerOf(this.dataSource.manager, user, id);
-    const rows = await this.participantRows(user, peer, id);
+    const conversation = await this.conversationOf(this.dataSource.manager, user, id);
+    const rows =
+      conversation.type === 'chat'
+        ? await this.chatRows(user, conversation.id, id)
+        : await this.roomRows(conversation.id, id);
     const result: MessageMarkers = { received: [], displayed: [], acknowledged: [] };
     for (const row of rows) {
       result[row.type].push(row.jid);
@@ -125,50 +181,58 @@ export class MarkersService {
     kind: ConversationKind,
     id: string,
   ): Promise<ParticipantMarkers[]> {
-    if (kind === 'room') {
-      return this.roomMarkers(id);
-    }
-    const peer = parseUserAddress(id, 'id');
-    const rows = await this.participantRows(user, peer);
+    const participants =
+      kind === 'chat' ? [user.jid, parseUserAddress(id, 'id')] : await this.membersOf(user, id);
+    const rows =
+      kind === 'chat' ? await this.chatRows(user, participants[1]!) : await this.roomRows(id);
     const byJid = new Map<string, ParticipantMarkers>(
-      [user.jid, peer].map((jid) => [
+      participants.map((jid) => [
         jid,
         { jid, received: null, displayed: null, acknowledged: null },
       ]),
     );
     for (const row of rows) {
-      byJid.set(row.jid, { ...byJid.get(row.jid)!, [row.type]: row.message_id });
+      const current = byJid.get(row.jid);
+      if (current !== undefined) {
+        byJid.set(row.jid, { ...current, [row.type]: row.message_id });
+      }
     }
 
     return [...byJid.values()];
   }
 
-  /** Every member's markers in a room. */
-  private async roomMarkers(roomId: string): Promise<ParticipantMarkers[]> {
-    const rows = await this.dataSource.query<
-      { jid: string; type: MarkerType; message_id: string }[]
-    >(
+  /** The room's members, when the user is one; otherwise the same 404 as for no room at all. */
+  private async membersOf(user: UserRef, roomId: string): Promise<string[]> {
+    const rows = await this.dataSource.query<{ jid: string }[]>(
+      `SELECT jid FROM room_members
+       WHERE room_id = $1 AND EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND jid = $2)
+       ORDER BY joined_at`,
+      [roomId, user.jid],
+    );
+    if (rows.length === 0) {
+      throw new AppError('conversation-not-found', {
+        detail: `no room conversation ${roomId} in your inbox`,
+      });
+    }
+
+    return rows.map((row) => row.jid);
+  }
+
+  private async roomRows(
+    roomId: string,
+    atLeast?: string,
+  ): Promise<{ jid: string; type: MarkerType; message_id: string }[]> {
+    return this.dataSource.query(
       `SELECT u.username || '@' || u.domain AS jid, m.type, m.message_id
        FROM chat_markers m JOIN users u ON u.id = m.owner_id
-       WHERE m.kind = 'room' AND m.conversation = $1`,
-      [roomId],
+       WHERE m.kind = 'room' AND m.conversation = $1 AND ($2::uuid IS NULL OR m.message_id >= $2::uuid)
+       ORDER BY jid, m.type`,
+      [roomId, atLeast ?? null],
     );
-    const byJid = new Map<string, ParticipantMarkers>();
-    for (const row of rows) {
-      const current = byJid.get(row.jid) ?? {
-        jid: row.jid,
-        received: null,
-        displayed: null,
-        acknowledged: null,
-      };
-      byJid.set(row.jid, { ...current, [row.type]: row.message_id });
-    }
-
-    return [...byJid.values()];
   }
 
-  /** The markers of both participants, optionally only those at or past `atLeast`. */
-  private async participantRows(
+  /** The markers of both chat participants, optionally only those at or past `atLeast`. */
+  private async chatRows(
     user: UserRef,
     peer: string,
     atLeast?: string,
@@ -199,36 +263,65 @@ export class MarkersService {
     }));
   }
 
-  /** The other side of a message of the user's archive. */
-  private async peerOf(manager: EntityManager, user: UserRef, id: string): Promise<string> {
-    const rows = await manager.query<{ peer: string }[]>(
-      'SELECT peer FROM archived_messages WHERE owner_id = $1 AND id = $2',
-      [user.id, id],
-    );
-    if (rows[0] === undefined) {
-      throw new AppError('message-not-found', { detail: `no message ${id} in your archive` });
+  /** The conversation of a message the user can see: their archive first, then their rooms. */
+  private async conversationOf(
+    manager: EntityManager,
+    user: UserRef,
+    id: string,
+    roomId?: string,
+  ): Promise<MarkedConversation> {
+    if (roomId === undefined) {
+      const rows = await manager.query<{ peer: string }[]>(
+        'SELECT peer FROM archived_messages WHERE owner_id = $1 AND id = $2',
+        [user.id, id],
+      );
+      if (rows[0] !== undefined) {
+        return { type: 'chat', id: rows[0].peer };
+      }
+    }
+    const room = await findRoomMessage(manager, user.jid, id);
+    if (
+      room === undefined ||
+      room.kind !== 'message' ||
+      (roomId !== undefined && room.roomId !== roomId)
+    ) {
+      throw new AppError('message-not-found', {
+        detail: `no message ${id} you can see`,
+        fields: [{ name: 'id', reason: 'no such message' }],
+      });
     }
 
-    return rows[0].peer;
+    return { type: 'room', id: room.roomId, members: room.members };
   }
 }
 
-/** Unread becomes the count of messages received after the one displayed. */
+/** Unread becomes the count of messages from others after the one displayed. */
 async function recountUnread(
   manager: EntityManager,
-  ownerId: string,
-  peer: string,
+  user: UserRef,
+  conversation: MarkedConversation,
   displayed: string,
 ): Promise<number | undefined> {
-  const rows = await manager.query<[{ unread: number }[], number]>(
-    `UPDATE inbox_entries SET unread = (
-       SELECT count(*) FROM archived_messages
-       WHERE owner_id = $1 AND peer = $2 AND NOT outgoing AND id > $3
-     )
-     WHERE owner_id = $1 AND kind = 'chat' AND conversation = $2
-     RETURNING unread`,
-    [ownerId, peer, displayed],
-  );
+  const rows =
+    conversation.type === 'chat'
+      ? await manager.query<[{ unread: number }[], number]>(
+          `UPDATE inbox_entries SET unread = (
+             SELECT count(*) FROM archived_messages
+             WHERE owner_id = $1 AND peer = $2 AND NOT outgoing AND id > $3
+           )
+           WHERE owner_id = $1 AND kind = 'chat' AND conversation = $2
+           RETURNING unread`,
+          [user.id, conversation.id, displayed],
+        )
+      : await manager.query<[{ unread: number }[], number]>(
+          `UPDATE inbox_entries SET unread = (
+             SELECT count(*) FROM room_messages
+             WHERE room_id = $2 AND kind = 'message' AND id > $3 AND sender IS DISTINCT FROM $4
+           )
+           WHERE owner_id = $1 AND kind = 'room' AND conversation = $2
+           RETURNING unread`,
+          [user.id, conversation.id, displayed, user.jid],
+        );
 
   return rows[0][0]?.unread;
 }

@@ -11,6 +11,8 @@ import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { ARCHIVE_COLUMNS, ArchiveRow, toView } from '#src/messaging/archive.service.js';
 import type { MessageView, ReactionChangeView } from '#src/messaging/message-view.js';
 import { PeerNotifier } from '#src/messaging/peer-notifier.js';
+import { RoomMessageOperations } from '#src/messaging/room-message-operations.js';
+import type { RoomMessageView } from '#src/rooms/room-message-view.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** Distinct emoji one user may put on one message. */
@@ -39,16 +41,21 @@ export class MessageOperationsService {
     private readonly events: EventRecorder,
     private readonly peers: PeerNotifier,
     private readonly blocking: BlockingService,
+    private readonly rooms: RoomMessageOperations,
     private readonly config: AppConfig,
   ) {}
 
-  async edit(user: UserRef, id: string, body: string): Promise<MessageView> {
+  /** Corrects a message; the answer is the message as the author's archive (or the room's) shows it. */
+  async edit(user: UserRef, id: string, body: string): Promise<MessageView | RoomMessageView> {
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > this.config.messageMaxBytes) {
       throw new AppError('message-too-large', {
         detail: `body is ${bytes} bytes; the limit is ${this.config.messageMaxBytes}`,
         fields: [{ name: 'body', reason: `longer than ${this.config.messageMaxBytes} bytes` }],
       });
+    }
+    if (!(await this.inArchive(user, id))) {
+      return this.rooms.edit(user, id, body);
     }
     const { view, recorded, peer } = await this.dataSource.transaction(async (manager) => {
       const message = await this.authored(manager, user, id);
@@ -92,6 +99,9 @@ export class MessageOperationsService {
 
   /** Retracts a message: both sides keep the id and lose the body, its revisions and reactions. Repeating it changes nothing. */
   async retract(user: UserRef, id: string): Promise<void> {
+    if (!(await this.inArchive(user, id))) {
+      return this.rooms.retract(user, id);
+    }
     const outcome = await this.dataSource.transaction(async (manager) => {
       const message = await this.authored(manager, user, id, { allowRetracted: true });
       if (message.row.retracted_at !== null) {
@@ -136,20 +146,17 @@ export class MessageOperationsService {
         fields: [{ name: 'emoji', reason: 'not an emoji' }],
       });
     }
+    if (!(await this.inArchive(user, id))) {
+      return this.rooms.react(user, id, emoji, added, (manager) =>
+        this.changeReaction(manager, user, id, emoji, added),
+      );
+    }
     const outcome = await this.dataSource.transaction(async (manager) => {
       const message = await this.visible(manager, user, id);
       if (message.row.retracted_at !== null) {
         throw new AppError('message-retracted', { detail: `message ${id} was retracted` });
       }
-      const changed = added
-        ? await this.addReaction(manager, user, id, emoji)
-        : (
-            await manager.query<[unknown[], number]>(
-              'DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3',
-              [id, user.id, emoji],
-            )
-          )[1] > 0;
-      if (!changed) {
+      if (!(await this.changeReaction(manager, user, id, emoji, added))) {
         return undefined;
       }
       const recorded = await this.events.record(manager, [
@@ -176,6 +183,34 @@ export class MessageOperationsService {
       this.router.deliver(user.jid, { event: 'message:reaction', data: change(outcome.peer) }),
       this.peers.tell(user, outcome.peer, { event: 'message:reaction', data: change(user.jid) }),
     ]);
+  }
+
+  /** Whether the message is in the user's one-to-one archive (else it may be a room message). */
+  private async inArchive(user: UserRef, id: string): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(
+      'SELECT 1 FROM archived_messages WHERE owner_id = $1 AND id = $2',
+      [user.id, id],
+    );
+
+    return rows.length > 0;
+  }
+
+  private async changeReaction(
+    manager: EntityManager,
+    user: UserRef,
+    id: string,
+    emoji: string,
+    added: boolean,
+  ): Promise<boolean> {
+    if (added) {
+      return this.addReaction(manager, user, id, emoji);
+    }
+    const [, removed] = await manager.query<[unknown[], number]>(
+      'DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3',
+      [id, user.id, emoji],
+    );
+
+    return removed > 0;
   }
 
   private async addReaction(

@@ -12,7 +12,15 @@ import {
   Req,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExtraModels,
+  getSchemaPath,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 
 import { parseUserAddress } from '#src/accounts/users.service.js';
 import type { AuthenticatedUser } from '#src/auth/authenticated-user.js';
@@ -33,6 +41,8 @@ import {
 } from '#src/messaging/dto/send-message.dto.js';
 import { MarkersService, type MessageMarkers } from '#src/messaging/markers.service.js';
 import { MessageOperationsService } from '#src/messaging/message-operations.service.js';
+import { RoomMessageResponse } from '#src/rooms/dto/rooms.dto.js';
+import type { RoomMessageView } from '#src/rooms/room-message-view.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 
@@ -141,11 +151,20 @@ export class MessagesController {
 
   @Put(':id')
   @ApiOperation({
-    summary: 'Correct a message you sent',
+    summary: 'Correct a message you sent, one-to-one or in a room',
     description:
-      'Keeps the id, stores the earlier body as a revision, and delivers `message:edited` to both participants.',
+      'Keeps the id, stores the earlier body as a revision, and delivers `message:edited` to both participants (`room:message:edited` to every member of a room). ' +
+      'Answers the message as its archive now shows it: the one-to-one shape, or the room entry shape.',
   })
-  @ApiOkResponse({ type: MessageResponse })
+  @ApiExtraModels(MessageResponse, RoomMessageResponse)
+  @ApiOkResponse({
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(MessageResponse) },
+        { $ref: getSchemaPath(RoomMessageResponse) },
+      ],
+    },
+  })
   @ApiResponse({ status: 403, description: 'You are not the author', type: ProblemResponse })
   @ApiResponse({
     status: 404,
@@ -157,7 +176,7 @@ export class MessagesController {
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', MESSAGE_ID) id: string,
     @Body() dto: EditMessageDto,
-  ): Promise<MessageView> {
+  ): Promise<MessageView | RoomMessageView> {
     return this.operations.edit(user, id, dto.body);
   }
 

@@ -13,6 +13,7 @@ import { MessageOperationsService } from '#src/messaging/message-operations.serv
 import { MessagesController } from '#src/messaging/messages.controller.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 import { PeerNotifier } from '#src/messaging/peer-notifier.js';
+import { RoomMessageOperations } from '#src/messaging/room-message-operations.js';
 import { SseController } from '#src/messaging/sse.controller.js';
 
 /** One-to-one messages, their archive and operations, chat markers, and the inbox. */
@@ -36,6 +37,7 @@ export class MessagingModule {
         MarkersService,
         InboxService,
         PeerNotifier,
+        RoomMessageOperations,
       ],
       exports: [
         MessagesService,

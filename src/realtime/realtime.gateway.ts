@@ -21,6 +21,7 @@ import { SendMessageDto } from '#src/messaging/dto/send-message.dto.js';
 import { MarkersService } from '#src/messaging/markers.service.js';
 import { MessageOperationsService } from '#src/messaging/message-operations.service.js';
 import type { MessageView } from '#src/messaging/message-view.js';
+import type { RoomMessageView } from '#src/rooms/room-message-view.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 import {
   MessageRefDto,
@@ -125,16 +126,17 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     if (this.roomMessages === undefined) {
       throw new AppError('not-found', { detail: 'rooms are not enabled on this server' });
     }
-    const result = await this.roomMessages.send({
+
+    return this.roomMessages.post(socket.data.user, {
       roomId: parseRoomId(dto.room, 'room'),
-      sender: socket.data.user.jid,
-      body: dto.body,
       source: 'client',
       senderSession: socket.data.session.id,
+      ...(dto.body === undefined ? {} : { body: dto.body }),
       ...(dto.client_id === undefined ? {} : { clientId: dto.client_id }),
+      ...(dto.reply_to === undefined ? {} : { replyTo: dto.reply_to }),
+      ...(dto.thread === undefined ? {} : { thread: dto.thread }),
+      ...(dto.marker === undefined ? {} : { marker: dto.marker }),
     });
-
-    return { id: result.id };
   }
 
   /** `{id, body}`: corrects a message this user sent; the ack carries the message as the archive shows it. */
@@ -142,7 +144,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   edit(
     @ConnectedSocket() socket: UserSocket,
     @MessageBody(new SocketPayloadPipe()) dto: SocketEditDto,
-  ): Promise<MessageView> {
+  ): Promise<MessageView | RoomMessageView> {
     return this.operations.edit(socket.data.user, dto.id, dto.body);
   }
 

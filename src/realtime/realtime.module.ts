@@ -1,4 +1,4 @@
-import { DynamicModule, Module, type Type } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 
 import { AuthModule } from '#src/auth/auth.module.js';
 import { RealtimeGateway } from '#src/realtime/realtime.gateway.js';
@@ -6,7 +6,10 @@ import { RealtimeGateway } from '#src/realtime/realtime.gateway.js';
 @Module({})
 export class RealtimeModule {
   /** `features`: the optional modules whose socket events the gateway serves when they are on (rooms). */
-  static register(messaging: DynamicModule, features: readonly Type[] = []): DynamicModule {
+  static register(
+    messaging: DynamicModule,
+    features: readonly DynamicModule[] = [],
+  ): DynamicModule {
     return {
       module: RealtimeModule,
       imports: [AuthModule, messaging, ...features],

@@ -10,6 +10,7 @@ import {
 
 import { parseUserAddress } from '#src/accounts/users.service.js';
 import { AdminAuth } from '#src/auth/guards.js';
+import { AppError } from '#src/common/errors/problems.js';
 import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 import { ArchivePageQuery } from '#src/common/paging.js';
 import {
@@ -158,8 +159,10 @@ export class AdminRoomsController {
     const result = await this.messages.send({
       roomId: parseRoomId(id),
       sender: parseUserAddress(dto.from, 'from'),
-      body: dto.body,
+      body: requiredBody(dto.body),
       source: 'admin',
+      ...(dto.reply_to === undefined ? {} : { replyTo: dto.reply_to }),
+      ...(dto.thread === undefined ? {} : { thread: dto.thread }),
       ...(dto.client_id === undefined ? {} : { clientId: dto.client_id }),
     });
 
@@ -173,4 +176,16 @@ export class AdminRoomsController {
   archive(@Param('id') id: string, @Query() query: ArchivePageQuery): Promise<RoomMessageView[]> {
     return this.messages.page(parseRoomId(id), null, query);
   }
+}
+
+/** An administrator posts messages, not markers: the body is required. */
+function requiredBody(body: string | undefined): string {
+  if (body === undefined) {
+    throw new AppError('validation', {
+      detail: 'body is required',
+      fields: [{ name: 'body', reason: 'required' }],
+    });
+  }
+
+  return body;
 }

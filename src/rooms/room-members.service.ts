@@ -130,10 +130,16 @@ export class RoomMembersService {
     reason: LeaveReason,
     by: string | undefined,
   ): Promise<void> {
-    await tx.manager.query('DELETE FROM room_members WHERE room_id = $1 AND jid = $2', [
-      room.id,
-      jid,
-    ]);
+    // The member's inbox entry and markers of the room go with the membership.
+    await tx.manager.query(
+      `WITH gone AS (
+         DELETE FROM room_members WHERE room_id = $1 AND jid = $2 RETURNING user_id
+       ), entries AS (
+         DELETE FROM inbox_entries WHERE owner_id IN (SELECT user_id FROM gone) AND kind = 'room' AND conversation = $1
+       )
+       DELETE FROM chat_markers WHERE owner_id IN (SELECT user_id FROM gone) AND kind = 'room' AND conversation = $1`,
+      [room.id, jid],
+    );
     tx.record({
       type: 'room.member_removed',
       domain: room.domain,

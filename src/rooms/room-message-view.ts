@@ -1,4 +1,6 @@
 import { timestampOf } from '#src/common/ids.js';
+import type { MessageRevision } from '#src/messaging/archived-message.entity.js';
+import type { ReactionCount } from '#src/messaging/message-view.js';
 import type { RoomRole, RoomSettings } from '#src/rooms/room-rules.js';
 
 /** What a room archive entry records. */
@@ -42,6 +44,12 @@ export interface RoomMessageView extends RoomEntryData {
   readonly client_id?: string;
   readonly reply_to?: string;
   readonly thread?: string;
+  /** Epoch milliseconds of the last edit; absent when never edited. */
+  readonly edited_at?: number;
+  readonly revision?: number;
+  /** Epoch milliseconds of the retraction; the body is then empty. */
+  readonly retracted_at?: number;
+  readonly reactions?: readonly ReactionCount[];
 }
 
 /** The room is gone; `id` marks the event (there is no archive left to hold it). */
@@ -64,10 +72,18 @@ export interface RoomEntryRow {
   readonly data: RoomEntryData | null;
   readonly reply_to: string | null;
   readonly thread: string | null;
+  /** Absent on entries just written, which have none of these yet. */
+  readonly revisions?: MessageRevision[] | null;
+  readonly edited_at?: Date | null;
+  readonly retracted_at?: Date | null;
 }
 
 /** The view of a stored entry for `reader`: the idempotency key only for its sender. */
-export function toRoomMessageView(row: RoomEntryRow, reader?: string): RoomMessageView {
+export function toRoomMessageView(
+  row: RoomEntryRow,
+  reader?: string,
+  reactions?: readonly ReactionCount[],
+): RoomMessageView {
   return {
     id: row.id,
     room: row.room_id,
@@ -82,5 +98,12 @@ export function toRoomMessageView(row: RoomEntryRow, reader?: string): RoomMessa
       : {}),
     ...(row.reply_to === null ? {} : { reply_to: row.reply_to }),
     ...(row.thread === null ? {} : { thread: row.thread }),
+    ...(row.edited_at === null || row.edited_at === undefined
+      ? {}
+      : { edited_at: row.edited_at.getTime(), revision: row.revisions?.length ?? 0 }),
+    ...(row.retracted_at === null || row.retracted_at === undefined
+      ? {}
+      : { retracted_at: row.retracted_at.getTime() }),
+    ...(reactions === undefined || reactions.length === 0 ? {} : { reactions }),
   };
 }

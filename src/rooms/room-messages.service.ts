@@ -6,6 +6,11 @@ import { lowestIdAt, messageIds, timestampOf } from '#src/common/ids.js';
 import { DEFAULT_PAGE_SIZE, type ArchivePageQuery } from '#src/common/paging.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { roomConversation } from '#src/events/event-catalogue.js';
+import type { UserRef } from '#src/accounts/users.service.js';
+import { ArchiveService } from '#src/messaging/archive.service.js';
+import type { MarkerType } from '#src/messaging/dto/send-message.dto.js';
+import { MarkersService } from '#src/messaging/markers.service.js';
+import type { ReactionCount } from '#src/messaging/message-view.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import {
   toRoomMessageView,
@@ -21,22 +26,33 @@ export interface RoomSendCommand {
   readonly sender: string;
   readonly body: string;
   readonly clientId?: string;
+  readonly replyTo?: string;
+  readonly thread?: string;
   readonly source: 'client' | 'admin';
   /** The sending session, which gets no copy of its own message. */
   readonly senderSession?: string;
 }
+
+/** What a member posts to a room: a message, a chat marker on one of its messages, or both. */
+export type RoomPostCommand = Omit<RoomSendCommand, 'body' | 'sender'> & {
+  readonly body?: string;
+  readonly marker?: { readonly type: MarkerType; readonly id: string };
+};
 
 export interface RoomSendResult {
   readonly id: string;
   readonly duplicate: boolean;
 }
 
-const ENTRY_COLUMNS = 'room_id, id, sender, kind, body, client_id, member, data, reply_to, thread';
+const ENTRY_COLUMNS =
+  'room_id, id, sender, kind, body, client_id, member, data, reply_to, thread, revisions, edited_at, retracted_at';
 
 interface SendRow {
   domain: string;
   id: string | null;
   members: string[];
+  /** Each member's unread count after this message, `[jid, unread]`. */
+  unread: [string, number][] | null;
 }
 
 /** Room messages: stored once, fanned out to every member's sessions; and the room archive. */
@@ -45,9 +61,31 @@ export class RoomMessagesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly writer: RoomWriter,
+    private readonly archive: ArchiveService,
+    private readonly markers: MarkersService,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
   ) {}
+
+  /** A message and/or a marker; `{id}` of the message sent, or else of the message marked. */
+  async post(user: UserRef, command: RoomPostCommand): Promise<{ id: string }> {
+    const { body, marker, ...rest } = command;
+    if (body === undefined && marker === undefined) {
+      throw new AppError('validation', {
+        detail: 'give a body, a marker, or both',
+        fields: [{ name: 'body', reason: 'required without marker' }],
+      });
+    }
+    if (marker !== undefined) {
+      await this.markers.mark(user, marker.id, marker.type, command.roomId);
+    }
+    if (body === undefined) {
+      return { id: marker!.id };
+    }
+    const result = await this.send({ ...rest, sender: user.jid, body });
+
+    return { id: result.id };
+  }
 
   async send(command: RoomSendCommand): Promise<RoomSendResult> {
     const bytes = Buffer.byteLength(command.body, 'utf8');
@@ -59,7 +97,8 @@ export class RoomMessagesService {
     }
     const id = messageIds.next();
     const result = await this.writer.run(command.roomId, async (tx) => {
-      const row = await insertMessage(tx.manager, command, id);
+      const thread = await threadOf(tx.manager, command);
+      const row = await insertMessage(tx.manager, command, id, thread);
       if (row === undefined) {
         throw await notSent(tx.manager, command);
       }
@@ -78,6 +117,8 @@ export class RoomMessagesService {
           body: command.body,
           timestamp,
           ...(command.clientId === undefined ? {} : { client_id: command.clientId }),
+          ...(command.replyTo === undefined ? {} : { reply_to: command.replyTo }),
+          ...(thread === undefined ? {} : { thread }),
         },
       });
       const view: RoomMessageView = {
@@ -87,6 +128,8 @@ export class RoomMessagesService {
         from: command.sender,
         timestamp,
         body: command.body,
+        ...(command.replyTo === undefined ? {} : { reply_to: command.replyTo }),
+        ...(thread === undefined ? {} : { thread }),
       };
       const others = row.members.filter((jid) => jid !== command.sender);
       tx.push(others, { event: 'room:message', data: view });
@@ -94,6 +137,17 @@ export class RoomMessagesService {
         const own =
           command.clientId === undefined ? view : { ...view, client_id: command.clientId };
         tx.push([command.sender], { event: 'room:message', data: own }, command.senderSession);
+      }
+      // Members sharing an unread count share one push.
+      const byCount = new Map<number, string[]>();
+      for (const [jid, unread] of row.unread ?? []) {
+        byCount.set(unread, [...(byCount.get(unread) ?? []), jid]);
+      }
+      for (const [unread, jids] of byCount) {
+        tx.push(jids, {
+          event: 'inbox',
+          data: { type: 'room', id: command.roomId, unread, last_message_id: id },
+        });
       }
 
       return { id, duplicate: false };
@@ -108,13 +162,14 @@ export class RoomMessagesService {
   /** The room archive, oldest first: same paging as the one-to-one archive. */
   async page(
     roomId: string,
-    reader: string | null,
+    reader: { readonly id: string; readonly jid: string } | null,
     query: ArchivePageQuery,
+    thread?: string,
   ): Promise<RoomMessageView[]> {
     if (reader === null) {
       await roomById(this.dataSource, roomId);
     } else {
-      await membershipOf(this.dataSource, roomId, reader);
+      await membershipOf(this.dataSource, roomId, reader.jid);
     }
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const conditions = ['room_id = $1'];
@@ -123,6 +178,9 @@ export class RoomMessagesService {
       params.push(value);
       conditions.push(sql.replace('?', `$${params.length}`));
     };
+    if (thread !== undefined) {
+      add('thread = ?', thread);
+    }
     if (query.after_id !== undefined) {
       add('id > ?::uuid', query.after_id);
     }
@@ -141,8 +199,17 @@ export class RoomMessagesService {
       params,
     );
     const ordered = forward ? rows : rows.reverse();
+    const reactions =
+      reader === null
+        ? new Map<string, ReactionCount[]>()
+        : await this.archive.reactionsOf(
+            reader.id,
+            ordered
+              .filter((row) => row.kind === 'message' && row.retracted_at === null)
+              .map((row) => row.id),
+          );
 
-    return ordered.map((row) => toRoomMessageView(row, reader ?? undefined));
+    return ordered.map((row) => toRoomMessageView(row, reader?.jid, reactions.get(row.id)));
   }
 }
 
@@ -162,31 +229,80 @@ async function notSent(db: Queryable, command: RoomSendCommand): Promise<AppErro
 
 /**
  * One statement: store the message if the sender is a member (a repeated
- * idempotency key stores nothing), and read the room's domain and members
- * for the events and the fan-out. No row: not a member; a null id: a repeat.
+ * idempotency key stores nothing), count it into every member's inbox, and
+ * read the room's domain and members for the events and the fan-out. No
+ * row: not a member; a null id: a repeat.
  */
 async function insertMessage(
   db: Queryable,
   command: RoomSendCommand,
   id: string,
+  thread: string | undefined,
 ): Promise<SendRow | undefined> {
   const rows = await db.query<SendRow[]>(
     `WITH sender AS (
        SELECT m.jid, r.domain FROM room_members m JOIN rooms r ON r.id = m.room_id
        WHERE m.room_id = $1 AND m.jid = $2
      ), inserted AS (
-       INSERT INTO room_messages (room_id, id, sender, kind, body, client_id)
-       SELECT $1, $3::uuid, sender.jid, 'message', $4, $5 FROM sender
+       INSERT INTO room_messages (room_id, id, sender, kind, body, client_id, reply_to, thread)
+       SELECT $1, $3::uuid, sender.jid, 'message', $4, $5, $6, $7 FROM sender
        ON CONFLICT (room_id, sender, client_id) WHERE client_id IS NOT NULL DO NOTHING
        RETURNING id
+     ), inbox AS (
+       INSERT INTO inbox_entries AS entry (owner_id, kind, conversation, last_message_id, last_from, last_body, unread)
+       SELECT m.user_id, 'room', $1, $3::uuid, $2, $4, CASE WHEN m.jid = $2 THEN 0 ELSE 1 END
+       FROM room_members m WHERE m.room_id = $1 AND EXISTS (SELECT 1 FROM inserted)
+       ORDER BY m.user_id
+       ON CONFLICT (owner_id, kind, conversation) DO UPDATE SET
+         last_message_id = greatest(entry.last_message_id, excluded.last_message_id),
+         last_from = CASE WHEN excluded.last_message_id > entry.last_message_id THEN excluded.last_from ELSE entry.last_from END,
+         last_body = CASE WHEN excluded.last_message_id > entry.last_message_id THEN excluded.last_body ELSE entry.last_body END,
+         unread = entry.unread + excluded.unread,
+         archived = entry.archived AND excluded.unread = 0
+       RETURNING owner_id, unread
      )
      SELECT sender.domain, (SELECT id FROM inserted) AS id,
-       ARRAY(SELECT jid FROM room_members WHERE room_id = $1) AS members
+       ARRAY(SELECT jid FROM room_members WHERE room_id = $1) AS members,
+       (SELECT json_agg(json_build_array(m.jid, inbox.unread))
+          FROM inbox JOIN room_members m ON m.user_id = inbox.owner_id AND m.room_id = $1) AS unread
      FROM sender`,
-    [command.roomId, command.sender, id, command.body, command.clientId ?? null],
+    [
+      command.roomId,
+      command.sender,
+      id,
+      command.body,
+      command.clientId ?? null,
+      command.replyTo ?? null,
+      thread ?? null,
+    ],
   );
 
   return rows[0];
+}
+
+/**
+ * The thread a room message joins: the one given, else for a reply the
+ * thread of the message it answers, which must be a message of this room.
+ */
+async function threadOf(db: Queryable, command: RoomSendCommand): Promise<string | undefined> {
+  if (command.replyTo === undefined) {
+    return command.thread;
+  }
+  // A non-member learns nothing about the room's messages.
+  await membershipOf(db, command.roomId, command.sender);
+  const rows = await db.query<{ id: string; thread: string | null }[]>(
+    `SELECT id, thread FROM room_messages WHERE room_id = $1 AND id = $2 AND kind = 'message'`,
+    [command.roomId, command.replyTo],
+  );
+  const parent = rows[0];
+  if (parent === undefined) {
+    throw new AppError('message-not-found', {
+      detail: `reply_to ${command.replyTo} is not a message of this room`,
+      fields: [{ name: 'reply_to', reason: 'no such message in this room' }],
+    });
+  }
+
+  return command.thread ?? parent.thread ?? parent.id;
 }
 
 /** The message first stored under a repeated idempotency key; the same key on another body is a client bug. */

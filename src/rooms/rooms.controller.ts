@@ -12,7 +12,7 @@ import type { AuthenticatedUser } from '#src/auth/authenticated-user.js';
 import { CurrentUser } from '#src/auth/authenticated-user.js';
 import { UserAuth } from '#src/auth/guards.js';
 import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
-import { ArchivePageQuery } from '#src/common/paging.js';
+import { ThreadPageQuery } from '#src/messaging/dto/send-message.dto.js';
 import {
   AddRoomMemberDto,
   ConfigureRoomDto,
@@ -185,9 +185,10 @@ export class RoomsController {
   @Post(':id/messages')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Send a message to the room',
+    summary: 'Send a message to the room, a chat marker on one of its messages, or both',
     description:
-      'Stored once, then pushed as `room:message` to every member’s sessions; returns once committed.',
+      'A message is stored once, then pushed as `room:message` to every member’s sessions; returns once committed, with the message id (or, for a marker alone, the id of the message marked). ' +
+      'A marker is pushed as `marker` to the other members; displayed recounts your unread messages in the room.',
   })
   @ApiOkResponse({ type: RoomIdResponse })
   @INVALID
@@ -203,15 +204,15 @@ export class RoomsController {
     @Param('id') id: string,
     @Body() dto: SendRoomMessageDto,
   ): Promise<RoomIdResponse> {
-    const result = await this.messages.send({
+    return this.messages.post(user, {
       roomId: parseRoomId(id),
-      sender: user.jid,
-      body: dto.body,
       source: 'client',
+      ...(dto.body === undefined ? {} : { body: dto.body }),
       ...(dto.client_id === undefined ? {} : { clientId: dto.client_id }),
+      ...(dto.reply_to === undefined ? {} : { replyTo: dto.reply_to }),
+      ...(dto.thread === undefined ? {} : { thread: dto.thread }),
+      ...(dto.marker === undefined ? {} : { marker: dto.marker }),
     });
-
-    return { id: result.id };
   }
 
   @Get(':id/messages')
@@ -224,8 +225,10 @@ export class RoomsController {
   archive(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id') id: string,
-    @Query() query: ArchivePageQuery,
+    @Query() query: ThreadPageQuery,
   ): Promise<RoomMessageView[]> {
-    return this.messages.page(parseRoomId(id), user.jid, query);
+    const { thread, ...page } = query;
+
+    return this.messages.page(parseRoomId(id), user, page, thread);
   }
 }

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 
 import { AccountsModule } from '#src/accounts/accounts.module.js';
 import { AuthModule } from '#src/auth/auth.module.js';
@@ -9,11 +9,20 @@ import { RoomWriter } from '#src/rooms/room-writer.service.js';
 import { RoomsController } from '#src/rooms/rooms.controller.js';
 import { RoomsService } from '#src/rooms/rooms.service.js';
 
-/** Group conversations: the client and admin APIs over one set of transport-neutral services. */
-@Module({
-  imports: [AuthModule, AccountsModule],
-  controllers: [RoomsController, AdminRoomsController],
-  providers: [RoomWriter, RoomsService, RoomMembersService, RoomMessagesService],
-  exports: [RoomsService, RoomMembersService, RoomMessagesService],
-})
-export class RoomsModule {}
+/**
+ * Group conversations: the client and admin APIs over one set of
+ * transport-neutral services, with the inbox, markers and reactions of the
+ * messaging module.
+ */
+@Module({})
+export class RoomsModule {
+  static register(messaging: DynamicModule): DynamicModule {
+    return {
+      module: RoomsModule,
+      imports: [AuthModule, AccountsModule, messaging],
+      controllers: [RoomsController, AdminRoomsController],
+      providers: [RoomWriter, RoomsService, RoomMembersService, RoomMessagesService],
+      exports: [RoomsService, RoomMembersService, RoomMessagesService],
+    };
+  }
+}

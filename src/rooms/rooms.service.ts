@@ -307,7 +307,17 @@ export async function destroyRoom(
   formerMembers: readonly string[],
   by: string | undefined,
 ): Promise<void> {
-  await tx.manager.query('DELETE FROM rooms WHERE id = $1', [room.id]);
+  await tx.manager.query(
+    `WITH entries AS (
+       DELETE FROM inbox_entries
+       WHERE owner_id IN (SELECT user_id FROM room_members WHERE room_id = $1)
+         AND kind = 'room' AND conversation = $1
+     ), markers AS (
+       DELETE FROM chat_markers WHERE kind = 'room' AND conversation = $1
+     )
+     DELETE FROM rooms WHERE id = $1`,
+    [room.id],
+  );
   tx.record({
     type: 'room.destroyed',
     domain: room.domain,

@@ -22,6 +22,15 @@ export interface ServerEvents {
   'room:updated': RoomMessageView;
   /** A room this user was in is gone. */
   'room:destroyed': RoomDestroyedView;
+  /** A room message was edited by its author: the entry as the archive now shows it. */
+  'room:message:edited': RoomMessageView;
+  /** A room message was retracted by its author. */
+  'room:message:retracted': {
+    readonly id: string;
+    readonly room: string;
+    readonly from: string;
+    readonly retracted_at: number;
+  };
   /** A message of a conversation this user is in was edited by its author. */
   'message:edited': MessageView;
   /** A message was retracted by its author: `{id, from, to, retracted_at}`. */

@@ -10,11 +10,18 @@ import {
   Max,
   MaxLength,
   Min,
+  IsUUID,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 
 import { QueryNumber } from '#src/common/paging.js';
 import { IsXmlText } from '#src/common/validation.js';
+import {
+  MARKER_TYPES,
+  ReactionCountResponse,
+  type MarkerType,
+} from '#src/messaging/dto/send-message.dto.js';
 import { ROOM_ENTRY_KINDS } from '#src/rooms/room-message-view.js';
 import {
   ROOM_PERMISSIONS,
@@ -111,16 +118,29 @@ export class AddRoomMemberDto {
   role?: RoomRole;
 }
 
-/** What a member sends to a room. Chat markers on room messages will join `body` here. */
+/** A chat marker carried by a room send. */
+export class RoomMarkerDto {
+  @ApiProperty({ enum: MARKER_TYPES })
+  @IsIn(MARKER_TYPES)
+  type: MarkerType;
+
+  @ApiProperty({ description: 'The room message marked (and every one before it)' })
+  @IsUUID('7')
+  id: string;
+}
+
+/** What a member sends to a room: a message, a chat marker, or both. */
 export class SendRoomMessageDto {
-  @ApiProperty({
-    description: 'Message text; at most MESSAGE_MAX_BYTES bytes of UTF-8',
+  @ApiPropertyOptional({
+    description:
+      'Message text; at most MESSAGE_MAX_BYTES bytes of UTF-8. Required without `marker`',
     example: 'Hello, team',
   })
+  @ValidateIf((dto: SendRoomMessageDto) => dto.marker === undefined || dto.body !== undefined)
   @IsString()
   @IsNotEmpty()
   @IsXmlText()
-  body: string;
+  body?: string;
 
   @ApiPropertyOptional({
     description: 'Client-chosen id; a retry with the same value returns the first result',
@@ -132,6 +152,30 @@ export class SendRoomMessageDto {
   @MaxLength(128)
   @IsXmlText()
   client_id?: string;
+
+  @ApiPropertyOptional({ description: 'The id of the room message this one answers' })
+  @IsOptional()
+  @IsUUID('7')
+  reply_to?: string;
+
+  @ApiPropertyOptional({
+    description: 'The thread; a reply without one joins the thread of the message it answers',
+  })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(128)
+  @IsXmlText()
+  thread?: string;
+
+  @ApiPropertyOptional({
+    type: RoomMarkerDto,
+    description: 'XEP-0333 marker on a room message: received, displayed or acknowledged',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RoomMarkerDto)
+  marker?: RoomMarkerDto;
 }
 
 /** `room:send` over socket.io: the room and what POST /api/rooms/{id}/messages takes. */
@@ -311,4 +355,16 @@ export class RoomMessageResponse {
 
   @ApiPropertyOptional()
   thread?: string;
+
+  @ApiPropertyOptional({ description: 'Epoch milliseconds of the last edit' })
+  edited_at?: number;
+
+  @ApiPropertyOptional({ description: 'How many times the message was edited' })
+  revision?: number;
+
+  @ApiPropertyOptional({ description: 'Epoch milliseconds of the retraction; the body is empty' })
+  retracted_at?: number;
+
+  @ApiPropertyOptional({ type: () => [ReactionCountResponse] })
+  reactions?: ReactionCountResponse[];
 }
