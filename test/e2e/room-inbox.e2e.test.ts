@@ -29,9 +29,9 @@ describe.skipIf(!servicesUp())(
     beforeAll(async () => {
       server = await startTestServer();
       alice = await registerUser(server.url, server.domain, 'alice');
-    bob = await registerUser(server.url, server.domain, 'bob');
-    carol = await registerUser(server.url, server.domain, 'carol');
-    dave = await registerUser(server.url, server.domain, 'dave');
+      bob = await registerUser(server.url, server.domain, 'bob');
+      carol = await registerUser(server.url, server.domain, 'carol');
+      dave = await registerUser(server.url, server.domain, 'dave');
       room = await createRoom(server.url, alice.basic, { name: 'Team' });
       await addMember(server.url, alice.basic, room, bob.jid);
       await addMember(server.url, alice.basic, room, carol.jid);
