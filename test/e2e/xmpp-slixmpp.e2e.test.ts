@@ -25,7 +25,7 @@ const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
 const inCi = process.env.CI === 'true';
 
 if (!hasSlixmpp && !inCi) {
-  console.warn('python3-slixmpp is not installed: the slixmpp interop test is skipped');
+  process.emitWarning('python3-slixmpp is not installed: the slixmpp interop test is skipped');
 }
 
 interface ScriptEvent {
