@@ -27,6 +27,7 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     const messaging = MessagingModule.register({ sse: config.isEnabled('sse') });
     const rooms = config.isEnabled('rooms') ? [RoomsModule.register(messaging)] : [];
+    const presence = PresenceModule.register({ realtime: config.isEnabled('realtime') });
 
     return {
       module: AppModule,
@@ -44,10 +45,10 @@ export class AppModule implements NestModule {
         messaging,
         BlockingModule,
         ContactsModule,
-        PresenceModule.register({ realtime: config.isEnabled('realtime') }),
+        presence,
         ...rooms,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging, rooms)] : []),
-        ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging)] : []),
+        ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging, presence)] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -1,5 +1,9 @@
 import type { ContactEntity } from '#src/contacts/contact.entity.js';
-import type { Subscription, SubscriptionState } from '#src/contacts/subscription-state.js';
+import type {
+  Subscription,
+  SubscriptionStanza,
+  SubscriptionState,
+} from '#src/contacts/subscription-state.js';
 
 /** Pending requests as MongooseIM's roster showed them: `out` the user's, `in` the contact's. */
 export type Ask = 'none' | 'out' | 'in' | 'both';
@@ -31,4 +35,10 @@ export function toContactView(
     ...(row.name === null ? {} : { name: row.name }),
     groups: row.groups,
   };
+}
+
+/** What a contact sent that reached the user: `subscribe` is a request waiting for an answer. */
+export interface SubscriptionRequestView {
+  readonly from: string;
+  readonly type: SubscriptionStanza;
 }

@@ -6,7 +6,11 @@ import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.ser
 import { AppError } from '#src/common/errors/problems.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { ContactEntity } from '#src/contacts/contact.entity.js';
-import { toContactView, type ContactView } from '#src/contacts/contact-view.js';
+import {
+  toContactView,
+  type ContactView,
+  type SubscriptionRequestView,
+} from '#src/contacts/contact-view.js';
 import {
   countItems,
   loadItem,
@@ -162,6 +166,13 @@ export class RosterService {
     await this.router
       .deliver(ownerJid, delivery)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'roster push failed'));
+  }
+
+  /** Tells the owner's sessions what a contact sent them (an XMPP client shows it as a presence stanza). */
+  async pushRequest(ownerJid: string, request: SubscriptionRequestView): Promise<void> {
+    await this.router
+      .deliver(ownerJid, { event: 'subscription', data: request })
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'subscription push failed'));
   }
 
   private async jidsWith(ownerId: string, subscriptions: string[]): Promise<string[]> {

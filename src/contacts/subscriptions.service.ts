@@ -46,11 +46,18 @@ export interface SubscriptionChange {
 
 export type SubscriptionListener = (change: SubscriptionChange) => void;
 
+/** An inbound stanza the state machine delivers to one side's clients: the contact's, or the auto-reply to the user. */
+interface Notice {
+  readonly side: 'own' | 'theirs';
+  readonly type: SubscriptionStanza;
+}
+
 interface Outcome {
   readonly own: RosterItem;
   readonly ownBefore: RosterItem;
   readonly theirs?: RosterItem;
   readonly theirsBefore?: RosterItem;
+  readonly notices: readonly Notice[];
   readonly recorded: number;
 }
 
@@ -133,6 +140,13 @@ export class SubscriptionsService {
     if (contact !== undefined && outcome.theirs !== undefined) {
       await this.announce(contact.jid, outcome.theirsBefore!, outcome.theirs);
     }
+    if (contact !== undefined) {
+      for (const notice of outcome.notices) {
+        await (notice.side === 'theirs'
+          ? this.roster.pushRequest(contact.jid, { from: owner.jid, type: notice.type })
+          : this.roster.pushRequest(owner.jid, { from: contact.jid, type: notice.type }));
+      }
+    }
 
     return outcome;
   }
@@ -153,7 +167,7 @@ export class SubscriptionsService {
     }
     const theirsBefore =
       contact === undefined ? undefined : await loadItem(manager, contact.id, owner.jid);
-    let { own, theirs } = run(ownBefore, theirsBefore, stanzas);
+    let { own, theirs, notices } = run(ownBefore, theirsBefore, stanzas);
     if (remove) {
       own = { ...own, inRoster: false, subscription: 'none', pendingOut: false, pendingIn: false };
     }
@@ -163,6 +177,7 @@ export class SubscriptionsService {
     if (theirs !== undefined && !theirs.exists && (await this.isCrowded(manager, theirs))) {
       // A flood of requests cannot grow someone's roster without bound; the extra ones are not kept.
       theirs = theirsBefore;
+      notices = [];
     }
     own = await saveItem(manager, own);
     if (theirs !== undefined && !sameItem(theirs, theirsBefore!)) {
@@ -177,6 +192,7 @@ export class SubscriptionsService {
       own,
       ownBefore,
       ...(theirs === undefined ? {} : { theirs, theirsBefore: theirsBefore! }),
+      notices,
       recorded,
     };
   }
@@ -211,9 +227,10 @@ function run(
   ownBefore: RosterItem,
   theirsBefore: RosterItem | undefined,
   stanzas: readonly SubscriptionStanza[],
-): { own: RosterItem; theirs: RosterItem | undefined } {
+): { own: RosterItem; theirs: RosterItem | undefined; notices: Notice[] } {
   let own = ownBefore;
   let theirs = theirsBefore;
+  const notices: Notice[] = [];
   for (const stanza of stanzas) {
     const outbound = transition(own, 'outbound', stanza);
     // Sending a request or an approval puts the contact in the roster (RFC 6121 sections 3.1.2, 3.1.5).
@@ -224,12 +241,19 @@ function run(
     }
     const inbound = transition(theirs, 'inbound', stanza);
     theirs = { ...theirs, ...inbound.state };
+    if (inbound.deliver) {
+      notices.push({ side: 'theirs', type: stanza });
+    }
     if (inbound.autoReply !== undefined) {
-      own = { ...own, ...transition(own, 'inbound', inbound.autoReply).state };
+      const reply = transition(own, 'inbound', inbound.autoReply);
+      own = { ...own, ...reply.state };
+      if (reply.deliver) {
+        notices.push({ side: 'own', type: inbound.autoReply });
+      }
     }
   }
 
-  return { own, theirs };
+  return { own, theirs, notices };
 }
 
 function subscriptionEvents(ownerJid: string, before: RosterItem, after: RosterItem): NewEvent[] {

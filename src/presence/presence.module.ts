@@ -18,6 +18,7 @@ export class PresenceModule {
       imports: [AuthModule, AccountsModule, BlockingModule, ContactsModule],
       controllers: [PresenceController],
       providers: [PresenceService, TypingService, ...(options.realtime ? [PresenceGateway] : [])],
+      exports: [PresenceService, TypingService],
     };
   }
 }

@@ -78,11 +78,13 @@ export class PresenceService {
 
     return aggregate(
       jid,
-      sessions.map((session) => ({
-        resource: session.resource,
-        show: session.presence?.show ?? 'online',
-        ...(session.presence?.status === undefined ? {} : { status: session.presence.status }),
-      })),
+      sessions
+        .filter((session) => session.presence?.available !== false)
+        .map((session) => ({
+          resource: session.resource,
+          show: session.presence?.show ?? 'online',
+          ...(session.presence?.status === undefined ? {} : { status: session.presence.status }),
+        })),
     );
   }
 

@@ -316,5 +316,6 @@ function toInfo(session: LocalSession): SessionInfo {
     node: session.node,
     connectedAt: session.connectedAt,
     ...(session.address === undefined ? {} : { address: session.address }),
+    ...(session.presence === undefined ? {} : { presence: session.presence }),
   };
 }

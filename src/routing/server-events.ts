@@ -1,5 +1,5 @@
 import type { BlockView } from '#src/blocking/block-view.js';
-import type { ContactView } from '#src/contacts/contact-view.js';
+import type { ContactView, SubscriptionRequestView } from '#src/contacts/contact-view.js';
 import type { InboxChangeView } from '#src/inbox/inbox-view.js';
 import type { MarkerView, MessageView, ReactionChangeView } from '#src/messaging/message-view.js';
 import type { PresenceView, TypingView } from '#src/presence/presence-view.js';
@@ -45,6 +45,8 @@ export interface ServerEvents {
   contact: ContactView;
   /** A roster item is gone. */
   'contact:removed': { readonly jid: string };
+  /** A contact's subscription request or answer that changed this user's item (RFC 6121 section 3). */
+  subscription: SubscriptionRequestView;
   /** A contact's presence (or the user's own, from another session); `offline` when it ended. */
   presence: PresenceView;
   /** A peer is typing or stopped; real time only. */

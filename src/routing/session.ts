@@ -8,6 +8,12 @@ export type Availability = 'online' | 'away' | 'dnd' | 'xa';
 export interface SessionPresence {
   readonly show: Availability;
   readonly status?: string;
+  /**
+   * False for a session that is connected but not available: an XMPP
+   * resource before its initial presence or after `unavailable` (RFC 6121
+   * section 4.2). Such a session is left out of the user's presence.
+   */
+  readonly available?: false;
 }
 
 /** What the registry knows of a session, on any node. */

@@ -33,6 +33,7 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   private sweeper?: NodeJS.Timeout;
   private pingCounter = 0;
   private caps?: XmlElement;
+  private readonly endListeners: ((session: XmppSession) => void)[] = [];
 
   constructor(
     readonly config: AppConfig,
@@ -87,7 +88,12 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
     await this.router.attach(session);
   }
 
-  /** A stream ended: its session leaves the router, and the user's other resources hear it went. */
+  /** Told of every bound session that ends, before it leaves the router (directed presence). */
+  onSessionEnd(listener: (session: XmppSession) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  /** A stream ended: its session leaves the router, whose presence service tells who sees it go. */
   forget(stream: XmppStream): void {
     this.streams.delete(stream);
     const session = stream.session;
@@ -99,13 +105,7 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
     if (sessions?.size === 0) {
       this.byUser.delete(session.jid);
     }
-    if (session.available) {
-      session.available = false;
-      this.broadcastToOwn(
-        session,
-        el('presence', NS.client, { from: session.fullJid, type: 'unavailable' }),
-      );
-    }
+    this.endListeners.forEach((listener) => listener(session));
     this.router
       .detach(session)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'detach failed'));
@@ -114,17 +114,6 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   /** This node's bound sessions of a user. */
   sessionsOf(jid: string): readonly XmppSession[] {
     return [...(this.byUser.get(jid) ?? [])];
-  }
-
-  /** Sends a stanza to the user's other available resources on this node, `to` set per resource. */
-  broadcastToOwn(from: XmppSession, stanza: XmlElement): void {
-    for (const other of this.byUser.get(from.jid) ?? []) {
-      if (other !== from && other.available) {
-        other.send(
-          el(stanza.name, stanza.ns, { ...stanza.attrs, to: other.fullJid }, ...stanza.children),
-        );
-      }
-    }
   }
 
   /** XEP-0115 caps: a hash over exactly the identities and features the server lists. */

@@ -70,6 +70,8 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
     const received = new EventRecorder<MessageView>(bobSocket, 'message');
 
     expect(aliceWs.jid).toBe(`${alice.jid}/browser`);
+    // Available, so that messages to the bare JID reach it (RFC 6121 section 8.5.2.1).
+    await aliceWs.xmpp.send(xml('presence'));
     await aliceWs.xmpp.send(
       xml('message', { to: bob.jid, type: 'chat' }, xml('body', {}, 'over WebSocket')),
     );

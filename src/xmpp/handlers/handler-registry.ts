@@ -39,8 +39,7 @@ export type StanzaHandler = (session: XmppSession, stanza: XmlElement) => Promis
 /**
  * Where protocol extensions plug in: IQ payloads by namespace and element
  * name, one handler for messages and one for presence, and the features
- * service discovery lists for each kind of address. Roster (jabber:iq:roster)
- * and presence subscriptions register here when the contacts service lands.
+ * service discovery lists for each kind of address.
  */
 @Injectable()
 export class XmppHandlerRegistry {

@@ -1,19 +1,23 @@
 import net from 'node:net';
 import tls from 'node:tls';
 
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { WebSocketServer } from 'ws';
 
 import { AppConfig } from '#src/config/app-config.js';
+import { BOSH_PATH, BoshManager } from '#src/xmpp/transports/bosh.transport.js';
 import { TcpTransport } from '#src/xmpp/transports/tcp.transport.js';
 import { attachWebSocket } from '#src/xmpp/transports/websocket.transport.js';
 import { loadTlsCredentials, type TlsCredentials } from '#src/xmpp/transports/tls-credentials.js';
 import { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
 
-/** The client-to-server TCP listeners: STARTTLS on XMPP_C2S_PORT, direct TLS on XMPP_C2S_TLS_PORT. */
+/**
+ * The client-to-server listeners: STARTTLS on XMPP_C2S_PORT, direct TLS on
+ * XMPP_C2S_TLS_PORT, and WebSocket and BOSH on the HTTP server.
+ */
 @Injectable()
 export class XmppListeners implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('XmppListeners');
@@ -42,6 +46,7 @@ export class XmppListeners implements OnApplicationBootstrap, OnApplicationShutd
     const httpServer = this.http.httpAdapter?.getHttpServer() as Server | undefined;
     if (httpServer !== undefined) {
       this.websocket = attachWebSocket(httpServer, this.gateway, this.config);
+      attachBosh(httpServer, new BoshManager(this.gateway));
     }
     this.plain = net.createServer((socket) => {
       new TcpTransport(socket, this.gateway, this.credentials, this.secureContext);
@@ -89,4 +94,18 @@ function close(server: net.Server | undefined): Promise<void> {
   return new Promise((resolve) =>
     server === undefined ? resolve() : server.close(() => resolve()),
   );
+}
+
+/** Requests to BOSH_PATH go to BOSH ahead of the HTTP application; every other one is left alone. */
+function attachBosh(server: Server, bosh: BoshManager): void {
+  const application = server.listeners('request') as ((...args: unknown[]) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if ((request.url ?? '').split('?')[0] === BOSH_PATH) {
+      bosh.handle(request, response);
+
+      return;
+    }
+    application.forEach((listener) => listener.call(server, request, response));
+  });
 }

@@ -31,4 +31,8 @@ export const NS = {
   /** XEP-0440 */
   saslChannelBinding: 'urn:xmpp:sasl-cb:0',
   roster: 'jabber:iq:roster',
+  /** XEP-0085 */
+  chatStates: 'http://jabber.org/protocol/chatstates',
+  /** XEP-0191 section 3.6 */
+  blockingErrors: 'urn:xmpp:blocking:errors',
 } as const;

@@ -236,6 +236,10 @@ export class XmlStreamParser {
       this.markByte = this.offset();
       this.handler.onOpen(element);
       if (tag.isSelfClosing) {
+        // An empty root (a BOSH `<body/>`) opens and closes at once.
+        this.rootClosed = true;
+        this.handler.onClose();
+
         return;
       }
       this.stack.push(element);

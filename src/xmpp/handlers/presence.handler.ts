@@ -1,0 +1,272 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+
+import { DomainsService } from '#src/accounts/domains.service.js';
+import { UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
+import { AppError } from '#src/common/errors/problems.js';
+import { RosterService } from '#src/contacts/roster.service.js';
+import {
+  SubscriptionsService,
+  type SubscriptionAction,
+} from '#src/contacts/subscriptions.service.js';
+import type { SubscriptionStanza } from '#src/contacts/subscription-state.js';
+import type { PresenceView, ResourcePresence } from '#src/presence/presence-view.js';
+import { aggregate } from '#src/presence/presence-view.js';
+import { PresenceService } from '#src/presence/presence.service.js';
+import { RouterService } from '#src/routing/router.service.js';
+import type { Availability, SessionPresence } from '#src/routing/session.js';
+import { localAddress } from '#src/xmpp/handlers/addressing.js';
+import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
+import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
+import { OfflineDelivery } from '#src/xmpp/handlers/offline-delivery.js';
+import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
+import { StanzaError } from '#src/xmpp/stream/errors.js';
+import { el, type XmlElement } from '#src/xmpp/xml/element.js';
+import { NS } from '#src/xmpp/xml/namespaces.js';
+import { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
+
+/** RFC 6121 section 3: the presence types that are subscription requests and answers. */
+const SUBSCRIPTION_ACTIONS: Record<SubscriptionStanza, SubscriptionAction> = {
+  subscribe: 'invite',
+  subscribed: 'accept',
+  unsubscribe: 'cancel',
+  unsubscribed: 'decline',
+};
+
+const SHOWS: Record<string, Availability> = {
+  chat: 'online',
+  away: 'away',
+  dnd: 'dnd',
+  xa: 'xa',
+};
+
+/** The status length the REST API accepts (SessionPresenceDto). */
+const MAX_STATUS = 1024;
+
+/**
+ * Presence (RFC 6121 sections 3 and 4) through the same services as REST
+ * and socket.io: a session's availability lives in the session registry
+ * and is broadcast by PresenceService to the user's sessions and
+ * subscribers; subscription stanzas are the contacts service's actions,
+ * run through the one RFC 6121 Appendix A state machine.
+ */
+@Injectable()
+export class PresenceHandler implements OnModuleInit {
+  private readonly logger = new Logger('XmppPresence');
+
+  constructor(
+    private readonly registry: XmppHandlerRegistry,
+    private readonly gateway: XmppGateway,
+    private readonly presence: PresenceService,
+    private readonly subscriptions: SubscriptionsService,
+    private readonly roster: RosterService,
+    private readonly blocking: BlockingService,
+    private readonly users: UsersService,
+    private readonly domains: DomainsService,
+    private readonly router: RouterService,
+    private readonly offline: OfflineDelivery,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.registerStanza('presence', (session, stanza) => this.handle(session, stanza));
+    this.gateway.onSessionEnd((session) => {
+      this.endDirected(session).catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'directed unavailable failed'),
+      );
+    });
+  }
+
+  private async handle(session: XmppSession, stanza: XmlElement): Promise<void> {
+    const type = stanza.attr('type');
+    const to = stanza.attr('to');
+    if (type === 'error') {
+      return;
+    }
+    if (type !== undefined && type in SUBSCRIPTION_ACTIONS) {
+      await this.subscription(session, type as SubscriptionStanza, to);
+
+      return;
+    }
+    if (type === 'probe') {
+      await this.probe(session, to);
+
+      return;
+    }
+    if (type !== undefined && type !== 'unavailable') {
+      throw new StanzaError('bad-request', `no presence of type ${type}`);
+    }
+    const own = type === 'unavailable' ? undefined : parsePresence(stanza);
+    if (to === undefined) {
+      await this.broadcast(session, stanza, own);
+    } else {
+      await this.directed(session, to, own);
+    }
+  }
+
+  /**
+   * Presence without a `to`: the session's own, for its user's sessions and
+   * subscribers. The first available one is initial presence (section 4.2):
+   * the contacts' presence, waiting requests and offline messages follow.
+   */
+  private async broadcast(
+    session: XmppSession,
+    stanza: XmlElement,
+    own: SessionPresence | undefined,
+  ): Promise<void> {
+    const initial = own !== undefined && !session.available;
+    if (own === undefined) {
+      session.markUnavailable();
+      await this.endDirected(session);
+    } else {
+      session.priority = priorityOf(stanza);
+      session.presence = own;
+    }
+    try {
+      await this.presence.set(session.user, session.presence, session.id);
+    } catch (error: unknown) {
+      if (error instanceof AppError && error.code === 'session-not-found') {
+        // Gone meanwhile: the disconnect already told everyone.
+        return;
+      }
+      throw error;
+    }
+    if (initial) {
+      for (const view of await this.presence.contactsOf(session.user)) {
+        session.renderPresence(view);
+      }
+      for (const item of await this.roster.list(session.user)) {
+        if (item.ask === 'in' || item.ask === 'both') {
+          // Section 3.1.3: a request that waits is delivered once the contact is available.
+          session.send(el('presence', NS.client, { from: item.jid, type: 'subscribe' }));
+        }
+      }
+      await this.offline.deliver(session);
+    }
+  }
+
+  /** Section 4.6: presence to one address; it hears `unavailable` when the session goes. */
+  private async directed(
+    session: XmppSession,
+    to: string,
+    own: SessionPresence | undefined,
+  ): Promise<void> {
+    const target = await localAddress(this.domains, to);
+    if (target.bare === session.jid) {
+      return;
+    }
+    const recipient = await this.users.findByJid(target.bare);
+    if (recipient === undefined) {
+      // Section 8.5.1: presence to no one is ignored.
+      return;
+    }
+    if (await this.blocking.isBlocked(session.user.id, target.bare)) {
+      throw toStanzaError(
+        new AppError('recipient-blocked', { detail: `you block ${target.bare}` }),
+      );
+    }
+    if (await this.blocking.isBlocked(recipient.id, session.jid)) {
+      return;
+    }
+    if (own === undefined) {
+      session.directedTo.delete(target.bare);
+    } else {
+      session.directedTo.add(target.bare);
+    }
+    const view = await this.viewWith(session, own);
+    await this.router.deliver(target.bare, { event: 'presence', data: view });
+  }
+
+  /** The user's presence with this session's part as given (left out when undefined). */
+  private async viewWith(
+    session: XmppSession,
+    own: SessionPresence | undefined,
+  ): Promise<PresenceView> {
+    const current = await this.presence.viewOf(session.jid);
+    const others = current.resources.filter((item) => item.resource !== session.resource);
+    const mine: ResourcePresence[] =
+      own === undefined
+        ? []
+        : [
+            {
+              resource: session.resource,
+              show: own.show,
+              ...(own.status === undefined ? {} : { status: own.status }),
+            },
+          ];
+
+    return aggregate(session.jid, [...others, ...mine]);
+  }
+
+  private async endDirected(session: XmppSession): Promise<void> {
+    if (session.directedTo.size === 0) {
+      return;
+    }
+    const view = await this.viewWith(session, undefined);
+    const targets = [...session.directedTo];
+    session.directedTo.clear();
+    await Promise.all(
+      targets.map((jid) => this.router.deliver(jid, { event: 'presence', data: view })),
+    );
+  }
+
+  /** Section 4.3: a client's probe is answered only for what the user may see. */
+  private async probe(session: XmppSession, to: string | undefined): Promise<void> {
+    const bare = to === undefined ? session.jid : (await localAddress(this.domains, to)).bare;
+    if (bare === session.jid) {
+      session.renderPresence(await this.presence.viewOf(bare));
+
+      return;
+    }
+    const view = (await this.presence.contactsOf(session.user)).find((item) => item.jid === bare);
+    if (view !== undefined) {
+      session.renderPresence(view);
+    }
+  }
+
+  /** Section 3: subscribe, subscribed, unsubscribe and unsubscribed are the contacts service's actions. */
+  private async subscription(
+    session: XmppSession,
+    type: SubscriptionStanza,
+    to: string | undefined,
+  ): Promise<void> {
+    if (to === undefined) {
+      throw new StanzaError('bad-request', `presence of type ${type} needs a to`);
+    }
+    const target = await localAddress(this.domains, to);
+    try {
+      await this.subscriptions.act(session.user, target.bare, SUBSCRIPTION_ACTIONS[type]);
+    } catch (error: unknown) {
+      if (error instanceof AppError && error.code === 'validation') {
+        // A subscription to oneself changes nothing.
+        return;
+      }
+      throw toStanzaError(error);
+    }
+  }
+}
+
+/** Show and status of an available presence (RFC 6121 section 4.7.2). */
+function parsePresence(stanza: XmlElement): SessionPresence {
+  const showText = stanza.childText('show', NS.client)?.trim();
+  const show = showText === undefined ? 'online' : SHOWS[showText];
+  if (show === undefined) {
+    throw new StanzaError('bad-request', `<show/> is chat, away, dnd or xa`);
+  }
+  const status = stanza.childText('status', NS.client);
+  if (status !== undefined && status.length > MAX_STATUS) {
+    throw new StanzaError('not-acceptable', `a status is at most ${MAX_STATUS} characters`);
+  }
+
+  return { show, ...(status === undefined || status === '' ? {} : { status }) };
+}
+
+/** Section 4.7.2.3: an integer from -128 to 127, 0 when absent or invalid. */
+function priorityOf(stanza: XmlElement): number {
+  const text = stanza.childText('priority', NS.client)?.trim();
+  if (text === undefined || !/^[+-]?\d{1,3}$/.test(text)) {
+    return 0;
+  }
+  const priority = Number.parseInt(text, 10);
+
+  return priority >= -128 && priority <= 127 ? priority : 0;
+}
