@@ -30,16 +30,9 @@ interface NewDelivery {
   readonly endpointId: string;
   readonly row: OutboxRow;
   readonly body: string;
-  /** Goes out only after the earlier deliveries of its conversation to this endpoint. */
-  readonly inLane: boolean;
 }
 
 const BATCH = 500;
-
-/** A pending delivery of the same endpoint and conversation that must go before `d`. */
-const EARLIER_IN_LANE = `SELECT 1 FROM webhook_deliveries x
-  WHERE x.endpoint_id = d.endpoint_id AND x.conversation = d.conversation
-    AND x.status = 'pending' AND x.sequence < d.sequence`;
 
 /**
  * Hands events on: each outbox row becomes one delivery per endpoint that
@@ -67,10 +60,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   onApplicationBootstrap(): void {
     this.kick();
-    void this.sweep();
+    // At start, whatever is due goes now: nothing in this process is about to send it.
+    void this.sweep(0);
     this.sweeper = setInterval(() => {
       this.kick();
-      void this.sweep();
+      void this.sweep(this.config.webhooks.sweepMs);
     }, this.config.webhooks.sweepMs).unref();
   }
 
@@ -126,7 +120,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       endpointId,
       row,
       body: envelopeJson(row),
-      inLane: false,
     };
     await this.dataSource.transaction((manager) => insertDeliveryRows(manager, [delivery]));
     await this.scheduleAll([delivery]);
@@ -174,7 +167,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           endpointId: endpoint.id,
           row,
           body,
-          inLane: endpoint.ordered && row.conversation !== null,
         });
       }
     }
@@ -183,68 +175,30 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return deliveries;
   }
 
-  /**
-   * Queues what may go now: a delivery waiting behind an earlier one of its
-   * conversation gets no job (it would only find itself blocked); the
-   * earlier one schedules it when it settles.
-   */
+  /** Wakes each endpoint that got deliveries once; its dispatcher claims what may go now. */
   private async scheduleAll(deliveries: readonly NewDelivery[]): Promise<void> {
-    const laned = deliveries.filter((delivery) => delivery.inLane);
-    const heads =
-      laned.length === 0
-        ? new Set<string>()
-        : new Set(
-            (
-              await this.dataSource.query<{ id: string }[]>(
-                `SELECT d.id FROM webhook_deliveries d
-                 WHERE d.id = ANY($1::uuid[]) AND NOT EXISTS (${EARLIER_IN_LANE})`,
-                [laned.map((delivery) => delivery.id)],
-              )
-            ).map((row) => row.id),
-          );
-    await Promise.all(
-      deliveries
-        .filter((delivery) => !delivery.inLane || heads.has(delivery.id))
-        .map((delivery) =>
-          this.scheduler.schedule(
-            {
-              deliveryId: delivery.id,
-              endpointId: delivery.endpointId,
-              attempt: 1,
-              ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }),
-            },
-            0,
-          ),
-        ),
-    );
+    await this.wakeAll(new Set(deliveries.map((delivery) => delivery.endpointId)));
   }
 
-  /** Due deliveries of enabled endpoints whose job may have been lost (a crash, a Redis restart). */
-  private async sweep(): Promise<void> {
+  private async wakeAll(endpointIds: Iterable<string>): Promise<void> {
+    await Promise.all([...endpointIds].map((id) => this.scheduler.wake(id, 0)));
+  }
+
+  /**
+   * Wakes the enabled endpoints with deliveries overdue by more than
+   * `graceMs`: their wake was lost (a crash, a Redis restart) or their lease
+   * ran out (a crash during a request).
+   */
+  private async sweep(graceMs: number): Promise<void> {
     try {
-      const due = await this.dataSource.query<
-        { id: string; endpoint_id: string; attempts: number; request_id: string | null }[]
-      >(
-        `SELECT d.id, d.endpoint_id, d.attempts, d.request_id FROM webhook_deliveries d
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
-         WHERE d.status = 'pending' AND d.next_attempt_at < now() - ($1 || ' milliseconds')::interval
-           AND (NOT e.ordered OR d.conversation IS NULL OR NOT EXISTS (${EARLIER_IN_LANE}))
-         ORDER BY d.next_attempt_at LIMIT 1000`,
-        [String(this.config.webhooks.sweepMs)],
+      const due = await this.dataSource.query<{ endpoint_id: string }[]>(
+        `SELECT e.id AS endpoint_id FROM webhook_endpoints e
+         WHERE e.enabled AND EXISTS (
+           SELECT 1 FROM webhook_deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at < $1)`,
+        [new Date(Date.now() - graceMs)],
       );
-      await Promise.all(
-        due.map((row) =>
-          this.scheduler.schedule(
-            {
-              deliveryId: row.id,
-              endpointId: row.endpoint_id,
-              attempt: row.attempts + 1,
-              ...(row.request_id === null ? {} : { requestId: row.request_id }),
-            },
-            0,
-          ),
-        ),
-      );
+      await this.wakeAll(due.map((row) => row.endpoint_id));
     } catch (error: unknown) {
       this.logger.warn({ err: error }, 'delivery sweep failed');
     }

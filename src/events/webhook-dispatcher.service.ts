@@ -1,0 +1,253 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+import { AppConfig } from '#src/config/app-config.js';
+import { DeliveryClaims, type ClaimedRun } from '#src/events/delivery-claims.js';
+import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
+import { DeliverySettler } from '#src/events/delivery-settler.js';
+import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
+import { WebhookDeliveryProcessor } from '#src/events/webhook-delivery.processor.js';
+import type { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
+
+/** Deliveries of one conversation lane taken in one claim and sent back to back, at most this many. */
+const LANE_RUN_MAX = 50;
+
+/** After a claim that failed (the database away), the endpoint is looked at again this much later. */
+const CLAIM_RETRY_MS = 1000;
+
+export type EndpointDisabled = (endpoint: WebhookEndpointEntity, reason: string) => Promise<void>;
+
+/** What this node is doing for one endpoint. */
+interface EndpointWork {
+  readonly id: string;
+  /** Claimed runs waiting for one of the endpoint's request slots. */
+  queued: ClaimedRun[];
+  /** Runs being sent now: at most the endpoint's `max_concurrency`. */
+  active: number;
+  maxConcurrency: number;
+  /** Something may be due that no claim has taken yet. */
+  more: boolean;
+  claiming: boolean;
+}
+
+/**
+ * Sends each endpoint's due deliveries. A wake (from the relay, a retry's
+ * timer or job, a sweep) says an endpoint may have work; this node then
+ * claims what is due in one statement (a batch of runs: single deliveries,
+ * or stretches of one ordered conversation lane), sends with at most
+ * `max_concurrency` requests in flight for that endpoint and
+ * WEBHOOK_CONCURRENCY in all, and hands each outcome to the settler, which
+ * writes them in batches. A slow or hanging endpoint holds only its own
+ * slots: its claims wait for them, and the others' requests go on.
+ */
+@Injectable()
+export class WebhookDispatcher {
+  private readonly logger = new Logger('WebhookDelivery');
+  private readonly endpoints = new Map<string, EndpointWork>();
+  /** Endpoints with a free slot of their own, waiting for one of the node's. */
+  private readonly waiting: EndpointWork[] = [];
+  private active = 0;
+  private closed = false;
+  private readonly runs = new Set<Promise<void>>();
+  private onDisabled: EndpointDisabled = async () => undefined;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly registry: EndpointRegistry,
+    private readonly claims: DeliveryClaims,
+    private readonly settler: DeliverySettler,
+    private readonly processor: WebhookDeliveryProcessor,
+    private readonly scheduler: DeliveryScheduler,
+  ) {}
+
+  whenEndpointDisabled(callback: EndpointDisabled): void {
+    this.onDisabled = callback;
+  }
+
+  /** The endpoint may have deliveries due. */
+  wake(endpointId: string): void {
+    if (this.closed) {
+      return;
+    }
+    let work = this.endpoints.get(endpointId);
+    if (work === undefined) {
+      work = {
+        id: endpointId,
+        queued: [],
+        active: 0,
+        maxConcurrency: 1,
+        more: false,
+        claiming: false,
+      };
+      this.endpoints.set(endpointId, work);
+    }
+    work.more = true;
+    this.pump(work);
+  }
+
+  /** Stops claiming, gives back what was claimed and not sent, and waits for requests in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const work of this.endpoints.values()) {
+      this.dropQueued(work);
+    }
+    await Promise.all([...this.runs]);
+    await this.settler.flushed();
+  }
+
+  /** How long a claim holds its deliveries: room for a wait for a slot and a request timing out. */
+  private get leaseMs(): number {
+    return Math.max(60_000, 4 * this.config.webhooks.timeoutMs);
+  }
+
+  private pump(work: EndpointWork): void {
+    this.startRuns(work);
+    // Claim again once the runs already claimed would not keep every slot busy.
+    if (!this.closed && work.more && !work.claiming && work.queued.length < work.maxConcurrency) {
+      void this.claim(work);
+    }
+  }
+
+  private async claim(work: EndpointWork): Promise<void> {
+    work.claiming = true;
+    work.more = false;
+    try {
+      const endpoint = await this.registry.enabledById(work.id);
+      if (endpoint === undefined) {
+        this.dropQueued(work);
+        if (work.active === 0) {
+          this.endpoints.delete(work.id);
+        }
+
+        return;
+      }
+      work.maxConcurrency = endpoint.maxConcurrency;
+      // Outcomes written before the claim: a lane whose run just ended is free again.
+      await this.settler.flushed();
+      const wanted = 2 * work.maxConcurrency - work.active - work.queued.length;
+      if (wanted <= 0) {
+        work.more = true;
+
+        return;
+      }
+      const runs = await this.claims.claim(endpoint, wanted, LANE_RUN_MAX - 1, this.leaseMs);
+      if (this.closed) {
+        void this.settler.release(runs.flat().map((delivery) => delivery.id));
+
+        return;
+      }
+      // A full claim may have left more behind.
+      work.more ||= runs.length >= wanted;
+      work.queued.push(...runs);
+    } catch (error: unknown) {
+      this.logger.warn({ err: error, endpoint: work.id }, 'could not claim deliveries');
+      void this.scheduler.wake(work.id, CLAIM_RETRY_MS).catch(() => undefined);
+    } finally {
+      work.claiming = false;
+    }
+    this.pump(work);
+  }
+
+  private startRuns(work: EndpointWork): void {
+    while (work.queued.length > 0 && work.active < work.maxConcurrency && !this.closed) {
+      if (this.active >= this.config.webhooks.concurrency) {
+        if (!this.waiting.includes(work)) {
+          this.waiting.push(work);
+        }
+
+        return;
+      }
+      const run = work.queued.shift()!;
+      work.active += 1;
+      this.active += 1;
+      const running: Promise<void> = this.send(work, run)
+        .then(
+          (more) => {
+            work.more ||= more;
+          },
+          (error: unknown) => {
+            this.logger.error({ err: error, endpoint: work.id }, 'delivery run failed');
+            work.more = true;
+          },
+        )
+        .finally(() => {
+          this.runs.delete(running);
+          work.active -= 1;
+          this.active -= 1;
+          this.finished(work);
+        });
+      this.runs.add(running);
+    }
+  }
+
+  /** A slot came free: endpoints waiting for one of the node's go first, in turn. */
+  private finished(work: EndpointWork): void {
+    while (this.waiting.length > 0 && this.active < this.config.webhooks.concurrency) {
+      this.startRuns(this.waiting.shift()!);
+    }
+    this.pump(work);
+    if (work.active === 0 && work.queued.length === 0 && !work.more && !work.claiming) {
+      this.endpoints.delete(work.id);
+    }
+  }
+
+  /**
+   * Sends a run in order, each delivery once the one before it has its
+   * answer. A retry holds back the rest of its lane (given back unsent);
+   * a dead letter does not. Answers whether the lane may have more.
+   */
+  private async send(work: EndpointWork, run: ClaimedRun): Promise<boolean> {
+    let ordered = false;
+    for (const [index, delivery] of run.entries()) {
+      const endpoint = await this.registry.enabledById(work.id);
+      ordered = endpoint?.ordered === true;
+      const leaseLeft = delivery.leaseUntil - Date.now();
+      if (endpoint === undefined || this.closed || leaseLeft < this.config.webhooks.timeoutMs) {
+        // Not sent now: due again at once, for this node or another.
+        await this.settler.release(run.slice(index).map((unsent) => unsent.id));
+
+        return endpoint !== undefined;
+      }
+      const result = await this.processor.attempt(delivery, endpoint);
+      const written = this.settler.settle(result.settlement);
+      if (result.kind !== 'succeeded') {
+        void written.then((failing) =>
+          failing ? this.disable(endpoint, failingReason(this.config)) : undefined,
+        );
+      }
+      if (result.kind === 'retry' || result.kind === 'gone') {
+        void this.settler.release(run.slice(index + 1).map((held) => held.id));
+        await written;
+        if (result.kind === 'gone') {
+          await this.disable(endpoint, 'the endpoint answered 410 Gone');
+        } else {
+          await this.scheduler.wake(work.id, result.delayMs);
+        }
+
+        return false;
+      }
+    }
+
+    return ordered && run[0]?.conversation !== null;
+  }
+
+  private async disable(endpoint: WebhookEndpointEntity, reason: string): Promise<void> {
+    const work = this.endpoints.get(endpoint.id);
+    if (work !== undefined) {
+      this.dropQueued(work);
+    }
+    await this.onDisabled(endpoint, reason).catch((error: unknown) =>
+      this.logger.error({ err: error, endpoint: endpoint.id }, 'could not disable the endpoint'),
+    );
+  }
+
+  /** Gives back the claimed runs not started: due again (when the endpoint is enabled again). */
+  private dropQueued(work: EndpointWork): void {
+    const unsent = work.queued.flat().map((delivery) => delivery.id);
+    work.queued = [];
+    void this.settler.release(unsent);
+  }
+}
+
+function failingReason(config: AppConfig): string {
+  return `no successful delivery for ${config.webhooks.disableAfterMs / 1000} seconds`;
+}
