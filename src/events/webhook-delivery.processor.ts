@@ -48,7 +48,7 @@ export class WebhookDeliveryProcessor {
     this.logger.log(context, 'delivery started');
     const startedAt = new Date();
     const response = await this.client.post({
-      url: new URL(endpoint.url),
+      url: endpoint.url,
       headers: this.headersFor(delivery, endpoint),
       body: delivery.body,
       timeoutMs: this.config.webhooks.timeoutMs,
