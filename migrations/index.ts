@@ -1,10 +1,10 @@
 import { Initial1764860000000 } from '#migrations/1764860000000-initial.js';
 import { Webhooks1764870000000 } from '#migrations/1764870000000-webhooks.js';
-import { WebhookEndpointDue1764875000000 } from '#migrations/1764875000000-webhook-endpoint-due.js';
+import { WebhookClaimIndexes1764875000000 } from '#migrations/1764875000000-webhook-claim-indexes.js';
 
 /** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
 export const MIGRATIONS = [
   Initial1764860000000,
   Webhooks1764870000000,
-  WebhookEndpointDue1764875000000,
+  WebhookClaimIndexes1764875000000,
 ];

@@ -30,48 +30,84 @@ interface ClaimedRow {
   attempts: number;
   request_id: string | null;
   rank: string;
+  /** The last lane claimed, in the database's order of conversations. */
+  cursor?: string | null;
 }
 
+const RETURNED =
+  'd.id, d.endpoint_id, d.event_id, d.conversation, d.sequence, d.body, d.attempts, d.request_id';
+
 /**
- * Claims due deliveries of one endpoint in one statement. A head is a due
- * delivery with no earlier pending one in its conversation lane (for an
- * ordered endpoint); with each head come the deliveries after it in its lane
- * for as long as they are due, up to `follow`. Claiming sets a lease (the
- * row's `next_attempt_at`), so no other claim, on this node or another,
- * takes them while they are worked on. Heads are locked with SKIP LOCKED, so
- * two nodes claiming at once never split a lane between them.
+ * Claims the due deliveries of an ordered endpoint in one statement. A lane
+ * (the endpoint's pending deliveries of one conversation) may go when its
+ * first pending delivery is due: one that waits for a retry, or is leased
+ * to a request in flight, holds the lane. Lanes are found by walking the
+ * lane index one conversation at a time (a skip scan), from the conversation
+ * after `$5` so that lanes take turns, which costs one probe per lane however
+ * many deliveries wait behind each. Deliveries without a conversation come
+ * from their own index. Each claimed head brings the deliveries after it in
+ * its lane for as long as they are due, up to `$6`; all of them get a lease
+ * (`next_attempt_at` set to `$3`), so no other claim, here or on another
+ * node, takes them meanwhile. Followers are taken only behind heads this
+ * statement did claim (an UPDATE re-checks each row as committed), so two
+ * claims racing never split a lane between them.
  */
-const CLAIM = `
-WITH heads AS (
-  SELECT d.id, d.conversation, d.sequence, d.next_attempt_at FROM webhook_deliveries d
-  WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $3
-    AND (NOT $2 OR d.conversation IS NULL OR NOT EXISTS (
-      SELECT 1 FROM webhook_deliveries x
-      WHERE x.endpoint_id = d.endpoint_id AND x.conversation = d.conversation
-        AND x.status = 'pending' AND x.sequence < d.sequence))
-  ORDER BY d.next_attempt_at, d.id
-  LIMIT $5
-  FOR UPDATE OF d SKIP LOCKED
-), ranked AS (
-  SELECT h.*, row_number() OVER (ORDER BY h.next_attempt_at, h.id) AS rank FROM heads h
-), followers AS (
-  SELECT f.id, r.rank, bool_and(f.due) OVER (PARTITION BY r.id ORDER BY f.sequence) AS unbroken
-  FROM ranked r CROSS JOIN LATERAL (
-    SELECT x.id, x.sequence, x.next_attempt_at <= $3 AS due FROM webhook_deliveries x
-    WHERE $2 AND r.conversation IS NOT NULL AND x.endpoint_id = $1
-      AND x.conversation = r.conversation AND x.status = 'pending' AND x.sequence > r.sequence
-    ORDER BY x.sequence
-    LIMIT $6) f
-), picked AS (
-  SELECT id, rank FROM ranked
+const CLAIM_ORDERED = `
+WITH RECURSIVE lanes AS (
+  (SELECT x.conversation, x.id, x.sequence, x.next_attempt_at FROM webhook_deliveries x
+   WHERE x.endpoint_id = $1 AND x.status = 'pending' AND x.conversation > $5
+   ORDER BY x.conversation, x.sequence LIMIT 1)
   UNION ALL
-  SELECT id, rank FROM followers WHERE unbroken
+  SELECT n.conversation, n.id, n.sequence, n.next_attempt_at FROM lanes l CROSS JOIN LATERAL (
+    SELECT x.conversation, x.id, x.sequence, x.next_attempt_at FROM webhook_deliveries x
+    WHERE x.endpoint_id = $1 AND x.status = 'pending' AND x.conversation > l.conversation
+    ORDER BY x.conversation, x.sequence LIMIT 1) n
+), candidates AS (
+  (SELECT id, conversation, sequence, next_attempt_at FROM lanes WHERE next_attempt_at <= $2 LIMIT $4)
+  UNION ALL
+  (SELECT id, conversation, sequence, next_attempt_at FROM webhook_deliveries
+   WHERE endpoint_id = $1 AND status = 'pending' AND conversation IS NULL AND next_attempt_at <= $2
+   ORDER BY next_attempt_at LIMIT $4)
+), heads AS (
+  SELECT c.*, row_number() OVER (ORDER BY c.next_attempt_at, c.id) AS rank
+  FROM candidates c ORDER BY c.next_attempt_at, c.id LIMIT $4
+), claimed AS (
+  UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM heads h
+  WHERE d.id = h.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+  RETURNING ${RETURNED}, h.rank
+), followers AS (
+  SELECT f.id, c.rank, bool_and(f.due) OVER (PARTITION BY c.id ORDER BY f.sequence) AS unbroken
+  FROM claimed c CROSS JOIN LATERAL (
+    SELECT x.id, x.sequence, x.next_attempt_at <= $2 AS due FROM webhook_deliveries x
+    WHERE c.conversation IS NOT NULL AND x.endpoint_id = $1 AND x.conversation = c.conversation
+      AND x.status = 'pending' AND x.sequence > c.sequence
+    ORDER BY x.sequence LIMIT $6) f
+), taken AS (
+  UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM followers f
+  WHERE d.id = f.id AND f.unbroken AND d.status = 'pending' AND d.next_attempt_at <= $2
+  RETURNING ${RETURNED}, f.rank
 )
-UPDATE webhook_deliveries d SET next_attempt_at = $4
-FROM picked p
-WHERE d.id = p.id AND d.status = 'pending' AND d.next_attempt_at <= $3
-RETURNING d.id, d.endpoint_id, d.event_id, d.conversation, d.sequence, d.body, d.attempts,
-  d.request_id, p.rank`;
+SELECT r.*, (SELECT max(conversation) FROM claimed) AS cursor
+FROM (SELECT * FROM claimed UNION ALL SELECT * FROM taken) r`;
+
+/** Claims due deliveries of an endpoint without lanes: the oldest due, each on its own. */
+const CLAIM_UNORDERED = `
+WITH due AS (
+  SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+  WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+  ORDER BY d.next_attempt_at, d.id LIMIT $4
+  FOR UPDATE OF d SKIP LOCKED
+), heads AS (
+  SELECT id, row_number() OVER (ORDER BY next_attempt_at, id) AS rank FROM due
+)
+UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM heads h
+WHERE d.id = h.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+RETURNING ${RETURNED}, h.rank`;
+
+/** Where an ordered endpoint's next claim starts looking, so its lanes take turns. */
+export interface LaneCursor {
+  after: string;
+}
 
 @Injectable()
 export class DeliveryClaims {
@@ -87,17 +123,56 @@ export class DeliveryClaims {
     heads: number,
     follow: number,
     leaseMs: number,
+    cursor: LaneCursor = { after: '' },
   ): Promise<ClaimedRun[]> {
     const now = Date.now();
     const leaseUntil = now + leaseMs;
-    const [rows] = await this.dataSource.query<[ClaimedRow[], number]>(CLAIM, [
-      endpoint.id,
-      endpoint.ordered,
-      new Date(now),
-      new Date(leaseUntil),
+    const times = [new Date(now), new Date(leaseUntil)];
+    if (!endpoint.ordered) {
+      // An UPDATE statement: TypeORM answers with its rows and their count.
+      const [rows] = await this.dataSource.query<[ClaimedRow[], number]>(CLAIM_UNORDERED, [
+        endpoint.id,
+        ...times,
+        heads,
+      ]);
+
+      return toRuns(rows, leaseUntil);
+    }
+    const runs = await this.claimLanes(endpoint.id, times, heads, follow, cursor, leaseUntil);
+    if (runs.length < heads && cursor.after !== '') {
+      // Round the lanes again from the first: the ones before the cursor had no turn yet.
+      cursor.after = '';
+      runs.push(
+        ...(await this.claimLanes(
+          endpoint.id,
+          times,
+          heads - runs.length,
+          follow,
+          cursor,
+          leaseUntil,
+        )),
+      );
+    }
+
+    return runs;
+  }
+
+  private async claimLanes(
+    endpointId: string,
+    times: readonly Date[],
+    heads: number,
+    follow: number,
+    cursor: LaneCursor,
+    leaseUntil: number,
+  ): Promise<ClaimedRun[]> {
+    const rows = await this.dataSource.query<ClaimedRow[]>(CLAIM_ORDERED, [
+      endpointId,
+      ...times,
       heads,
+      cursor.after,
       follow,
     ]);
+    cursor.after = rows[0]?.cursor ?? cursor.after;
 
     return toRuns(rows, leaseUntil);
   }

@@ -20,6 +20,9 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'dead';
 @Index('webhook_deliveries_endpoint_due_idx', ['endpointId', 'nextAttemptAt'], {
   where: "status = 'pending'",
 })
+@Index('webhook_deliveries_loose_due_idx', ['endpointId', 'nextAttemptAt'], {
+  where: "status = 'pending' AND conversation IS NULL",
+})
 @Index('webhook_deliveries_lane_idx', ['endpointId', 'conversation', 'sequence'], {
   where: "status = 'pending'",
 })

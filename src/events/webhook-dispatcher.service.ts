@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 
 import { AppConfig } from '#src/config/app-config.js';
-import { DeliveryClaims, type ClaimedRun } from '#src/events/delivery-claims.js';
+import { DeliveryClaims, type ClaimedRun, type LaneCursor } from '#src/events/delivery-claims.js';
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { DeliverySettler } from '#src/events/delivery-settler.js';
 import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
@@ -27,6 +27,8 @@ interface EndpointWork {
   /** Something may be due that no claim has taken yet. */
   more: boolean;
   claiming: boolean;
+  /** Where the next claim starts among the endpoint's lanes, so that they take turns. */
+  readonly cursor: LaneCursor;
 }
 
 /**
@@ -77,6 +79,7 @@ export class WebhookDispatcher {
         maxConcurrency: 1,
         more: false,
         claiming: false,
+        cursor: { after: '' },
       };
       this.endpoints.set(endpointId, work);
     }
@@ -129,7 +132,13 @@ export class WebhookDispatcher {
 
         return;
       }
-      const runs = await this.claims.claim(endpoint, wanted, LANE_RUN_MAX - 1, this.leaseMs);
+      const runs = await this.claims.claim(
+        endpoint,
+        wanted,
+        LANE_RUN_MAX - 1,
+        this.leaseMs,
+        work.cursor,
+      );
       if (this.closed) {
         void this.settler.release(runs.flat().map((delivery) => delivery.id));
 

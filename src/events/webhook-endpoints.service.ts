@@ -141,6 +141,8 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
       { id },
       { secret, previousSecret: endpoint.secret, previousSecretExpiresAt },
     );
+    // Every node signs with both from now on.
+    await this.changed();
 
     return { secret, previousSecretExpiresAt };
   }

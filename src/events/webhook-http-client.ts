@@ -107,7 +107,9 @@ export class WebhookHttpClient {
         finish({ headers: {}, body: '', error: `timed out after ${request.timeoutMs} ms` });
         outgoing.destroy();
       }, request.timeoutMs);
-      outgoing.on('error', (error: Error) => finish({ headers: {}, body: '', error: error.message }));
+      outgoing.on('error', (error: Error) =>
+        finish({ headers: {}, body: '', error: error.message }),
+      );
       outgoing.end(request.body);
     });
   }

@@ -156,6 +156,23 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
     expect(runs.map((run) => run[0]!.id)).toEqual([oldest, older]);
   });
 
+  it('lets the lanes of an endpoint take turns', async () => {
+    for (const lane of ['a', 'b', 'c', 'd']) {
+      await addDelivery(lane);
+    }
+    const cursor = { after: '' };
+    const turn = async () => {
+      const runs = await claims.claim(endpoint, 2, 49, LEASE_MS, cursor);
+      await settler.release(runs.flat().map((delivery) => delivery.id));
+
+      return runs.map((run) => run[0]!.conversation).sort();
+    };
+
+    expect(await turn()).toEqual(['a', 'b']);
+    expect(await turn()).toEqual(['c', 'd']);
+    expect(await turn()).toEqual(['a', 'b']);
+  });
+
   it('never splits a lane between two claims running at once', async () => {
     const lanes = ['a', 'b', 'c', 'd'];
     for (let i = 0; i < 40; i += 1) {
