@@ -119,7 +119,7 @@ async function until(predicate, timeoutMs) {
 
 /** The server with its workers `on` or `off`, ready for requests. */
 async function startServer(prefix, workers) {
-  const profile = args['cpu-prof'] && workers === 'on';
+  const profile = args['cpu-prof'];
   const nodeArgs = [
     '--max-semi-space-size=64',
     ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),

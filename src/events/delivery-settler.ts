@@ -220,3 +220,4 @@ function parameters(batch: readonly Entry[], disableAfterMs: number): unknown[] 
     String(disableAfterMs),
   ];
 }
+export const SETTLE_FOR_BENCH = SETTLE;

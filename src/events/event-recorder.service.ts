@@ -8,6 +8,31 @@ import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
 import { EVENT_VERSIONS, type EventType, type NewEvent } from '#src/events/event-catalogue.js';
 
 /**
+ * The events and their sequence numbers in one statement: each conversation
+ * advances by its number of events (one upsert per conversation, in
+ * conversation order, so concurrent writers lock rows in the same order),
+ * and its events get the numbers in batch order.
+ */
+const RECORD = `
+WITH events AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[])
+    WITH ORDINALITY AS e(id, type, version, domain, conversation, data, request_id, n)
+), counts AS (
+  SELECT conversation, count(*) AS events FROM events WHERE conversation IS NOT NULL GROUP BY conversation
+), advanced AS (
+  INSERT INTO conversation_sequences (conversation, last_sequence)
+  SELECT conversation, events FROM counts ORDER BY conversation
+  ON CONFLICT (conversation) DO UPDATE
+    SET last_sequence = conversation_sequences.last_sequence + EXCLUDED.last_sequence
+  RETURNING conversation, last_sequence
+)
+INSERT INTO event_outbox (id, type, version, domain, conversation, sequence, data, request_id)
+SELECT e.id, e.type, e.version, e.domain, e.conversation,
+       a.last_sequence - c.events + row_number() OVER (PARTITION BY e.conversation ORDER BY e.n),
+       e.data, e.request_id
+FROM events e LEFT JOIN advanced a USING (conversation) LEFT JOIN counts c USING (conversation)`;
+
+/**
  * Writes events into the outbox inside the caller's transaction, so an event
  * exists exactly when its write committed. Conversation events get the next
  * sequence number of their conversation in the same statement batch.
@@ -59,62 +84,16 @@ export class EventRecorder {
     if (wanted.length === 0) {
       return 0;
     }
-    const sequences = await nextSequences(manager, wanted);
-    const ids = wanted.map(() => messageIds.next());
-    await manager.query(
-      `INSERT INTO event_outbox (id, type, version, domain, conversation, sequence, data, request_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[], $8::text[])`,
-      [
-        ids,
-        wanted.map((event) => event.type),
-        wanted.map((event) => EVENT_VERSIONS[event.type]),
-        wanted.map((event) => event.domain),
-        wanted.map((event) => event.conversation ?? null),
-        sequences,
-        wanted.map((event) => JSON.stringify(event.data)),
-        wanted.map((event) => event.requestId ?? currentRequestId() ?? null),
-      ],
-    );
+    await manager.query(RECORD, [
+      wanted.map(() => messageIds.next()),
+      wanted.map((event) => event.type),
+      wanted.map((event) => EVENT_VERSIONS[event.type]),
+      wanted.map((event) => event.domain),
+      wanted.map((event) => event.conversation ?? null),
+      wanted.map((event) => JSON.stringify(event.data)),
+      wanted.map((event) => event.requestId ?? currentRequestId() ?? null),
+    ]);
 
     return wanted.length;
   }
-}
-
-/** One upsert for the whole batch: each conversation advances by its number of events, given out in batch order. */
-async function nextSequences(
-  manager: EntityManager,
-  events: readonly NewEvent[],
-): Promise<(string | null)[]> {
-  const counts = new Map<string, number>();
-  for (const event of events) {
-    if (event.conversation !== undefined) {
-      counts.set(event.conversation, (counts.get(event.conversation) ?? 0) + 1);
-    }
-  }
-  if (counts.size === 0) {
-    return events.map(() => null);
-  }
-  const rows = await manager.query<{ conversation: string; last_sequence: string }[]>(
-    `INSERT INTO conversation_sequences (conversation, last_sequence)
-     SELECT * FROM unnest($1::text[], $2::bigint[])
-     ON CONFLICT (conversation) DO UPDATE SET last_sequence = conversation_sequences.last_sequence + EXCLUDED.last_sequence
-     RETURNING conversation, last_sequence`,
-    [[...counts.keys()], [...counts.values()]],
-  );
-  const next = new Map(
-    rows.map((row) => [
-      row.conversation,
-      BigInt(row.last_sequence) - BigInt(counts.get(row.conversation)!) + 1n,
-    ]),
-  );
-
-  return events.map((event) => {
-    if (event.conversation === undefined) {
-      return null;
-    }
-    const sequence = next.get(event.conversation)!;
-    next.set(event.conversation, sequence + 1n);
-
-    return sequence.toString();
-  });
 }

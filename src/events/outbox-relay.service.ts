@@ -130,17 +130,19 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private async drain(): Promise<void> {
     for (;;) {
       const deliveries = await this.dataSource.transaction(async (manager) => {
-        const rows = await manager.query<OutboxRow[]>(
-          `SELECT id, type, version, domain, conversation, sequence, data, request_id, created_at
-           FROM event_outbox ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        // Taken and deleted in one statement; the deliveries are written before the commit.
+        const [rows] = await manager.query<[OutboxRow[], number]>(
+          `DELETE FROM event_outbox WHERE id IN (
+             SELECT id FROM event_outbox ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+           RETURNING id, type, version, domain, conversation, sequence, data, request_id, created_at`,
         );
         if (rows.length === 0) {
           return undefined;
         }
+        rows.sort(
+          (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1),
+        );
         const created = await this.insertDeliveries(manager, rows);
-        await manager.query('DELETE FROM event_outbox WHERE id = ANY($1::uuid[])', [
-          rows.map((row) => row.id),
-        ]);
 
         return { created, more: rows.length === BATCH };
       });

@@ -8,6 +8,8 @@ import type { AppConfig } from '#src/config/app-config.js';
 import { createDataSource } from '#src/database/data-source.js';
 import { DeliveryClaims } from '#src/events/delivery-claims.js';
 import { DeliverySettler, type Settlement } from '#src/events/delivery-settler.js';
+import type { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
+import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { createTestDatabase, servicesUp } from '#test/helpers/services.js';
 
 interface Row {
@@ -315,5 +317,48 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
 
     expect(staleFailing).toBe(true);
     expect(freshFailing).toBe(false);
+  });
+
+  it('numbers the events of a batch per conversation, in batch order, continuing each conversation', async () => {
+    const recorder = new EventRecorder(
+      { isEnabled: () => true } as unknown as AppConfig,
+      {
+        anyWants: async () => true,
+      } as unknown as EndpointRegistry,
+    );
+    const event = (conversation?: string) => ({
+      type: 'message.created' as const,
+      domain: 'example.org',
+      data: {} as never,
+      ...(conversation === undefined ? {} : { conversation }),
+    });
+    const record = (events: ReturnType<typeof event>[]) =>
+      dataSource.transaction((manager) => recorder.record(manager, events));
+    const conversation = `chat-${randomUUID()}`;
+    const other = `chat-${randomUUID()}`;
+
+    await record([
+      event(conversation),
+      event(other),
+      event(),
+      event(conversation),
+      event(conversation),
+    ]);
+    await record([event(other), event(conversation)]);
+
+    const rows = await dataSource.query<{ conversation: string | null; sequence: string | null }[]>(
+      `SELECT conversation, sequence FROM event_outbox
+       WHERE conversation = ANY($1) OR conversation IS NULL ORDER BY id`,
+      [[conversation, other]],
+    );
+    expect(rows.map((row) => [row.conversation, row.sequence])).toEqual([
+      [conversation, '1'],
+      [other, '1'],
+      [null, null],
+      [conversation, '2'],
+      [conversation, '3'],
+      [other, '2'],
+      [conversation, '4'],
+    ]);
   });
 });
