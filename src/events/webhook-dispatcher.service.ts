@@ -14,6 +14,11 @@ const LANE_RUN_MAX = 50;
 /** After a claim that failed (the database away), the endpoint is looked at again this much later. */
 const CLAIM_RETRY_MS = 1000;
 
+/** Resolves once a lane's last outcome is written (wrapped: an async function would wait for it). */
+interface LaneFree {
+  readonly written: Promise<unknown>;
+}
+
 export type EndpointDisabled = (endpoint: WebhookEndpointEntity, reason: string) => Promise<void>;
 
 /** What this node is doing for one endpoint. */
@@ -124,8 +129,7 @@ export class WebhookDispatcher {
         return;
       }
       work.maxConcurrency = endpoint.maxConcurrency;
-      // Outcomes written before the claim: a lane whose run just ended is free again.
-      await this.settler.flushed();
+      // A lane whose last outcome is not written yet looks busy here; it is woken once written.
       const wanted = 2 * work.maxConcurrency - work.active - work.queued.length;
       if (wanted <= 0) {
         work.more = true;
@@ -170,8 +174,9 @@ export class WebhookDispatcher {
       this.active += 1;
       const running: Promise<void> = this.send(work, run)
         .then(
-          (more) => {
-            work.more ||= more;
+          (lane) => {
+            // The lane's next deliveries may go once its last outcome is written.
+            void lane?.written.then(() => this.wake(work.id));
           },
           (error: unknown) => {
             this.logger.error({ err: error, endpoint: work.id }, 'delivery run failed');
@@ -202,41 +207,44 @@ export class WebhookDispatcher {
   /**
    * Sends a run in order, each delivery once the one before it has its
    * answer. A retry holds back the rest of its lane (given back unsent);
-   * a dead letter does not. Answers whether the lane may have more.
+   * a dead letter does not. For a lane that may have more, answers when
+   * its last outcome is written: from then on a claim sees the lane free.
    */
-  private async send(work: EndpointWork, run: ClaimedRun): Promise<boolean> {
+  private async send(work: EndpointWork, run: ClaimedRun): Promise<LaneFree | undefined> {
     let ordered = false;
+    let written: Promise<unknown> = Promise.resolve();
     for (const [index, delivery] of run.entries()) {
       const endpoint = await this.registry.enabledById(work.id);
       ordered = endpoint?.ordered === true;
       const leaseLeft = delivery.leaseUntil - Date.now();
       if (endpoint === undefined || this.closed || leaseLeft < this.config.webhooks.timeoutMs) {
         // Not sent now: due again at once, for this node or another.
-        await this.settler.release(run.slice(index).map((unsent) => unsent.id));
+        const released = this.settler.release(run.slice(index).map((unsent) => unsent.id));
 
-        return endpoint !== undefined;
+        return endpoint === undefined ? undefined : { written: released };
       }
       const result = await this.processor.attempt(delivery, endpoint);
-      const written = this.settler.settle(result.settlement);
+      const settled = this.settler.settle(result.settlement);
+      written = settled;
       if (result.kind !== 'succeeded') {
-        void written.then((failing) =>
+        void settled.then((failing) =>
           failing ? this.disable(endpoint, failingReason(this.config)) : undefined,
         );
       }
       if (result.kind === 'retry' || result.kind === 'gone') {
         void this.settler.release(run.slice(index + 1).map((held) => held.id));
-        await written;
+        await settled;
         if (result.kind === 'gone') {
           await this.disable(endpoint, 'the endpoint answered 410 Gone');
         } else {
           await this.scheduler.wake(work.id, result.delayMs);
         }
 
-        return false;
+        return undefined;
       }
     }
 
-    return ordered && run[0]?.conversation !== null;
+    return ordered && run[0]?.conversation !== null ? { written } : undefined;
   }
 
   private async disable(endpoint: WebhookEndpointEntity, reason: string): Promise<void> {
