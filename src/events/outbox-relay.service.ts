@@ -12,6 +12,7 @@ import {
   type EventType,
   type NewEvent,
 } from '#src/events/event-catalogue.js';
+import { envelopeJson, type EnvelopeFields } from '#src/events/event-envelope.js';
 
 interface OutboxRow {
   id: string;
@@ -28,8 +29,12 @@ interface OutboxRow {
 interface NewDelivery {
   readonly id: string;
   readonly endpointId: string;
-  readonly row: OutboxRow;
+  readonly eventId: string;
+  readonly type: EventType;
+  readonly conversation: string | null;
+  readonly sequence: string | null;
   readonly body: string;
+  readonly requestId: string | null;
 }
 
 const BATCH = 500;
@@ -46,6 +51,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger('OutboxRelay');
   private draining?: Promise<void>;
   private again = false;
+  /** Whether the outbox held rows when last looked at. */
+  private outboxInUse = true;
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -53,9 +60,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly endpoints: EndpointRegistry,
     private readonly scheduler: DeliveryScheduler,
     private readonly config: AppConfig,
-    recorder: EventRecorder,
+    private readonly recorder: EventRecorder,
   ) {
-    recorder.onCommitted(() => this.kick());
+    recorder.onRecorded((endpointIds) => void this.wakeAll(endpointIds));
+    recorder.onCommitted(() => {
+      if (this.outboxInUse) {
+        this.kick();
+      }
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -97,34 +109,39 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** Transient events (presence) skip the outbox and go straight to deliveries. */
+  /** Transient events (presence), not part of any write: recorded on their own. */
   async publishTransient(event: NewEvent): Promise<void> {
-    if (!(await this.endpoints.anyWants(event.type, event.domain))) {
-      return;
-    }
-    const row = unrecordedRow(event);
-    const deliveries = await this.dataSource.transaction(async (manager) =>
-      this.insertDeliveries(manager, [row]),
-    );
-    await this.scheduleAll(deliveries);
+    await this.recorder.record(this.dataSource.manager, [event]);
   }
 
-  /** Creates deliveries for an event meant for one endpoint only (the admin's test event). */
+  /** Creates a delivery for an event meant for one endpoint only (the admin's test event). */
   async publishTo(
     endpointId: string,
     event: NewEvent,
   ): Promise<{ eventId: string; deliveryId: string }> {
-    const row = unrecordedRow(event);
+    const fields: EnvelopeFields = {
+      id: messageIds.next(),
+      type: event.type,
+      version: EVENT_VERSIONS[event.type],
+      domain: event.domain,
+      timestamp: new Date(),
+      conversation: null,
+      data: event.data,
+    };
     const delivery: NewDelivery = {
       id: messageIds.next(),
       endpointId,
-      row,
-      body: envelopeJson(row),
+      eventId: fields.id,
+      type: event.type,
+      conversation: null,
+      sequence: null,
+      body: envelopeJson(fields, null),
+      requestId: event.requestId ?? null,
     };
-    await this.dataSource.transaction((manager) => insertDeliveryRows(manager, [delivery]));
-    await this.scheduleAll([delivery]);
+    await insertDeliveryRows(this.dataSource.manager, [delivery]);
+    await this.wakeAll([endpointId]);
 
-    return { eventId: row.id, deliveryId: delivery.id };
+    return { eventId: fields.id, deliveryId: delivery.id };
   }
 
   private async drain(): Promise<void> {
@@ -137,8 +154,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
            RETURNING id, type, version, domain, conversation, sequence, data, request_id, created_at`,
         );
         if (rows.length === 0) {
+          this.outboxInUse = false;
+
           return undefined;
         }
+        this.outboxInUse = true;
         rows.sort(
           (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1),
         );
@@ -149,7 +169,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       if (deliveries === undefined) {
         return;
       }
-      await this.scheduleAll(deliveries.created);
+      await this.wakeAll(new Set(deliveries.created.map((delivery) => delivery.endpointId)));
       if (!deliveries.more) {
         return;
       }
@@ -162,13 +182,18 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   ): Promise<NewDelivery[]> {
     const deliveries: NewDelivery[] = [];
     for (const row of rows) {
-      const body = envelopeJson(row);
+      const fields = { ...row, timestamp: new Date(row.created_at) };
+      const body = envelopeJson(fields, row.conversation === null ? null : row.sequence);
       for (const endpoint of await this.endpoints.wanting(row.type, row.domain, manager)) {
         deliveries.push({
           id: messageIds.next(),
           endpointId: endpoint.id,
-          row,
+          eventId: row.id,
+          type: row.type,
+          conversation: row.conversation,
+          sequence: row.sequence,
           body,
+          requestId: row.request_id,
         });
       }
     }
@@ -177,13 +202,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return deliveries;
   }
 
-  /** Wakes each endpoint that got deliveries once; its dispatcher claims what may go now. */
-  private async scheduleAll(deliveries: readonly NewDelivery[]): Promise<void> {
-    await this.wakeAll(new Set(deliveries.map((delivery) => delivery.endpointId)));
-  }
-
+  /** Wakes each endpoint once; its dispatcher claims what may go now. */
   private async wakeAll(endpointIds: Iterable<string>): Promise<void> {
-    await Promise.all([...endpointIds].map((id) => this.scheduler.wake(id, 0)));
+    await Promise.all([...endpointIds].map((id) => this.scheduler.wake(id, 0))).catch(
+      (error: unknown) => this.logger.warn({ err: error }, 'could not wake endpoints'),
+    );
   }
 
   /**
@@ -214,51 +237,21 @@ async function insertDeliveryRows(
   if (deliveries.length === 0) {
     return;
   }
+  // Due now by this node's clock, which claims compare against.
   await manager.query(
     `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, conversation, sequence, body, request_id, next_attempt_at)
-     SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+     SELECT *, $9::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
      ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
     [
       deliveries.map((delivery) => delivery.id),
       deliveries.map((delivery) => delivery.endpointId),
-      deliveries.map((delivery) => delivery.row.id),
-      deliveries.map((delivery) => delivery.row.type),
-      deliveries.map((delivery) => delivery.row.conversation),
-      deliveries.map((delivery) => delivery.row.sequence),
+      deliveries.map((delivery) => delivery.eventId),
+      deliveries.map((delivery) => delivery.type),
+      deliveries.map((delivery) => delivery.conversation),
+      deliveries.map((delivery) => delivery.sequence),
       deliveries.map((delivery) => delivery.body),
-      deliveries.map((delivery) => delivery.row.request_id),
+      deliveries.map((delivery) => delivery.requestId),
+      new Date(),
     ],
   );
-}
-
-/** An event that goes to deliveries without passing through the outbox. */
-function unrecordedRow(event: NewEvent): OutboxRow {
-  return {
-    id: messageIds.next(),
-    type: event.type,
-    version: EVENT_VERSIONS[event.type],
-    domain: event.domain,
-    conversation: null,
-    sequence: null,
-    data: event.data,
-    request_id: event.requestId ?? null,
-    created_at: new Date(),
-  };
-}
-
-/** The JSON body of every delivery of an event. */
-export function envelopeJson(row: OutboxRow): string {
-  const envelope: EventEnvelope = {
-    id: row.id,
-    type: row.type,
-    timestamp: new Date(row.created_at).toISOString(),
-    version: row.version,
-    domain: row.domain,
-    ...(row.conversation === null || row.sequence === null
-      ? {}
-      : { conversation: { id: row.conversation, sequence: Number(row.sequence) } }),
-    data: row.data,
-  };
-
-  return JSON.stringify(envelope);
 }

@@ -319,21 +319,27 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
     expect(freshFailing).toBe(false);
   });
 
-  it('numbers the events of a batch per conversation, in batch order, continuing each conversation', async () => {
+  it('records one delivery per endpoint that wants an event, numbered per conversation in batch order', async () => {
+    const second = await addEndpoint(true);
     const recorder = new EventRecorder(
       { isEnabled: () => true } as unknown as AppConfig,
-      {
-        anyWants: async () => true,
-      } as unknown as EndpointRegistry,
+      { wanting: async () => [endpoint, second] } as unknown as EndpointRegistry,
+      dataSource,
     );
+    const heard: string[][] = [];
+    recorder.onRecorded((ids) => heard.push([...ids].sort()));
     const event = (conversation?: string) => ({
       type: 'message.created' as const,
       domain: 'example.org',
-      data: {} as never,
+      data: { body: 'hé "quoted"' } as never,
       ...(conversation === undefined ? {} : { conversation }),
     });
     const record = (events: ReturnType<typeof event>[]) =>
-      dataSource.transaction((manager) => recorder.record(manager, events));
+      dataSource.transaction(async (manager) => {
+        await recorder.record(manager, events);
+        // Nothing is announced before the commit.
+        expect(heard).toHaveLength(0);
+      });
     const conversation = `chat-${randomUUID()}`;
     const other = `chat-${randomUUID()}`;
 
@@ -344,12 +350,25 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
       event(conversation),
       event(conversation),
     ]);
+    // Announced once the transaction committed: both endpoints, once each.
+    expect(heard).toEqual([[endpoint.id, second.id].sort()]);
+    heard.length = 0;
     await record([event(other), event(conversation)]);
+    await expect(
+      dataSource.transaction(async (manager) => {
+        await recorder.record(manager, [event(conversation)]);
+        heard.length = 0;
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
 
-    const rows = await dataSource.query<{ conversation: string | null; sequence: string | null }[]>(
-      `SELECT conversation, sequence FROM event_outbox
-       WHERE conversation = ANY($1) OR conversation IS NULL ORDER BY id`,
-      [[conversation, other]],
+    expect(heard).toEqual([]);
+    const rows = await dataSource.query<
+      { event_id: string; conversation: string | null; sequence: string | null; body: string }[]
+    >(
+      `SELECT event_id, conversation, sequence, body FROM webhook_deliveries
+       WHERE endpoint_id = $1 ORDER BY event_id`,
+      [endpoint.id],
     );
     expect(rows.map((row) => [row.conversation, row.sequence])).toEqual([
       [conversation, '1'],
@@ -360,5 +379,23 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
       [other, '2'],
       [conversation, '4'],
     ]);
+    for (const row of rows) {
+      expect(JSON.parse(row.body)).toEqual({
+        id: row.event_id,
+        type: 'message.created',
+        timestamp: expect.any(String),
+        version: 1,
+        domain: 'example.org',
+        ...(row.conversation === null
+          ? {}
+          : { conversation: { id: row.conversation, sequence: Number(row.sequence) } }),
+        data: { body: 'hé "quoted"' },
+      });
+    }
+    const [{ count }] = await dataSource.query<[{ count: string }]>(
+      'SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = ANY($2)',
+      [second.id, rows.map((row) => row.event_id)],
+    );
+    expect(Number(count)).toBe(rows.length);
   });
 });
