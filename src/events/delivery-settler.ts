@@ -30,7 +30,13 @@ type Entry =
       readonly settlement: Settlement;
       readonly done: (failingTooLong: boolean) => void;
     }
-  | { readonly kind: 'release'; readonly ids: readonly string[]; readonly done: () => void };
+  | { readonly kind: 'release'; readonly leased: readonly Leased[]; readonly done: () => void };
+
+/** A claimed delivery and the end of its lease, which identifies the claim. */
+export interface Leased {
+  readonly id: string;
+  readonly leaseUntil: number;
+}
 
 /**
  * Every attempt's log row, every delivery's new state and each endpoint's
@@ -60,8 +66,9 @@ WITH input AS (
          i.status_code, i.error, i.response_body
   FROM input i JOIN delivery x ON x.id = i.delivery_id
 ), released AS (
-  UPDATE webhook_deliveries SET next_attempt_at = $13
-  WHERE id = ANY($14::uuid[]) AND status = 'pending'
+  UPDATE webhook_deliveries d SET next_attempt_at = $13
+  FROM unnest($14::uuid[], $19::timestamptz[]) AS r(id, lease)
+  WHERE d.id = r.id AND d.status = 'pending' AND d.next_attempt_at = r.lease
 ), outcome AS (
   SELECT * FROM unnest($15::uuid[], $16::boolean[], $17::boolean[]) AS h(endpoint_id, succeeded, failed_last)
 ), health AS (
@@ -111,12 +118,15 @@ export class DeliverySettler {
     return this.queued(written);
   }
 
-  /** Claimed deliveries that were not sent: due again at once (a later claim takes them). */
-  release(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) {
+  /**
+   * Claimed deliveries that were not sent: due again at once (a later claim
+   * takes them), unless their lease has run out and another claim has them.
+   */
+  release(leased: readonly Leased[]): Promise<void> {
+    if (leased.length === 0) {
       return Promise.resolve();
     }
-    const written = new Promise<void>((done) => this.queue.push({ kind: 'release', ids, done }));
+    const written = new Promise<void>((done) => this.queue.push({ kind: 'release', leased, done }));
 
     return this.queued(written);
   }
@@ -184,12 +194,12 @@ export class DeliverySettler {
 function describe(entry: Entry): Record<string, unknown> {
   return entry.kind === 'settle'
     ? { deliveryId: entry.settlement.deliveryId, attempt: entry.settlement.attempt }
-    : { released: entry.ids };
+    : { released: entry.leased.map((delivery) => delivery.id) };
 }
 
 function parameters(batch: readonly Entry[], disableAfterMs: number): unknown[] {
   const settled = batch.flatMap((entry) => (entry.kind === 'settle' ? [entry.settlement] : []));
-  const released = batch.flatMap((entry) => (entry.kind === 'release' ? entry.ids : []));
+  const released = batch.flatMap((entry) => (entry.kind === 'release' ? entry.leased : []));
   const health = new Map<string, { succeeded: boolean; failedLast: boolean }>();
   for (const settlement of settled) {
     const previous = health.get(settlement.endpointId);
@@ -213,11 +223,11 @@ function parameters(batch: readonly Entry[], disableAfterMs: number): unknown[] 
     settled.map((s) => s.lastError),
     settled.map((s) => s.nextAttemptAt),
     new Date(),
-    released,
+    released.map((delivery) => delivery.id),
     [...health.keys()],
     [...health.values()].map((h) => h.succeeded),
     [...health.values()].map((h) => h.failedLast),
     String(disableAfterMs),
+    released.map((delivery) => new Date(delivery.leaseUntil)),
   ];
 }
-export const SETTLE_FOR_BENCH = SETTLE;

@@ -144,7 +144,7 @@ export class WebhookDispatcher {
         work.cursor,
       );
       if (this.closed) {
-        void this.settler.release(runs.flat().map((delivery) => delivery.id));
+        void this.settler.release(runs.flat());
 
         return;
       }
@@ -219,7 +219,7 @@ export class WebhookDispatcher {
       const leaseLeft = delivery.leaseUntil - Date.now();
       if (endpoint === undefined || this.closed || leaseLeft < this.config.webhooks.timeoutMs) {
         // Not sent now: due again at once, for this node or another.
-        const released = this.settler.release(run.slice(index).map((unsent) => unsent.id));
+        const released = this.settler.release(run.slice(index));
 
         return endpoint === undefined ? undefined : { written: released };
       }
@@ -232,7 +232,7 @@ export class WebhookDispatcher {
         );
       }
       if (result.kind === 'retry' || result.kind === 'gone') {
-        void this.settler.release(run.slice(index + 1).map((held) => held.id));
+        void this.settler.release(run.slice(index + 1));
         await settled;
         if (result.kind === 'gone') {
           await this.disable(endpoint, 'the endpoint answered 410 Gone');
@@ -259,7 +259,7 @@ export class WebhookDispatcher {
 
   /** Gives back the claimed runs not started: due again (when the endpoint is enabled again). */
   private dropQueued(work: EndpointWork): void {
-    const unsent = work.queued.flat().map((delivery) => delivery.id);
+    const unsent = work.queued.flat();
     work.queued = [];
     void this.settler.release(unsent);
   }

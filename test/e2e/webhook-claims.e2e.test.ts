@@ -165,7 +165,7 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
     const cursor = { after: '' };
     const turn = async () => {
       const runs = await claims.claim(endpoint, 2, 49, LEASE_MS, cursor);
-      await settler.release(runs.flat().map((delivery) => delivery.id));
+      await settler.release(runs.flat());
 
       return runs.map((run) => run[0]!.conversation).sort();
     };
@@ -201,13 +201,17 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
     expect([...byLane.values()].every((count) => count === 1)).toBe(true);
   });
 
-  it('gives claimed deliveries back: released, they are due again', async () => {
+  it('gives claimed deliveries back: released, they are due again, unless claimed anew meanwhile', async () => {
     const id = await addDelivery('a');
-    await claims.claim(endpoint, 10, 49, LEASE_MS);
+    const [first] = await claims.claim(endpoint, 10, 49, LEASE_MS);
 
-    await settler.release([id]);
+    await settler.release(first!);
 
-    expect((await claims.claim(endpoint, 10, 49, LEASE_MS)).flat().map((d) => d.id)).toEqual([id]);
+    const [second] = await claims.claim(endpoint, 10, 49, 2 * LEASE_MS);
+    expect(second!.map((d) => d.id)).toEqual([id]);
+    // The first claim's lease is over: giving it back again leaves the second claim alone.
+    await settler.release(first!);
+    expect(await claims.claim(endpoint, 10, 49, LEASE_MS)).toEqual([]);
   });
 
   it('settles a batch in which one delivery fails while others succeed, each as its outcome says', async () => {
