@@ -16,7 +16,8 @@ export interface ClaimedDelivery extends Pick<
 /**
  * What one request slot works through: a single delivery, or the run of an
  * ordered conversation lane, in sequence order, each sent once the one
- * before it has its answer.
+ * before it has its answer. Only the first is leased; it holds the lane for
+ * the others until the run's outcomes are written.
  */
 export type ClaimedRun = readonly ClaimedDelivery[];
 
@@ -45,12 +46,14 @@ const RETURNED =
  * lane index one conversation at a time (a skip scan), from the conversation
  * after `$5` so that lanes take turns, which costs one probe per lane however
  * many deliveries wait behind each. Deliveries without a conversation come
- * from their own index. Each claimed head brings the deliveries after it in
- * its lane for as long as they are due, up to `$6`; all of them get a lease
- * (`next_attempt_at` set to `$3`), so no other claim, here or on another
- * node, takes them meanwhile. Followers are taken only behind heads this
- * statement did claim (an UPDATE re-checks each row as committed), so two
- * claims racing never split a lane between them.
+ * from their own index. A claimed head gets a lease (`next_attempt_at` set
+ * to `$3`), so no other claim, here or on another node, takes it meanwhile,
+ * and brings the deliveries after it in its lane for as long as they are
+ * due, up to `$6`. Those need no lease of their own: the leased head, which
+ * stays pending until the whole run is written (see the dispatcher), holds
+ * the lane for them. Followers are read only behind heads this statement did
+ * claim (an UPDATE re-checks each row as committed), so two claims racing
+ * never split a lane between them.
  */
 const CLAIM_ORDERED = `
 WITH RECURSIVE lanes AS (
@@ -76,19 +79,18 @@ WITH RECURSIVE lanes AS (
   WHERE d.id = h.id AND d.status = 'pending' AND d.next_attempt_at <= $2
   RETURNING ${RETURNED}, h.rank
 ), followers AS (
-  SELECT f.id, c.rank, bool_and(f.due) OVER (PARTITION BY c.id ORDER BY f.sequence) AS unbroken
+  SELECT f.*, c.rank, bool_and(f.due) OVER (PARTITION BY c.id ORDER BY f.sequence) AS unbroken
   FROM claimed c CROSS JOIN LATERAL (
-    SELECT x.id, x.sequence, x.next_attempt_at <= $2 AS due FROM webhook_deliveries x
-    WHERE c.conversation IS NOT NULL AND x.endpoint_id = $1 AND x.conversation = c.conversation
-      AND x.status = 'pending' AND x.sequence > c.sequence
-    ORDER BY x.sequence LIMIT $6) f
-), taken AS (
-  UPDATE webhook_deliveries d SET next_attempt_at = $3 FROM followers f
-  WHERE d.id = f.id AND f.unbroken AND d.status = 'pending' AND d.next_attempt_at <= $2
-  RETURNING ${RETURNED}, f.rank
+    SELECT ${RETURNED}, d.next_attempt_at <= $2 AS due FROM webhook_deliveries d
+    WHERE c.conversation IS NOT NULL AND d.endpoint_id = $1 AND d.conversation = c.conversation
+      AND d.status = 'pending' AND d.sequence > c.sequence
+    ORDER BY d.sequence LIMIT $6) f
 )
-SELECT r.*, (SELECT max(conversation) FROM claimed) AS cursor
-FROM (SELECT * FROM claimed UNION ALL SELECT * FROM taken) r`;
+SELECT r.*, (SELECT max(conversation) FROM claimed) AS cursor FROM (
+  SELECT * FROM claimed
+  UNION ALL
+  SELECT id, endpoint_id, event_id, conversation, sequence, body, attempts, request_id, rank
+  FROM followers WHERE unbroken) r`;
 
 /** Claims due deliveries of an endpoint without lanes: the oldest due, each on its own. */
 const CLAIM_UNORDERED = `

@@ -5,7 +5,10 @@ import { DeliveryClaims, type ClaimedRun, type LaneCursor } from '#src/events/de
 import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { DeliverySettler } from '#src/events/delivery-settler.js';
 import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
-import { WebhookDeliveryProcessor } from '#src/events/webhook-delivery.processor.js';
+import {
+  WebhookDeliveryProcessor,
+  type AttemptResult,
+} from '#src/events/webhook-delivery.processor.js';
 import type { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 
 /** Deliveries of one conversation lane taken in one claim and sent back to back, at most this many. */
@@ -144,7 +147,7 @@ export class WebhookDispatcher {
         work.cursor,
       );
       if (this.closed) {
-        void this.settler.release(runs.flat());
+        void this.settler.release(runs.map((run) => run[0]!));
 
         return;
       }
@@ -206,34 +209,48 @@ export class WebhookDispatcher {
 
   /**
    * Sends a run in order, each delivery once the one before it has its
-   * answer. A retry holds back the rest of its lane (given back unsent);
-   * a dead letter does not. For a lane that may have more, answers when
-   * its last outcome is written: from then on a claim sees the lane free.
+   * answer. A retry holds back the rest of its lane (they stay where they
+   * are, behind it); a dead letter does not. The first delivery's outcome is
+   * written last: until then its lease keeps the lane, and so the rest of
+   * the run, to this node. For a lane that may have more, answers when the
+   * run's last outcome is written: from then on a claim sees the lane free.
    */
   private async send(work: EndpointWork, run: ClaimedRun): Promise<LaneFree | undefined> {
+    const head = run[0];
+    if (head === undefined) {
+      return undefined;
+    }
     let ordered = false;
     let written: Promise<unknown> = Promise.resolve();
+    let held: { endpoint: WebhookEndpointEntity; result: AttemptResult } | undefined;
+    const writeHeld = () => {
+      if (held !== undefined) {
+        written = this.settle(held.endpoint, held.result);
+        held = undefined;
+      }
+    };
     for (const [index, delivery] of run.entries()) {
       const endpoint = await this.registry.enabledById(work.id);
       ordered = endpoint?.ordered === true;
-      const leaseLeft = delivery.leaseUntil - Date.now();
+      const leaseLeft = head.leaseUntil - Date.now();
       if (endpoint === undefined || this.closed || leaseLeft < this.config.webhooks.timeoutMs) {
         // Not sent now: due again at once, for this node or another.
-        const released = this.settler.release(run.slice(index));
+        if (index === 0) {
+          written = this.settler.release([head]);
+        }
+        writeHeld();
 
-        return endpoint === undefined ? undefined : { written: released };
+        return endpoint === undefined ? undefined : { written };
       }
       const result = await this.processor.attempt(delivery, endpoint);
-      const settled = this.settler.settle(result.settlement);
-      written = settled;
-      if (result.kind !== 'succeeded') {
-        void settled.then((failing) =>
-          failing ? this.disable(endpoint, failingReason(this.config)) : undefined,
-        );
+      if (index === 0 && run.length > 1 && result.kind !== 'retry' && result.kind !== 'gone') {
+        held = { endpoint, result };
+        continue;
       }
+      written = this.settle(endpoint, result);
       if (result.kind === 'retry' || result.kind === 'gone') {
-        void this.settler.release(run.slice(index + 1));
-        await settled;
+        writeHeld();
+        await written;
         if (result.kind === 'gone') {
           await this.disable(endpoint, 'the endpoint answered 410 Gone');
         } else {
@@ -243,8 +260,21 @@ export class WebhookDispatcher {
         return undefined;
       }
     }
+    writeHeld();
 
-    return ordered && run[0]?.conversation !== null ? { written } : undefined;
+    return ordered && head.conversation !== null ? { written } : undefined;
+  }
+
+  /** Queues the outcome to be written; an endpoint failing for too long is disabled once it is. */
+  private settle(endpoint: WebhookEndpointEntity, result: AttemptResult): Promise<unknown> {
+    const written = this.settler.settle(result.settlement);
+    if (result.kind !== 'succeeded') {
+      void written.then((failing) =>
+        failing ? this.disable(endpoint, failingReason(this.config)) : undefined,
+      );
+    }
+
+    return written;
   }
 
   private async disable(endpoint: WebhookEndpointEntity, reason: string): Promise<void> {
@@ -259,7 +289,7 @@ export class WebhookDispatcher {
 
   /** Gives back the claimed runs not started: due again (when the endpoint is enabled again). */
   private dropQueued(work: EndpointWork): void {
-    const unsent = work.queued.flat();
+    const unsent = work.queued.map((run) => run[0]!);
     work.queued = [];
     void this.settler.release(unsent);
   }

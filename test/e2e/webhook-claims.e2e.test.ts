@@ -118,8 +118,9 @@ describe.skipIf(!servicesUp())('webhook delivery claims and settles', () => {
     expect(runs.map((run) => run.map((delivery) => delivery.id)).sort()).toEqual(
       [lane, other, [loose]].sort(),
     );
-    expect((await rowOf(lane[2]!))!.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 50_000);
-    // Claimed deliveries are leased: a second claim takes none of them.
+    // The head of each run is leased, and holds its lane: a second claim takes none of them.
+    expect((await rowOf(lane[0]!))!.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    expect((await rowOf(lane[2]!))!.next_attempt_at.getTime()).toBeLessThan(Date.now());
     expect(await claims.claim(endpoint, 10, 49, LEASE_MS)).toEqual([]);
   });
 

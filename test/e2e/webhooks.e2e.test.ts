@@ -112,7 +112,7 @@ describe.skipIf(!servicesUp())('webhooks', () => {
   });
 
   it('holds the rest of a conversation behind a delivery waiting for its retry, unless the endpoint is unordered', async () => {
-    await createEndpoint('lane', { events: ['message.created'] }, 'fail-once-marked');
+    const lane = await createEndpoint('lane', { events: ['message.created'] }, 'fail-once-marked');
     await createEndpoint(
       'loose',
       { events: ['message.created'], ordered: false },
@@ -141,6 +141,20 @@ describe.skipIf(!servicesUp())('webhooks', () => {
         .map((event) => event.data.id)
         .lastIndexOf(sent[1]),
     ).toBe(5);
+    // Every outcome written: the retried one with both attempts, the others with one.
+    await expect
+      .poll(async () => (await deliveries(lane)).map((delivery) => delivery.status), {
+        timeout: 3000,
+      })
+      .toEqual(Array(5).fill('succeeded'));
+    const log = (await deliveries(lane)).reverse();
+    expect(log.map((delivery) => delivery.log.map((attempt) => attempt.status_code))).toEqual([
+      [200],
+      [500, 200],
+      [200],
+      [200],
+      [200],
+    ]);
   });
 
   it('keeps a hanging endpoint to its own request slots while the others get everything', async () => {
