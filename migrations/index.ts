@@ -1,5 +1,6 @@
 import { Initial1764860000000 } from '#migrations/1764860000000-initial.js';
 import { Webhooks1764870000000 } from '#migrations/1764870000000-webhooks.js';
+import { WebhookClaimIndexes1764875000000 } from '#migrations/1764875000000-webhook-claim-indexes.js';
 import { Contacts1764880000000 } from '#migrations/1764880000000-contacts.js';
 import { Inbox1764900000000 } from '#migrations/1764900000000-inbox.js';
 import { Rooms1764910000000 } from '#migrations/1764910000000-rooms.js';
@@ -8,6 +9,7 @@ import { Rooms1764910000000 } from '#migrations/1764910000000-rooms.js';
 export const MIGRATIONS = [
   Initial1764860000000,
   Webhooks1764870000000,
+  WebhookClaimIndexes1764875000000,
   Contacts1764880000000,
   Inbox1764900000000,
   Rooms1764910000000,

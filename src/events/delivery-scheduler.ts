@@ -1,123 +1,134 @@
 import { Logger } from '@nestjs/common';
-import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-/** What the delivery processor says about one run. */
-export type AttemptOutcome =
-  | { readonly kind: 'done' }
-  /** Try again after this long (a retry by the schedule, or a busy endpoint). */
-  | { readonly kind: 'later'; readonly delayMs: number; readonly attempt: number };
-
-export interface DeliveryJob {
-  readonly deliveryId: string;
-  /** Lets a busy endpoint's jobs wait without a database round trip. */
-  readonly endpointId?: string;
-  /** The attempt this job makes, from 1. */
-  readonly attempt: number;
-  readonly requestId?: string;
+/** A job says "this endpoint may have deliveries due": the dispatcher claims whatever is due. */
+export interface EndpointWakeJob {
+  readonly endpointId: string;
 }
 
-export type DeliveryHandler = (job: DeliveryJob) => Promise<AttemptOutcome>;
+export type WakeHandler = (endpointId: string) => void;
 
 export const WEBHOOK_QUEUE = 'webhook-deliveries';
 
+/** Delayed wakes are rounded up to this step, so retries due together share one job. */
+const DELAY_STEP_MS = 100;
+
+/** Wake jobs only hand over to the dispatcher, which returns at once; a few at a time suffice. */
+const WORKER_CONCURRENCY = 4;
+
+/** The due time of a delayed wake, rounded up to the step, so the wake never comes early. */
+function dueStep(delayMs: number): number {
+  return Math.ceil((Date.now() + delayMs) / DELAY_STEP_MS);
+}
+
 /**
- * Runs delivery attempts at their time: on a BullMQ queue in Redis (any
- * node's worker may take a job), or in process without Redis. The database
- * row is the truth about a delivery; a job only says "look at it now", so a
- * lost or repeated job costs a wasted look, never a lost or doubled send.
+ * Wakes endpoints at the right time: on a BullMQ queue in Redis (any node's
+ * worker may take a job), or in process without Redis. A job carries no
+ * delivery; the database rows are the truth about what is due, so a lost or
+ * repeated job costs a wasted look (and the relay's sweep finds what a lost
+ * job left), never a lost or doubled send.
  */
 export abstract class DeliveryScheduler {
-  protected handler: DeliveryHandler = async () => ({ kind: 'done' });
+  protected handler: WakeHandler = () => undefined;
 
-  /** Starts running jobs with `handler`, unless this node runs no workers. */
-  abstract start(handler: DeliveryHandler, runWorkers: boolean, concurrency: number): Promise<void>;
-  abstract schedule(job: DeliveryJob, delayMs: number): Promise<void>;
-  /** Jobs waiting or delayed, for the metrics. */
-  abstract depth(): Promise<number>;
+  /** Starts running wakes with `handler`, unless this node runs no workers. */
+  abstract start(handler: WakeHandler, runWorkers: boolean): Promise<void>;
+  /** Wakes the endpoint's dispatcher after `delayMs` (at once for 0). */
+  abstract wake(endpointId: string, delayMs: number): Promise<void>;
   abstract close(): Promise<void>;
 }
 
 export class BullMqDeliveryScheduler extends DeliveryScheduler {
   private readonly logger = new Logger('WebhookQueue');
-  readonly queue: Queue<DeliveryJob>;
-  private worker?: Worker<DeliveryJob>;
+  readonly queue: Queue<EndpointWakeJob>;
+  private worker?: Worker<EndpointWakeJob>;
 
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
   ) {
     super();
-    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection, prefix: `${prefix}bull` });
+    this.queue = new Queue<EndpointWakeJob>(WEBHOOK_QUEUE, {
+      connection,
+      prefix: `${prefix}bull`,
+    });
   }
 
-  async start(handler: DeliveryHandler, runWorkers: boolean, concurrency: number): Promise<void> {
+  async start(handler: WakeHandler, runWorkers: boolean): Promise<void> {
     this.handler = handler;
     if (!runWorkers) {
       return;
     }
-    this.worker = new Worker<DeliveryJob>(WEBHOOK_QUEUE, (job, token) => this.run(job, token), {
-      // A worker blocks its connection; it gets its own.
-      connection: this.connection.duplicate({ maxRetriesPerRequest: null }),
-      prefix: `${this.prefix}bull`,
-      concurrency,
-    });
+    this.worker = new Worker<EndpointWakeJob>(
+      WEBHOOK_QUEUE,
+      async (job: Job<EndpointWakeJob>) => this.handler(job.data.endpointId),
+      {
+        // A worker blocks its connection; it gets its own.
+        connection: this.connection.duplicate({ maxRetriesPerRequest: null }),
+        prefix: `${this.prefix}bull`,
+        concurrency: WORKER_CONCURRENCY,
+      },
+    );
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'webhook worker error'));
   }
 
-  async schedule(job: DeliveryJob, delayMs: number): Promise<void> {
-    // One job per delivery attempt: adding it twice (a sweep after a crash) is a no-op.
-    await this.queue.add('deliver', job, {
-      jobId: `${job.deliveryId}-${job.attempt}`,
-      delay: Math.max(0, delayMs),
-      removeOnComplete: true,
-      removeOnFail: 1000,
-    });
-  }
+  async wake(endpointId: string, delayMs: number): Promise<void> {
+    if (delayMs <= 0 && this.worker !== undefined) {
+      // This node works the endpoint itself: no round trip through Redis for what is due now.
+      this.handler(endpointId);
 
-  async depth(): Promise<number> {
-    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
+      return;
+    }
+    if (delayMs <= 0) {
+      // No id: a job of the same id still running elsewhere must not swallow this wake.
+      await this.queue.add('wake', { endpointId }, { removeOnComplete: true, removeOnFail: 1000 });
 
-    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+      return;
+    }
+    const step = dueStep(delayMs);
+    // Retries due in the same step share a job: adding one that exists is a no-op.
+    await this.queue.add(
+      'wake',
+      { endpointId },
+      {
+        jobId: `${endpointId}-${step}`,
+        delay: step * DELAY_STEP_MS - Date.now(),
+        removeOnComplete: true,
+        removeOnFail: 1000,
+      },
+    );
   }
 
   async close(): Promise<void> {
     await this.worker?.close();
     await this.queue.close();
   }
-
-  private async run(job: Job<DeliveryJob>, token?: string): Promise<void> {
-    const outcome = await this.handler(job.data);
-    if (outcome.kind === 'later') {
-      if (outcome.attempt === job.data.attempt && token !== undefined) {
-        // Same attempt, not now (the endpoint is busy): BullMQ's way to postpone a running job.
-        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-        throw new DelayedError();
-      }
-      await this.schedule({ ...job.data, attempt: outcome.attempt }, outcome.delayMs);
-    }
-  }
 }
 
-/** Without Redis: timers in this process, the same handler and outcomes. */
+/** Without Redis: timers in this process, the same handler. */
 export class InProcessDeliveryScheduler extends DeliveryScheduler {
-  private readonly logger = new Logger('WebhookQueue');
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly ready: DeliveryJob[] = [];
-  private running = 0;
-  private concurrency = 1;
   private enabled = false;
   private closed = false;
 
-  async start(handler: DeliveryHandler, runWorkers: boolean, concurrency: number): Promise<void> {
+  async start(handler: WakeHandler, runWorkers: boolean): Promise<void> {
     this.handler = handler;
     this.enabled = runWorkers;
-    this.concurrency = concurrency;
   }
 
-  async schedule(job: DeliveryJob, delayMs: number): Promise<void> {
-    const key = `${job.deliveryId}-${job.attempt}`;
-    if (!this.enabled || this.closed || this.timers.has(key)) {
+  async wake(endpointId: string, delayMs: number): Promise<void> {
+    if (!this.enabled || this.closed) {
+      return;
+    }
+    if (delayMs <= 0) {
+      this.handler(endpointId);
+
+      return;
+    }
+    const step = dueStep(delayMs);
+    const key = `${endpointId}-${step}`;
+    if (this.timers.has(key)) {
       return;
     }
     this.timers.set(
@@ -125,42 +136,16 @@ export class InProcessDeliveryScheduler extends DeliveryScheduler {
       setTimeout(
         () => {
           this.timers.delete(key);
-          this.ready.push(job);
-          this.pump();
+          this.handler(endpointId);
         },
-        Math.max(0, delayMs),
+        step * DELAY_STEP_MS - Date.now(),
       ),
     );
-  }
-
-  async depth(): Promise<number> {
-    return this.timers.size + this.ready.length;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.timers.forEach((timer) => clearTimeout(timer));
     this.timers.clear();
-    this.ready.length = 0;
-  }
-
-  private pump(): void {
-    while (this.running < this.concurrency && this.ready.length > 0 && !this.closed) {
-      const job = this.ready.shift()!;
-      this.running += 1;
-      this.handler(job)
-        .then((outcome) =>
-          outcome.kind === 'later'
-            ? this.schedule({ ...job, attempt: outcome.attempt }, outcome.delayMs)
-            : undefined,
-        )
-        .catch((error: unknown) =>
-          this.logger.error({ err: error, deliveryId: job.deliveryId }, 'delivery job failed'),
-        )
-        .finally(() => {
-          this.running -= 1;
-          this.pump();
-        });
-    }
   }
 }

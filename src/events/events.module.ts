@@ -22,7 +22,10 @@ import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { OutboxRelay } from '#src/events/outbox-relay.service.js';
 import { PresenceEvents } from '#src/events/presence-events.js';
 import { WebhookDeliveriesService } from '#src/events/webhook-deliveries.service.js';
+import { DeliveryClaims } from '#src/events/delivery-claims.js';
+import { DeliverySettler } from '#src/events/delivery-settler.js';
 import { WebhookDeliveryProcessor } from '#src/events/webhook-delivery.processor.js';
+import { WebhookDispatcher } from '#src/events/webhook-dispatcher.service.js';
 import { WebhookEndpointsService } from '#src/events/webhook-endpoints.service.js';
 import { WebhookHttpClient } from '#src/events/webhook-http-client.js';
 import { WebhookMetrics } from '#src/events/webhook-metrics.js';
@@ -32,20 +35,20 @@ import { REDIS } from '#src/redis/redis.module.js';
 class DeliveryWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(DeliveryScheduler) private readonly scheduler: DeliveryScheduler,
-    @Inject(WebhookDeliveryProcessor) private readonly processor: WebhookDeliveryProcessor,
+    @Inject(WebhookDispatcher) private readonly dispatcher: WebhookDispatcher,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.scheduler.start(
-      (job) => this.processor.run(job),
+      (endpointId) => this.dispatcher.wake(endpointId),
       this.config.webhooks.workers !== 'off',
-      this.config.webhooks.concurrency,
     );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.scheduler.close();
+    await this.dispatcher.close();
   }
 
   onApplicationShutdown(): void {}
@@ -98,6 +101,9 @@ export class EventsModule {
         },
         WebhookMetrics,
         WebhookDeliveryProcessor,
+        DeliveryClaims,
+        DeliverySettler,
+        WebhookDispatcher,
         WebhookEndpointsService,
         WebhookDeliveriesService,
         PresenceEvents,

@@ -12,6 +12,7 @@ import {
   type EventType,
   type NewEvent,
 } from '#src/events/event-catalogue.js';
+import { envelopeJson, type EnvelopeFields } from '#src/events/event-envelope.js';
 
 interface OutboxRow {
   id: string;
@@ -28,18 +29,15 @@ interface OutboxRow {
 interface NewDelivery {
   readonly id: string;
   readonly endpointId: string;
-  readonly row: OutboxRow;
+  readonly eventId: string;
+  readonly type: EventType;
+  readonly conversation: string | null;
+  readonly sequence: string | null;
   readonly body: string;
-  /** Goes out only after the earlier deliveries of its conversation to this endpoint. */
-  readonly inLane: boolean;
+  readonly requestId: string | null;
 }
 
 const BATCH = 500;
-
-/** A pending delivery of the same endpoint and conversation that must go before `d`. */
-const EARLIER_IN_LANE = `SELECT 1 FROM webhook_deliveries x
-  WHERE x.endpoint_id = d.endpoint_id AND x.conversation = d.conversation
-    AND x.status = 'pending' AND x.sequence < d.sequence`;
 
 /**
  * Hands events on: each outbox row becomes one delivery per endpoint that
@@ -53,6 +51,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger('OutboxRelay');
   private draining?: Promise<void>;
   private again = false;
+  /** Whether the outbox held rows when last looked at. */
+  private outboxInUse = true;
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -60,17 +60,23 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly endpoints: EndpointRegistry,
     private readonly scheduler: DeliveryScheduler,
     private readonly config: AppConfig,
-    recorder: EventRecorder,
+    private readonly recorder: EventRecorder,
   ) {
-    recorder.onCommitted(() => this.kick());
+    recorder.onRecorded((endpointIds) => void this.wakeAll(endpointIds));
+    recorder.onCommitted(() => {
+      if (this.outboxInUse) {
+        this.kick();
+      }
+    });
   }
 
   onApplicationBootstrap(): void {
     this.kick();
-    void this.sweep();
+    // At start, whatever is due goes now: nothing in this process is about to send it.
+    void this.sweep(0);
     this.sweeper = setInterval(() => {
       this.kick();
-      void this.sweep();
+      void this.sweep(this.config.webhooks.sweepMs);
     }, this.config.webhooks.sweepMs).unref();
   }
 
@@ -103,58 +109,67 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** Transient events (presence) skip the outbox and go straight to deliveries. */
+  /** Transient events (presence), not part of any write: recorded on their own. */
   async publishTransient(event: NewEvent): Promise<void> {
-    if (!(await this.endpoints.anyWants(event.type, event.domain))) {
-      return;
-    }
-    const row = unrecordedRow(event);
-    const deliveries = await this.dataSource.transaction(async (manager) =>
-      this.insertDeliveries(manager, [row]),
-    );
-    await this.scheduleAll(deliveries);
+    await this.recorder.record(this.dataSource.manager, [event]);
   }
 
-  /** Creates deliveries for an event meant for one endpoint only (the admin's test event). */
+  /** Creates a delivery for an event meant for one endpoint only (the admin's test event). */
   async publishTo(
     endpointId: string,
     event: NewEvent,
   ): Promise<{ eventId: string; deliveryId: string }> {
-    const row = unrecordedRow(event);
+    const fields: EnvelopeFields = {
+      id: messageIds.next(),
+      type: event.type,
+      version: EVENT_VERSIONS[event.type],
+      domain: event.domain,
+      timestamp: new Date(),
+      conversation: null,
+      data: event.data,
+    };
     const delivery: NewDelivery = {
       id: messageIds.next(),
       endpointId,
-      row,
-      body: envelopeJson(row),
-      inLane: false,
+      eventId: fields.id,
+      type: event.type,
+      conversation: null,
+      sequence: null,
+      body: envelopeJson(fields, null),
+      requestId: event.requestId ?? null,
     };
-    await this.dataSource.transaction((manager) => insertDeliveryRows(manager, [delivery]));
-    await this.scheduleAll([delivery]);
+    await insertDeliveryRows(this.dataSource.manager, [delivery]);
+    await this.wakeAll([endpointId]);
 
-    return { eventId: row.id, deliveryId: delivery.id };
+    return { eventId: fields.id, deliveryId: delivery.id };
   }
 
   private async drain(): Promise<void> {
     for (;;) {
       const deliveries = await this.dataSource.transaction(async (manager) => {
-        const rows = await manager.query<OutboxRow[]>(
-          `SELECT id, type, version, domain, conversation, sequence, data, request_id, created_at
-           FROM event_outbox ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        // Taken and deleted in one statement; the deliveries are written before the commit.
+        const [rows] = await manager.query<[OutboxRow[], number]>(
+          `DELETE FROM event_outbox WHERE id IN (
+             SELECT id FROM event_outbox ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+           RETURNING id, type, version, domain, conversation, sequence, data, request_id, created_at`,
         );
         if (rows.length === 0) {
+          this.outboxInUse = false;
+
           return undefined;
         }
+        this.outboxInUse = true;
+        rows.sort(
+          (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1),
+        );
         const created = await this.insertDeliveries(manager, rows);
-        await manager.query('DELETE FROM event_outbox WHERE id = ANY($1::uuid[])', [
-          rows.map((row) => row.id),
-        ]);
 
         return { created, more: rows.length === BATCH };
       });
       if (deliveries === undefined) {
         return;
       }
-      await this.scheduleAll(deliveries.created);
+      await this.wakeAll(new Set(deliveries.created.map((delivery) => delivery.endpointId)));
       if (!deliveries.more) {
         return;
       }
@@ -167,14 +182,18 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   ): Promise<NewDelivery[]> {
     const deliveries: NewDelivery[] = [];
     for (const row of rows) {
-      const body = envelopeJson(row);
+      const fields = { ...row, timestamp: new Date(row.created_at) };
+      const body = envelopeJson(fields, row.conversation === null ? null : row.sequence);
       for (const endpoint of await this.endpoints.wanting(row.type, row.domain, manager)) {
         deliveries.push({
           id: messageIds.next(),
           endpointId: endpoint.id,
-          row,
+          eventId: row.id,
+          type: row.type,
+          conversation: row.conversation,
+          sequence: row.sequence,
           body,
-          inLane: endpoint.ordered && row.conversation !== null,
+          requestId: row.request_id,
         });
       }
     }
@@ -183,68 +202,28 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return deliveries;
   }
 
-  /**
-   * Queues what may go now: a delivery waiting behind an earlier one of its
-   * conversation gets no job (it would only find itself blocked); the
-   * earlier one schedules it when it settles.
-   */
-  private async scheduleAll(deliveries: readonly NewDelivery[]): Promise<void> {
-    const laned = deliveries.filter((delivery) => delivery.inLane);
-    const heads =
-      laned.length === 0
-        ? new Set<string>()
-        : new Set(
-            (
-              await this.dataSource.query<{ id: string }[]>(
-                `SELECT d.id FROM webhook_deliveries d
-                 WHERE d.id = ANY($1::uuid[]) AND NOT EXISTS (${EARLIER_IN_LANE})`,
-                [laned.map((delivery) => delivery.id)],
-              )
-            ).map((row) => row.id),
-          );
-    await Promise.all(
-      deliveries
-        .filter((delivery) => !delivery.inLane || heads.has(delivery.id))
-        .map((delivery) =>
-          this.scheduler.schedule(
-            {
-              deliveryId: delivery.id,
-              endpointId: delivery.endpointId,
-              attempt: 1,
-              ...(delivery.row.request_id === null ? {} : { requestId: delivery.row.request_id }),
-            },
-            0,
-          ),
-        ),
+  /** Wakes each endpoint once; its dispatcher claims what may go now. */
+  private async wakeAll(endpointIds: Iterable<string>): Promise<void> {
+    await Promise.all([...endpointIds].map((id) => this.scheduler.wake(id, 0))).catch(
+      (error: unknown) => this.logger.warn({ err: error }, 'could not wake endpoints'),
     );
   }
 
-  /** Due deliveries of enabled endpoints whose job may have been lost (a crash, a Redis restart). */
-  private async sweep(): Promise<void> {
+  /**
+   * Wakes the enabled endpoints with deliveries overdue by more than
+   * `graceMs`: their wake was lost (a crash, a Redis restart) or their lease
+   * ran out (a crash during a request).
+   */
+  private async sweep(graceMs: number): Promise<void> {
     try {
-      const due = await this.dataSource.query<
-        { id: string; endpoint_id: string; attempts: number; request_id: string | null }[]
-      >(
-        `SELECT d.id, d.endpoint_id, d.attempts, d.request_id FROM webhook_deliveries d
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
-         WHERE d.status = 'pending' AND d.next_attempt_at < now() - ($1 || ' milliseconds')::interval
-           AND (NOT e.ordered OR d.conversation IS NULL OR NOT EXISTS (${EARLIER_IN_LANE}))
-         ORDER BY d.next_attempt_at LIMIT 1000`,
-        [String(this.config.webhooks.sweepMs)],
+      const due = await this.dataSource.query<{ endpoint_id: string }[]>(
+        `SELECT e.id AS endpoint_id FROM webhook_endpoints e
+         WHERE e.enabled AND EXISTS (
+           SELECT 1 FROM webhook_deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at < $1)`,
+        [new Date(Date.now() - graceMs)],
       );
-      await Promise.all(
-        due.map((row) =>
-          this.scheduler.schedule(
-            {
-              deliveryId: row.id,
-              endpointId: row.endpoint_id,
-              attempt: row.attempts + 1,
-              ...(row.request_id === null ? {} : { requestId: row.request_id }),
-            },
-            0,
-          ),
-        ),
-      );
+      await this.wakeAll(due.map((row) => row.endpoint_id));
     } catch (error: unknown) {
       this.logger.warn({ err: error }, 'delivery sweep failed');
     }
@@ -258,51 +237,21 @@ async function insertDeliveryRows(
   if (deliveries.length === 0) {
     return;
   }
+  // Due now by this node's clock, which claims compare against.
   await manager.query(
     `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, conversation, sequence, body, request_id, next_attempt_at)
-     SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+     SELECT *, $9::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
      ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
     [
       deliveries.map((delivery) => delivery.id),
       deliveries.map((delivery) => delivery.endpointId),
-      deliveries.map((delivery) => delivery.row.id),
-      deliveries.map((delivery) => delivery.row.type),
-      deliveries.map((delivery) => delivery.row.conversation),
-      deliveries.map((delivery) => delivery.row.sequence),
+      deliveries.map((delivery) => delivery.eventId),
+      deliveries.map((delivery) => delivery.type),
+      deliveries.map((delivery) => delivery.conversation),
+      deliveries.map((delivery) => delivery.sequence),
       deliveries.map((delivery) => delivery.body),
-      deliveries.map((delivery) => delivery.row.request_id),
+      deliveries.map((delivery) => delivery.requestId),
+      new Date(),
     ],
   );
-}
-
-/** An event that goes to deliveries without passing through the outbox. */
-function unrecordedRow(event: NewEvent): OutboxRow {
-  return {
-    id: messageIds.next(),
-    type: event.type,
-    version: EVENT_VERSIONS[event.type],
-    domain: event.domain,
-    conversation: null,
-    sequence: null,
-    data: event.data,
-    request_id: event.requestId ?? null,
-    created_at: new Date(),
-  };
-}
-
-/** The JSON body of every delivery of an event. */
-export function envelopeJson(row: OutboxRow): string {
-  const envelope: EventEnvelope = {
-    id: row.id,
-    type: row.type,
-    timestamp: new Date(row.created_at).toISOString(),
-    version: row.version,
-    domain: row.domain,
-    ...(row.conversation === null || row.sequence === null
-      ? {}
-      : { conversation: { id: row.conversation, sequence: Number(row.sequence) } }),
-    data: row.data,
-  };
-
-  return JSON.stringify(envelope);
 }

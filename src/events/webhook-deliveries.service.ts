@@ -72,23 +72,24 @@ export class WebhookDeliveriesService {
     if (delivery === null) {
       throw new AppError('not-found', { detail: `no delivery ${deliveryId} for this endpoint` });
     }
-    await this.reopen([delivery]);
+    await this.reopen(endpointId, [delivery]);
   }
 
   /** Every dead-lettered delivery of the endpoint created in the time range. */
   async replayDead(endpointId: string, since: Date, until: Date): Promise<number> {
-    const dead = await this.dataSource.query<WebhookDeliveryEntity[]>(
-      `SELECT id, attempts, request_id AS "requestId" FROM webhook_deliveries
+    const dead = await this.dataSource.query<Pick<WebhookDeliveryEntity, 'id'>[]>(
+      `SELECT id FROM webhook_deliveries
        WHERE endpoint_id = $1 AND status = 'dead' AND created_at >= $2 AND created_at < $3`,
       [endpointId, since, until],
     );
-    await this.reopen(dead);
+    await this.reopen(endpointId, dead);
 
     return dead.length;
   }
 
   private async reopen(
-    deliveries: readonly Pick<WebhookDeliveryEntity, 'id' | 'attempts' | 'requestId'>[],
+    endpointId: string,
+    deliveries: readonly Pick<WebhookDeliveryEntity, 'id'>[],
   ): Promise<void> {
     if (deliveries.length === 0) {
       return;
@@ -97,17 +98,6 @@ export class WebhookDeliveriesService {
       { id: In(deliveries.map((delivery) => delivery.id)) },
       { status: 'pending', nextAttemptAt: new Date() },
     );
-    await Promise.all(
-      deliveries.map((delivery) =>
-        this.scheduler.schedule(
-          {
-            deliveryId: delivery.id,
-            attempt: delivery.attempts + 1,
-            ...(delivery.requestId === null ? {} : { requestId: delivery.requestId }),
-          },
-          0,
-        ),
-      ),
-    );
+    await this.scheduler.wake(endpointId, 0);
   }
 }

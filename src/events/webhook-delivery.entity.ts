@@ -17,7 +17,12 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'dead';
 @Entity({ name: 'webhook_deliveries' })
 @Index('webhook_deliveries_endpoint_event_key', ['endpointId', 'eventId'], { unique: true })
 @Index('webhook_deliveries_endpoint_created_idx', ['endpointId', 'createdAt'])
-@Index('webhook_deliveries_due_idx', ['nextAttemptAt'], { where: "status = 'pending'" })
+@Index('webhook_deliveries_endpoint_due_idx', ['endpointId', 'nextAttemptAt'], {
+  where: "status = 'pending'",
+})
+@Index('webhook_deliveries_loose_due_idx', ['endpointId', 'nextAttemptAt'], {
+  where: "status = 'pending' AND conversation IS NULL",
+})
 @Index('webhook_deliveries_lane_idx', ['endpointId', 'conversation', 'sequence'], {
   where: "status = 'pending'",
 })

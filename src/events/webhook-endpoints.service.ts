@@ -10,9 +10,10 @@ import { AppConfig } from '#src/config/app-config.js';
 import { AddressPolicy, checkWebhookUrl } from '#src/events/address-policy.js';
 import { unknownPatterns } from '#src/events/endpoint-filter.js';
 import type { CreateWebhookDto, UpdateWebhookDto } from '#src/events/dto/webhooks.dto.js';
+import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
 import { OutboxRelay } from '#src/events/outbox-relay.service.js';
-import { WebhookDeliveryProcessor } from '#src/events/webhook-delivery.processor.js';
+import { WebhookDispatcher } from '#src/events/webhook-dispatcher.service.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
 import { generateSecret } from '#src/events/webhook-signature.js';
 import { RouterService } from '#src/routing/router.service.js';
@@ -35,10 +36,11 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     private readonly registry: EndpointRegistry,
     private readonly relay: OutboxRelay,
     private readonly router: RouterService,
-    processor: WebhookDeliveryProcessor,
+    private readonly scheduler: DeliveryScheduler,
+    dispatcher: WebhookDispatcher,
   ) {
     this.endpoints = dataSource.getRepository(WebhookEndpointEntity);
-    processor.whenEndpointDisabled((endpoint, reason) => this.disable(endpoint, reason));
+    dispatcher.whenEndpointDisabled((endpoint, reason) => this.disable(endpoint, reason));
   }
 
   /** WEBHOOK_FORWARD_URL: one endpoint receiving every message, kept in step with the config. */
@@ -119,7 +121,7 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
     await this.changed();
     if (enabling) {
       // Deliveries that waited while it was off go out now.
-      this.relay.kick();
+      await this.scheduler.wake(id, 0);
     }
 
     return this.get(id);
@@ -139,6 +141,8 @@ export class WebhookEndpointsService implements OnApplicationBootstrap {
       { id },
       { secret, previousSecret: endpoint.secret, previousSecretExpiresAt },
     );
+    // Every node signs with both from now on.
+    await this.changed();
 
     return { secret, previousSecretExpiresAt };
   }

@@ -17,7 +17,7 @@ export interface WebhookResponse {
 }
 
 export interface WebhookRequest {
-  readonly url: URL;
+  readonly url: string;
   readonly headers: Record<string, string>;
   readonly body: string;
   readonly timeoutMs: number;
@@ -30,68 +30,53 @@ export interface WebhookRequest {
  * the endpoint was saved), so a name that later resolves to a private
  * address (DNS rebinding) is refused; only a bounded part of the answer is read.
  */
+/** What posting to one URL needs, worked out once per URL. */
+interface Target {
+  readonly transport: typeof http | typeof https;
+  readonly options: http.RequestOptions;
+  /** Set when the URL names an address the policy refuses. */
+  readonly refused?: string;
+}
+
 export class WebhookHttpClient {
   /** Kept-alive connections per origin; each new connection checks its addresses again. */
   private readonly agents = new Map<string, http.Agent>();
+  private readonly targets = new Map<string, Target>();
 
   constructor(private readonly policy: AddressPolicy) {}
 
   close(): void {
     this.agents.forEach((agent) => agent.destroy());
     this.agents.clear();
-  }
-
-  private agentFor(url: URL, host: string): http.Agent {
-    const origin = `${url.protocol}//${url.host}`;
-    let agent = this.agents.get(origin);
-    if (agent === undefined) {
-      if (this.agents.size >= MAX_AGENTS) {
-        const [oldest, stale] = this.agents.entries().next().value!;
-        stale.destroy();
-        this.agents.delete(oldest);
-      }
-      const options = {
-        keepAlive: true,
-        maxSockets: 64,
-        timeout: 60_000,
-        lookup: this.safeLookup(host),
-      };
-      agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
-      this.agents.set(origin, agent);
-    }
-
-    return agent;
+    this.targets.clear();
   }
 
   post(request: WebhookRequest): Promise<WebhookResponse> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const host = request.url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && !this.policy.permits(host)) {
+    const target = this.targetOf(request.url);
+    if (target.refused !== undefined) {
       return Promise.resolve({
         headers: {},
         body: '',
-        error: `address ${host} is not allowed`,
+        error: `address ${target.refused} is not allowed`,
         durationMs: elapsed(),
       });
     }
-    const transport = request.url.protocol === 'https:' ? https : http;
 
     return new Promise((resolve) => {
       let settled = false;
       const finish = (response: Omit<WebhookResponse, 'durationMs'>) => {
         if (!settled) {
           settled = true;
+          clearTimeout(timer);
           resolve({ ...response, durationMs: elapsed() });
         }
       };
-      const outgoing = transport.request(
-        request.url,
+      const outgoing = target.transport.request(
         {
-          method: 'POST',
+          ...target.options,
           headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
-          signal: AbortSignal.timeout(request.timeoutMs),
-          agent: this.agentFor(request.url, host),
         },
         (incoming) => {
           const chunks: Buffer[] = [];
@@ -117,15 +102,72 @@ export class WebhookHttpClient {
           incoming.on('error', done);
         },
       );
-      outgoing.on('error', (error: Error) => {
-        const reason =
-          error.name === 'TimeoutError' || error.name === 'AbortError'
-            ? `timed out after ${request.timeoutMs} ms`
-            : error.message;
-        finish({ headers: {}, body: '', error: reason });
-      });
+      // The whole exchange, connecting included, within the timeout.
+      const timer = setTimeout(() => {
+        finish({ headers: {}, body: '', error: `timed out after ${request.timeoutMs} ms` });
+        outgoing.destroy();
+      }, request.timeoutMs);
+      outgoing.on('error', (error: Error) =>
+        finish({ headers: {}, body: '', error: error.message }),
+      );
       outgoing.end(request.body);
     });
+  }
+
+  private targetOf(url: string): Target {
+    let target = this.targets.get(url);
+    if (target === undefined) {
+      if (this.targets.size >= MAX_AGENTS) {
+        this.targets.delete(this.targets.keys().next().value!);
+      }
+      target = this.parse(new URL(url));
+      this.targets.set(url, target);
+    }
+
+    return target;
+  }
+
+  private parse(url: URL): Target {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const transport = url.protocol === 'https:' ? https : http;
+    const options: http.RequestOptions = {
+      protocol: url.protocol,
+      hostname: host,
+      port: url.port === '' ? undefined : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      method: 'POST',
+      agent: this.agentFor(url, host),
+    };
+    // An address in the URL is checked here; a name, at each new connection.
+    if (isIP(host) !== 0 && !this.policy.permits(host)) {
+      return { transport, options, refused: host };
+    }
+
+    return { transport, options };
+  }
+
+  private agentFor(url: URL, host: string): http.Agent {
+    const origin = `${url.protocol}//${url.host}`;
+    let agent = this.agents.get(origin);
+    if (agent === undefined) {
+      if (this.agents.size >= MAX_AGENTS) {
+        const [oldest, stale] = this.agents.entries().next().value!;
+        stale.destroy();
+        this.agents.delete(oldest);
+        // Targets of the dropped agent would keep using it: they are worked out again.
+        this.targets.clear();
+      }
+      const options = {
+        keepAlive: true,
+        maxSockets: 64,
+        timeout: 60_000,
+        lookup: this.safeLookup(host),
+      };
+      agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+      this.agents.set(origin, agent);
+    }
+
+    return agent;
   }
 
   private safeLookup(host: string): LookupFunction {

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
 
-import { DeliveryScheduler } from '#src/events/delivery-scheduler.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 
 @Injectable()
@@ -10,7 +9,7 @@ export class WebhookMetrics {
   private readonly deliveries: Counter<'endpoint' | 'outcome'>;
   private readonly attemptDuration: Histogram<'endpoint'>;
 
-  constructor(metrics: MetricsService, scheduler: DeliveryScheduler, dataSource: DataSource) {
+  constructor(metrics: MetricsService, dataSource: DataSource) {
     const registers = [metrics.registry];
     this.deliveries = new Counter({
       name: 'relay_webhook_attempts_total',
@@ -27,10 +26,13 @@ export class WebhookMetrics {
     });
     new Gauge({
       name: 'relay_webhook_queue_depth',
-      help: 'Delivery jobs waiting or delayed',
+      help: 'Deliveries waiting to be sent (pending: due, being sent, or waiting for a retry)',
       registers,
       async collect() {
-        this.set(await scheduler.depth());
+        const [row] = await dataSource.query<{ depth: string }[]>(
+          `SELECT count(*) AS depth FROM webhook_deliveries WHERE status = 'pending'`,
+        );
+        this.set(Number(row?.depth ?? 0));
       },
     });
     new Gauge({

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +109,74 @@ describe.skipIf(!servicesUp())('webhooks', () => {
       domain: server.domain,
       version: 1,
     });
+  });
+
+  it('holds the rest of a conversation behind a delivery waiting for its retry, unless the endpoint is unordered', async () => {
+    const lane = await createEndpoint('lane', { events: ['message.created'] }, 'fail-once-marked');
+    await createEndpoint(
+      'loose',
+      { events: ['message.created'], ordered: false },
+      'fail-once-marked',
+    );
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const body = i === 1 ? `lane ${i} FAIL-ONCE` : `lane ${i}`;
+      sent.push((await sendMessage(server.url, alice.basic, bob.jid, body)).body.id);
+    }
+
+    await receiver.waitFor('lane', 6);
+    await receiver.waitFor('loose', 6);
+    expect(receiver.events('lane').map((event) => event.data.id)).toEqual([
+      sent[0],
+      sent[1],
+      sent[1],
+      sent[2],
+      sent[3],
+      sent[4],
+    ]);
+    // Unordered: the others went while the failed one waited for its retry.
+    expect(
+      receiver
+        .events('loose')
+        .map((event) => event.data.id)
+        .lastIndexOf(sent[1]),
+    ).toBe(5);
+    // Every outcome written: the retried one with both attempts, the others with one.
+    await expect
+      .poll(async () => (await deliveries(lane)).map((delivery) => delivery.status), {
+        timeout: 3000,
+      })
+      .toEqual(Array(5).fill('succeeded'));
+    const log = (await deliveries(lane)).reverse();
+    expect(log.map((delivery) => delivery.log.map((attempt) => attempt.status_code))).toEqual([
+      [200],
+      [500, 200],
+      [200],
+      [200],
+      [200],
+    ]);
+  });
+
+  it('keeps a hanging endpoint to its own request slots while the others get everything', async () => {
+    const stuck = await createEndpoint(
+      'stuck',
+      { events: ['message.created'], ordered: false, max_concurrency: 1 },
+      'hang',
+    );
+    await createEndpoint('flowing', { events: ['message.created'], ordered: false });
+    const started = Date.now();
+
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        sendMessage(server.url, alice.basic, bob.jid, `flowing ${i}`),
+      ),
+    );
+
+    await receiver.waitFor('flowing', 20, 3000);
+    // One request at a time, each given up after WEBHOOK_TIMEOUT_MS (500 ms).
+    const elapsed = Date.now() - started;
+    expect(receiver.of('stuck').length).toBeLessThanOrEqual(1 + Math.floor(elapsed / 500));
+    await admin('PATCH', `/api/admin/webhooks/${stuck.id}`, { enabled: false });
   });
 
   it('filters by event type: a room.* endpoint gets no one-to-one events', async () => {
@@ -244,7 +316,7 @@ describe.skipIf(!servicesUp())('webhooks', () => {
   });
 
   it('delivers, after a restart, events committed before a crash that kept them from the queue', async () => {
-    await createEndpoint('restart', { events: ['user.deleted'] });
+    const endpoint = await createEndpoint('restart', { events: ['user.deleted'] });
     await server.stop();
     // What a crash between commit and enqueue leaves: an outbox row and nothing queued.
     const client = new pg.Client({ connectionString: database.url });
@@ -253,6 +325,14 @@ describe.skipIf(!servicesUp())('webhooks', () => {
       `INSERT INTO event_outbox (id, type, version, domain, data) VALUES ('01900000-0000-7000-8000-000000000001', 'user.deleted', 1, $1, $2)`,
       [server.domain, JSON.stringify({ jid: `ghost@${server.domain}` })],
     );
+    // What a crash during a request leaves, once the claim's lease has run out: a due delivery.
+    await client.query(
+      `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body, attempts, next_attempt_at)
+       VALUES ('01900000-0000-7000-8000-0000000000d1', $1, '01900000-0000-7000-8000-000000000002',
+               'user.deleted', '{"id":"01900000-0000-7000-8000-000000000002","type":"user.deleted"}',
+               1, now() - interval '1 minute')`,
+      [endpoint.id],
+    );
     await client.end();
 
     server = await startTestServer(
@@ -260,8 +340,14 @@ describe.skipIf(!servicesUp())('webhooks', () => {
       { domain: server.domain },
     );
 
-    await receiver.waitFor('restart', 1);
-    expect(receiver.events('restart')[0]).toMatchObject({
+    await receiver.waitFor('restart', 2);
+    expect(
+      receiver
+        .events('restart')
+        .map((event) => event.id)
+        .sort(),
+    ).toEqual(['01900000-0000-7000-8000-000000000001', '01900000-0000-7000-8000-000000000002']);
+    expect(receiver.events('restart').find((event) => event.data !== undefined)).toMatchObject({
       id: '01900000-0000-7000-8000-000000000001',
       type: 'user.deleted',
     });
@@ -340,5 +426,61 @@ describe.skipIf(!servicesUp())('webhook forwarding and failing endpoints', () =>
         { timeout: 6000 },
       )
       .toMatchObject({ enabled: false, disabled_reason: 'no successful delivery for 1 seconds' });
+  });
+});
+
+describe('webhooks without Redis (embedded database, deliveries run in process)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relay-webhooks-'));
+  let server: TestServer;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    server = await startTestServer({ ...settings, DATA_DIR: dataDir }, { embedded: true });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await receiver?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('delivers in conversation order, retries on the schedule and dead-letters', async () => {
+    const admin = <T = any>(method: string, path: string, json?: unknown) =>
+      http<T>(server.url, method, path, {
+        auth: ADMIN_AUTH,
+        ...(json === undefined ? {} : { json }),
+      });
+    receiver.modes.set('failing', 'fail');
+    await admin('POST', '/api/admin/webhooks', {
+      url: receiver.url,
+      events: ['message.created'],
+      headers: { 'x-endpoint': 'embedded' },
+    });
+    const failing = await admin<Endpoint>('POST', '/api/admin/webhooks', {
+      url: receiver.url,
+      events: ['webhook.test'],
+      headers: { 'x-endpoint': 'failing' },
+    });
+    const alice = await registerUser(server.url, server.domain, 'alice');
+    const bob = await registerUser(server.url, server.domain, 'bob');
+    const sent: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      sent.push((await sendMessage(server.url, alice.basic, bob.jid, `embedded ${i}`)).body.id);
+    }
+    await admin('POST', `/api/admin/webhooks/${failing.body.id}/test`);
+
+    await receiver.waitFor('embedded', 4);
+    expect(receiver.events('embedded').map((event) => event.data.id)).toEqual(sent);
+    const attempts = await receiver.waitFor('failing', 3);
+    expect(attempts[2]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(300);
+    await expect
+      .poll(
+        async () =>
+          (await admin<DeliveryLog>('GET', `/api/admin/webhooks/${failing.body.id}/deliveries`))
+            .body.deliveries[0],
+        { timeout: 3000 },
+      )
+      .toMatchObject({ status: 'dead', attempts: 3 });
   });
 });

@@ -1,7 +1,16 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type ReceiverMode = 'ok' | 'fail' | 'gone' | 'throttle' | 'hang' | 'reset' | 'redirect';
+export type ReceiverMode =
+  | 'ok'
+  | 'fail'
+  | 'gone'
+  | 'throttle'
+  | 'hang'
+  | 'reset'
+  | 'redirect'
+  /** 500 on the first attempt of an event whose body contains FAIL-ONCE, 200 otherwise. */
+  | 'fail-once-marked';
 
 export interface ReceivedDelivery {
   readonly headers: IncomingHttpHeaders;
@@ -19,6 +28,7 @@ export class WebhookReceiver {
   readonly modes = new Map<string, ReceiverMode>();
   private readonly server: Server;
   private waiters: { tag: string; count: number; resolve: () => void }[] = [];
+  private readonly failedOnce = new Set<string>();
 
   private constructor() {
     this.server = createServer((request, response) => {
@@ -34,7 +44,14 @@ export class WebhookReceiver {
         this.waiters = this.waiters.filter((waiter) =>
           this.of(waiter.tag).length >= waiter.count ? (waiter.resolve(), false) : true,
         );
-        switch (this.modes.get(tag) ?? 'ok') {
+        let mode = this.modes.get(tag) ?? 'ok';
+        if (mode === 'fail-once-marked') {
+          const id = `${tag}/${String(request.headers['webhook-id'])}`;
+          const marked = this.received.at(-1)!.body.includes('FAIL-ONCE');
+          mode = marked && !this.failedOnce.has(id) ? 'fail' : 'ok';
+          this.failedOnce.add(id);
+        }
+        switch (mode) {
           case 'ok':
             response.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
             break;
