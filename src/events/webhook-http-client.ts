@@ -24,12 +24,6 @@ export interface WebhookRequest {
   readonly maxBodyBytes: number;
 }
 
-/**
- * Posts one delivery. Redirects are not followed; the host's addresses are
- * checked against the policy when the connection is made (not only when
- * the endpoint was saved), so a name that later resolves to a private
- * address (DNS rebinding) is refused; only a bounded part of the answer is read.
- */
 /** What posting to one URL needs, worked out once per URL. */
 interface Target {
   readonly transport: typeof http | typeof https;
@@ -38,12 +32,24 @@ interface Target {
   readonly refused?: string;
 }
 
+/** Resolves a host name to all its addresses, as `dns.lookup` with `all: true` does. */
+export type HostResolver = typeof dnsLookup;
+
+/**
+ * Posts one delivery. Redirects are not followed; the host's addresses are
+ * checked against the policy when the connection is made (not only when
+ * the endpoint was saved), so a name that later resolves to a private
+ * address (DNS rebinding) is refused; only a bounded part of the answer is read.
+ */
 export class WebhookHttpClient {
   /** Kept-alive connections per origin; each new connection checks its addresses again. */
   private readonly agents = new Map<string, http.Agent>();
   private readonly targets = new Map<string, Target>();
 
-  constructor(private readonly policy: AddressPolicy) {}
+  constructor(
+    private readonly policy: AddressPolicy,
+    private readonly resolve: HostResolver = dnsLookup,
+  ) {}
 
   close(): void {
     this.agents.forEach((agent) => agent.destroy());
@@ -172,7 +178,7 @@ export class WebhookHttpClient {
 
   private safeLookup(host: string): LookupFunction {
     return (hostname, options, callback) => {
-      dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      this.resolve(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
         if (error !== null) {
           callback(error, '', 4);
 
