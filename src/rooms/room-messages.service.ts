@@ -76,6 +76,10 @@ export class RoomMessagesService {
         fields: [{ name: 'body', reason: 'required without marker' }],
       });
     }
+    if (body !== undefined) {
+      // Refused before the marker is stored, so a refused request leaves nothing behind.
+      this.assertSize(body);
+    }
     if (marker !== undefined) {
       await this.markers.mark(user, marker.id, marker.type, command.roomId);
     }
@@ -88,13 +92,7 @@ export class RoomMessagesService {
   }
 
   async send(command: RoomSendCommand): Promise<RoomSendResult> {
-    const bytes = Buffer.byteLength(command.body, 'utf8');
-    if (bytes > this.config.messageMaxBytes) {
-      throw new AppError('message-too-large', {
-        detail: `body is ${bytes} bytes; the limit is ${this.config.messageMaxBytes}`,
-        fields: [{ name: 'body', reason: `longer than ${this.config.messageMaxBytes} bytes` }],
-      });
-    }
+    this.assertSize(command.body);
     const id = messageIds.next();
     const result = await this.writer.run(command.roomId, async (tx) => {
       const thread = await threadOf(tx.manager, command);
@@ -157,6 +155,16 @@ export class RoomMessagesService {
     }
 
     return result;
+  }
+
+  private assertSize(body: string): void {
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > this.config.messageMaxBytes) {
+      throw new AppError('message-too-large', {
+        detail: `body is ${bytes} bytes; the limit is ${this.config.messageMaxBytes}`,
+        fields: [{ name: 'body', reason: `longer than ${this.config.messageMaxBytes} bytes` }],
+      });
+    }
   }
 
   /** The room archive, oldest first: same paging as the one-to-one archive. */
