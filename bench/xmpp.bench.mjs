@@ -8,7 +8,7 @@
 //        [--duration 10] [--warmup 3] [--rate 2000] [--latency-duration 10]
 //        [--idle-sessions 10000] [--login-concurrency 100] [--starttls] [--mechanism SCRAM-SHA-1]
 //        [--host H --port P --domain D --user-pattern 'bench{n}' --password PW --server-pid PID]
-//        [--keep-db] [--log-level warn] [--prosody-port 15222]
+//        [--keep-db] [--settle 20] [--cpu-prof] [--log-level warn] [--prosody-port 15222]
 //
 // Without --host it starts the server(s) itself on 127.0.0.1: ours (dist/src/main.js
 // against PostgreSQL and Redis, XMPP_REQUIRE_TLS=false, users registered through
@@ -23,7 +23,7 @@
 // Phases, in this order, against each server:
 //   1. the 2*pairs traffic sessions log in (a login ends with initial presence answered)
 //   2. memory: VmRSS before, log in idle-sessions more (cold: the client derives
-//      every SCRAM key), VmRSS after they settle; (after - before) / sessions
+//      every SCRAM key), VmRSS after they idled `settle` s; (after - before) / sessions
 //   3. they log out; the same accounts log in again with the client's cached
 //      SCRAM keys (RFC 5802 allows it), so logins/s is the server's figure
 //   4. a short warm-up of traffic, then throughput: each sender keeps in-flight
@@ -87,6 +87,7 @@ const { values: argv } = parseArgs({
     'log-level': { type: 'string' },
     'prosody-port': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
+    settle: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -138,6 +139,7 @@ const opts = {
   logLevel: argv['log-level'] ?? 'warn',
   prosodyPort: positive('prosody-port', 15222),
   cpuProf: argv['cpu-prof'] ?? false,
+  settle: positive('settle', 20),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   database: env.BENCH_DATABASE ?? 'relay_bench_xmpp',
   redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
@@ -300,6 +302,19 @@ async function prepareStores() {
   await redis.quit();
 }
 
+/** Accounts of the domain a kept database already has (none after a reset). */
+async function existingUsers() {
+  const db = new pg.Client({ connectionString: databaseUrl() });
+  await db.connect();
+  try {
+    const { rows } = await db.query('SELECT username FROM users WHERE domain = $1', [opts.domain]);
+
+    return new Set(rows.map((row) => row.username));
+  } finally {
+    await db.end();
+  }
+}
+
 async function startRelay() {
   await prepareStores();
   const [httpPort, c2sPort] = [await freePort(), await freePort()];
@@ -362,8 +377,9 @@ async function startRelay() {
   const started = performance.now();
   const authorization = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
   let created = 0;
+  const existing = await existingUsers();
   await mapLimit(
-    Array.from({ length: USERS }, (_, n) => n),
+    Array.from({ length: USERS }, (_, n) => n).filter((n) => !existing.has(userName(n))),
     8,
     async (n) => {
       const res = await call(base, 'POST', `/api/admin/users/${opts.domain}`, {
@@ -375,8 +391,8 @@ async function startRelay() {
       } else if (res.status !== 409) {
         throw new Error(`register ${userName(n)}: ${res.status} ${res.body}`);
       }
-      if ((n + 1) % 1000 === 0) {
-        log(`registered ${n + 1} of ${USERS}`);
+      if (created % 1000 === 0) {
+        log(`registered ${created} of ${USERS - existing.size}`);
       }
     },
   );
@@ -674,6 +690,17 @@ async function runPaced(wired, rate, seconds, roles) {
   };
 }
 
+/** Archive transactions and their mean size over a phase, from the server's metrics. */
+function batchStats(before, after) {
+  const delta = (name) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+  const count = delta('relay_archive_batch_size_count');
+
+  return {
+    transactions: count,
+    meanBatch: count === 0 ? 0 : r1(delta('relay_archive_batch_size_sum') / count),
+  };
+}
+
 function monotonicUs() {
   return Number(process.hrtime.bigint() / 1000n);
 }
@@ -736,13 +763,22 @@ async function benchServer(target) {
     const heapBefore = await heapOf(target);
     const cold = await loginMany(target, idleNumbers, keyCache, roles);
     log(`${opts.idleSessions} idle sessions (cold keys): ${cold.figures.loginsPerSecond}/s`);
-    await sleep(5000);
-    const rssAfter = target.pid === undefined ? NaN : vmRssKiB(target.pid);
+    // Sampled for `settle` seconds while the sessions idle: a collector (V8's, Lua's) gives
+    // back the login garbage only some time after the work stops; the last sample counts.
+    const rssSeries = [];
+    for (let second = 0; second < opts.settle; second++) {
+      await sleep(1000);
+      rssSeries.push(target.pid === undefined ? NaN : vmRssKiB(target.pid));
+    }
+    const rssAfter = rssSeries.at(-1) ?? NaN;
     const heapAfter = await heapOf(target);
     figures.memory = {
       sessions: opts.idleSessions,
       vmRssBeforeKiB: rssBefore,
+      vmRssAfter5sKiB: rssSeries[4] ?? NaN,
       vmRssAfterKiB: rssAfter,
+      settleSeconds: opts.settle,
+      perSessionAfter5sKiB: r2(((rssSeries[4] ?? NaN) - rssBefore) / opts.idleSessions),
       perSessionKiB: r2((rssAfter - rssBefore) / opts.idleSessions),
       ...(heapBefore === undefined || heapAfter === undefined
         ? {}
@@ -773,7 +809,11 @@ async function benchServer(target) {
 
   // 4. throughput
   log(`throughput: ${opts.pairs} pairs x ${opts.inFlight} in flight, ${opts.duration} s`);
+  const metricsBefore = target.base === undefined ? undefined : await scrapeMetrics(target.base);
   figures.throughput = await runThroughput(wired, opts.duration, roles);
+  if (metricsBefore !== undefined) {
+    figures.throughput.archiveCommits = batchStats(metricsBefore, await scrapeMetrics(target.base));
+  }
   log(`throughput: ${figures.throughput.messagesPerSecond} msg/s`);
 
   // 5. latency at a fixed rate
@@ -833,6 +873,15 @@ function report(all) {
       ],
       ['  CPU per message (us)', cores(f.throughput.cpuMicrosecondsPerMessage), ''],
       ['  cores busy', cores(f.throughput.cpuCoresBusy), ''],
+      ...(f.throughput.archiveCommits === undefined
+        ? []
+        : [
+            [
+              '  archive commits / mean batch',
+              `${f.throughput.archiveCommits.transactions} / ${f.throughput.archiveCommits.meanBatch}`,
+              '',
+            ],
+          ]),
       [
         `Send-to-receive at ${f.latency.targetRate}/s (achieved ${f.latency.achievedRate})`,
         `p50 ${f.latency.sendToReceiveMs.p50} / p99 ${f.latency.sendToReceiveMs.p99} / max ${f.latency.sendToReceiveMs.max} ms`,
@@ -851,7 +900,7 @@ function report(all) {
           `Memory per idle authenticated session (${f.memory.sessions})`,
           `${f.memory.perSessionKiB} KiB VmRSS`,
           target(`< 25 KB  ${pass(f.memory.perSessionKiB * 1.024 < 25)}`) +
-            `  (VmRSS ${f.memory.vmRssBeforeKiB} -> ${f.memory.vmRssAfterKiB} KiB${f.memory.jsHeapPerSessionKiB === undefined ? '' : `; JS heap ${f.memory.jsHeapPerSessionKiB} KiB/session`})`,
+            `  (VmRSS ${f.memory.vmRssBeforeKiB} -> ${f.memory.vmRssAfterKiB} KiB after ${f.memory.settleSeconds} s idle; ${f.memory.perSessionAfter5sKiB} KiB/session after 5 s${f.memory.jsHeapPerSessionKiB === undefined ? '' : `; JS heap ${f.memory.jsHeapPerSessionKiB} KiB/session`})`,
         ],
         [
           `SCRAM logins per second (cached client keys, ${f.logins.sessions})`,
@@ -933,8 +982,13 @@ async function main() {
         };
       }
     }
+    if (results.length > 0) {
+      report(results.slice(-1));
+    }
   }
-  report(results);
+  if (results.length > 1) {
+    report(results);
+  }
   agent.destroy();
 }
 

@@ -17,10 +17,14 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Whether Debian's prosody and its prosody user are installed. */
+/**
+ * Whether Debian's prosody and its prosody user are installed. Never probe by
+ * running `prosody` itself: without --config it starts with the system config.
+ */
 export function prosodyInstalled() {
   return (
-    spawnSync('prosody', ['-v'], { stdio: 'ignore' }).status === 0 &&
+    existsSync('/usr/bin/prosody') &&
+    existsSync('/usr/bin/prosodyctl') &&
     spawnSync('id', ['-u', 'prosody'], { stdio: 'ignore' }).status === 0
   );
 }
