@@ -1,0 +1,998 @@
+#!/usr/bin/env node
+// XMPP benchmark (issue 4): logins per second, paired message throughput,
+// latency at a fixed rate and server memory per idle authenticated session,
+// with a hand-written raw-TCP client (bench/lib/xmpp-load-client.mjs).
+// Run after `npm run build`:
+//
+//   node bench/xmpp.bench.mjs [--server relay|prosody|both] [--pairs 50] [--in-flight 20]
+//        [--duration 10] [--warmup 3] [--rate 2000] [--latency-duration 10]
+//        [--idle-sessions 10000] [--login-concurrency 100] [--starttls] [--mechanism SCRAM-SHA-1]
+//        [--host H --port P --domain D --user-pattern 'bench{n}' --password PW --server-pid PID]
+//        [--keep-db] [--settle 20] [--cpu-prof] [--log-level warn] [--prosody-port 15222]
+//
+// Without --host it starts the server(s) itself on 127.0.0.1: ours (dist/src/main.js
+// against PostgreSQL and Redis, XMPP_REQUIRE_TLS=false, users registered through
+// POST /api/admin/users/{domain}) and/or Debian's prosody (bench/lib/prosody.mjs).
+// With --host it measures the server there; the accounts `user-pattern` with {n}
+// from 0 to 2*pairs+idle-sessions-1 must exist with --password, and --server-pid
+// (a local pid) gives the memory figure. Registration is setup, never measured.
+// --keep-db keeps the benchmark database and prosody's data between runs, so the
+// accounts are created once. Environment: BENCH_POSTGRES_URL, BENCH_DATABASE
+// (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11).
+//
+// Phases, in this order, against each server:
+//   1. the 2*pairs traffic sessions log in (a login ends with initial presence answered)
+//   2. memory: VmRSS before, log in idle-sessions more (cold: the client derives
+//      every SCRAM key), VmRSS after they idled `settle` s; (after - before) / sessions
+//   3. they log out; the same accounts log in again with the client's cached
+//      SCRAM keys (RFC 5802 allows it), so logins/s is the server's figure
+//   4. a short warm-up of traffic, then throughput: each sender keeps in-flight
+//      messages outstanding to its peer's bare JID; deliveries per second
+//   5. latency: a paced sender at a fixed total rate, send-to-receive p50/p99
+import { spawn, execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, Agent } from 'node:http';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+import { cpuSnapshot } from './lib/cpu.mjs';
+import { summarizeProfile } from './lib/profile-summary.mjs';
+import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
+import {
+  attrOf,
+  childText,
+  elementName,
+  ScramKeyCache,
+  XmppLoadClient,
+} from './lib/xmpp-load-client.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const COMMAND = [
+  'node',
+  relative(ROOT, fileURLToPath(import.meta.url)),
+  ...process.argv.slice(2),
+].join(' ');
+
+// ---------------------------------------------------------------- options
+
+const { values: argv } = parseArgs({
+  options: {
+    server: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    domain: { type: 'string' },
+    'user-pattern': { type: 'string' },
+    password: { type: 'string' },
+    'server-pid': { type: 'string' },
+    pairs: { type: 'string' },
+    'in-flight': { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    rate: { type: 'string' },
+    'latency-duration': { type: 'string' },
+    'idle-sessions': { type: 'string' },
+    'login-concurrency': { type: 'string' },
+    starttls: { type: 'boolean' },
+    mechanism: { type: 'string' },
+    'keep-db': { type: 'boolean' },
+    'log-level': { type: 'string' },
+    'prosody-port': { type: 'string' },
+    'cpu-prof': { type: 'boolean' },
+    settle: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (argv.help) {
+  console.log(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 30)
+      .join('\n')
+      .replace(/^\/\/ ?/gm, ''),
+  );
+  process.exit(0);
+}
+const env = process.env;
+const positive = (flag, fallback, { integer = true, zero = false } = {}) => {
+  const value = Number(argv[flag] ?? fallback);
+  if (
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!zero && value === 0) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new Error(
+      `--${flag} must be a ${integer ? 'whole' : ''} number${zero ? '' : ' above 0'}`,
+    );
+  }
+
+  return value;
+};
+const opts = {
+  server: argv.host !== undefined ? 'external' : (argv.server ?? 'relay'),
+  host: argv.host ?? '127.0.0.1',
+  port: argv.port === undefined ? undefined : positive('port', 0),
+  domain: argv.domain ?? 'localhost',
+  userPattern: argv['user-pattern'] ?? 'bench{n}',
+  password: argv.password ?? 'bench-password',
+  serverPid: argv['server-pid'] === undefined ? undefined : positive('server-pid', 0),
+  pairs: positive('pairs', 50),
+  inFlight: positive('in-flight', 20),
+  duration: positive('duration', 10, { integer: false }),
+  warmup: positive('warmup', 3, { integer: false, zero: true }),
+  rate: positive('rate', 2000),
+  latencyDuration: positive('latency-duration', 10, { integer: false }),
+  idleSessions: positive('idle-sessions', 10_000, { zero: true }),
+  loginConcurrency: positive('login-concurrency', 100),
+  starttls: argv.starttls ?? false,
+  mechanism: argv.mechanism ?? 'SCRAM-SHA-1',
+  keepDb: argv['keep-db'] ?? false,
+  logLevel: argv['log-level'] ?? 'warn',
+  prosodyPort: positive('prosody-port', 15222),
+  cpuProf: argv['cpu-prof'] ?? false,
+  settle: positive('settle', 20),
+  postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  database: env.BENCH_DATABASE ?? 'relay_bench_xmpp',
+  redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
+};
+if (!['relay', 'prosody', 'both', 'external'].includes(opts.server)) {
+  throw new Error('--server is relay, prosody or both');
+}
+if (!opts.userPattern.includes('{n}')) {
+  throw new Error('--user-pattern needs {n}, replaced by the account number');
+}
+if (!['SCRAM-SHA-1', 'PLAIN'].includes(opts.mechanism)) {
+  throw new Error('--mechanism is SCRAM-SHA-1 or PLAIN');
+}
+if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) {
+  throw new Error('BENCH_DATABASE must be a plain identifier');
+}
+if (opts.server === 'external' && opts.port === undefined) {
+  throw new Error('--host needs --port');
+}
+const ADMIN_PASSWORD = 'bench-admin-password';
+const USERS = 2 * opts.pairs + opts.idleSessions;
+const userName = (n) => opts.userPattern.replace('{n}', String(n));
+
+const RUN_DIR = join(HERE, '.runs', `xmpp-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+mkdirSync(RUN_DIR, { recursive: true });
+
+const log = (message) =>
+  process.stderr.write(`[xmpp-bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
+const r1 = (value) => Math.round(value * 10) / 10;
+const r2 = (value) => Math.round(value * 100) / 100;
+
+function percentile(sorted, q) {
+  if (sorted.length === 0) {
+    return NaN;
+  }
+
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function mapLimit(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index], index);
+      }
+    }),
+  );
+
+  return results;
+}
+
+/** Resident memory of a process in KiB, from /proc/<pid>/status. */
+function vmRssKiB(pid) {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+
+  return match === null ? NaN : Number(match[1]);
+}
+
+function uptime() {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return '(uptime unavailable)';
+  }
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function call(base, method, path, { headers = {}, json } = {}) {
+  return new Promise((resolveCall, reject) => {
+    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+    const url = new URL(path, base);
+    const req = httpRequest(
+      {
+        agent,
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method,
+        headers: {
+          ...headers,
+          ...(payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': payload.length }),
+        },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () =>
+          resolveCall({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The server's Prometheus metrics, as name{labels} -> value. */
+async function scrapeMetrics(base) {
+  const values = new Map();
+  const res = await call(base, 'GET', '/metrics');
+  if (res.status === 200) {
+    for (const line of res.body.split('\n')) {
+      if (line !== '' && !line.startsWith('#')) {
+        const space = line.lastIndexOf(' ');
+        values.set(line.slice(0, space), Number(line.slice(space + 1)));
+      }
+    }
+  }
+
+  return values;
+}
+
+// ---------------------------------------------------------------- our server
+
+function databaseUrl() {
+  const url = new URL(opts.postgresUrl);
+  url.pathname = `/${opts.database}`;
+
+  return url.toString();
+}
+
+async function prepareStores() {
+  const admin = new pg.Client({ connectionString: opts.postgresUrl });
+  await admin.connect();
+  const { rows } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+    opts.database,
+  ]);
+  if (!opts.keepDb || rows.length === 0) {
+    await admin.query(`DROP DATABASE IF EXISTS ${opts.database} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${opts.database}`);
+  }
+  await admin.end();
+  if (opts.keepDb && rows.length > 0) {
+    // Keep the accounts, not the history of earlier runs.
+    const db = new pg.Client({ connectionString: databaseUrl() });
+    await db.connect();
+    await db.query('TRUNCATE archived_messages CASCADE').catch(() => undefined);
+    await db.end();
+  }
+  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  await redis.flushdb();
+  await redis.quit();
+}
+
+/** Accounts of the domain a kept database already has (none after a reset). */
+async function existingUsers() {
+  const db = new pg.Client({ connectionString: databaseUrl() });
+  await db.connect();
+  try {
+    const { rows } = await db.query('SELECT username FROM users WHERE domain = $1', [opts.domain]);
+
+    return new Set(rows.map((row) => row.username));
+  } finally {
+    await db.end();
+  }
+}
+
+async function startRelay() {
+  await prepareStores();
+  const [httpPort, c2sPort] = [await freePort(), await freePort()];
+  const logFile = join(RUN_DIR, 'relay-server.log');
+  const fd = openSync(logFile, 'a');
+  const profDir = join(RUN_DIR, 'prof');
+  const nodeArgs = [
+    // The same V8 flags as `npm start` and the Docker image.
+    '--max-semi-space-size=64',
+    ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+  ];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
+    cwd: ROOT,
+    stdio: ['ignore', fd, fd],
+    env: {
+      PATH: env.PATH,
+      HOME: env.HOME,
+      NODE_ENV: 'production',
+      HTTP_PORT: String(httpPort),
+      HTTP_HOST: '127.0.0.1',
+      XMPP_C2S_PORT: String(c2sPort),
+      XMPP_C2S_TLS_PORT: '0',
+      XMPP_REQUIRE_TLS: 'false',
+      DATABASE_URL: databaseUrl(),
+      REDIS_URL: opts.redisUrl,
+      DATA_DIR: join(RUN_DIR, 'data'),
+      XMPP_DOMAINS: opts.domain,
+      ADMIN_USERNAME: 'admin',
+      ADMIN_PASSWORD,
+      LOG_LEVEL: opts.logLevel,
+    },
+  });
+  closeSync(fd);
+  let exited = null;
+  const exit = new Promise((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit((exited = { code, signal }))),
+  );
+  const base = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited !== null) {
+      throw new Error(
+        `server exited during startup; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`,
+      );
+    }
+    const ready = await call(base, 'GET', '/health/ready').then(
+      (res) => res.status === 200,
+      () => false,
+    );
+    if (ready) {
+      break;
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server not ready after 60 s; see ${logFile}`);
+    }
+    await sleep(100);
+  }
+  log(`relay pid ${child.pid}: HTTP ${httpPort}, c2s ${c2sPort}`);
+  const started = performance.now();
+  const authorization = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+  let created = 0;
+  const existing = await existingUsers();
+  await mapLimit(
+    Array.from({ length: USERS }, (_, n) => n).filter((n) => !existing.has(userName(n))),
+    8,
+    async (n) => {
+      const res = await call(base, 'POST', `/api/admin/users/${opts.domain}`, {
+        headers: { authorization },
+        json: { username: userName(n), password: opts.password },
+      });
+      if (res.status === 201) {
+        created++;
+      } else if (res.status !== 409) {
+        throw new Error(`register ${userName(n)}: ${res.status} ${res.body}`);
+      }
+      if (created % 1000 === 0) {
+        log(`registered ${created} of ${USERS - existing.size}`);
+      }
+    },
+  );
+  log(
+    `${USERS} accounts ready (${created} created) in ${r1((performance.now() - started) / 1000)} s (setup)`,
+  );
+
+  return {
+    name: 'relay',
+    profDir,
+    pid: child.pid,
+    port: c2sPort,
+    base,
+    logFile,
+    async stop() {
+      if (exited === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exit;
+        clearTimeout(timer);
+      }
+
+      return exited;
+    },
+  };
+}
+
+async function startProsodyTarget() {
+  if (!prosodyInstalled()) {
+    throw new Error('prosody is not installed (apt-get install -y prosody)');
+  }
+  const dir = opts.keepDb ? join(HERE, '.runs', 'prosody-kept') : join(RUN_DIR, 'prosody');
+  const server = await startProsody({
+    dir,
+    port: opts.prosodyPort,
+    domain: opts.domain,
+    logLevel: opts.logLevel === 'debug' ? 'debug' : opts.logLevel === 'info' ? 'info' : 'warn',
+  });
+  log(`prosody pid ${server.pid} on 127.0.0.1:${server.port}, data in ${relative(ROOT, dir)}`);
+  const started = performance.now();
+  server.createUsers(opts.userPattern, opts.password, 0, USERS);
+  log(`${USERS} prosody accounts ready in ${r1((performance.now() - started) / 1000)} s (setup)`);
+
+  return { name: 'prosody', ...server };
+}
+
+// ---------------------------------------------------------------- sessions
+
+function client(target, n, keyCache, resource = 'bench') {
+  return new XmppLoadClient({
+    host: opts.host,
+    port: target.port,
+    domain: opts.domain,
+    username: userName(n),
+    password: opts.password,
+    starttls: opts.starttls,
+    mechanism: opts.mechanism,
+    resource,
+    keyCache,
+    timeoutMs: 60_000,
+  });
+}
+
+/** Logs in the accounts `numbers`; resolves with the clients and the rate. */
+async function loginMany(target, numbers, keyCache, roles) {
+  const cpu = cpuSnapshot();
+  const started = performance.now();
+  const times = [];
+  const clients = await mapLimit(numbers, opts.loginConcurrency, async (n) => {
+    const c = client(target, n, keyCache);
+    const t0 = performance.now();
+    await c.login();
+    times.push(performance.now() - t0);
+
+    return c;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+
+  return {
+    clients,
+    window: { fromUs: monotonicUs() - seconds * 1e6, toUs: monotonicUs() },
+    figures: {
+      sessions: numbers.length,
+      seconds: r2(seconds),
+      loginsPerSecond: r1(numbers.length / seconds),
+      loginMs: { p50: r1(percentile(times, 0.5)), p99: r1(percentile(times, 0.99)) },
+      cpuCoresBusy: cpu.stop(roles),
+    },
+  };
+}
+
+async function closeAll(clients) {
+  for (const c of clients) {
+    c.close();
+  }
+  await sleep(1000);
+  for (const c of clients) {
+    c.destroy();
+  }
+}
+
+/**
+ * Wires the traffic pairs: sender 2i talks to receiver 2i+1's bare JID.
+ * Bodies carry `pair:seq:sentAt`, so the receiver tells its pair, order and latency.
+ */
+function wirePairs(clients) {
+  const state = {
+    received: 0,
+    duplicates: 0,
+    misrouted: 0,
+    errors: 0,
+    unexpectedCloses: 0,
+    duplicateSamples: [],
+    onMessage: undefined,
+  };
+  const pairs = [];
+  for (let i = 0; i < clients.length / 2; i++) {
+    const sender = clients[2 * i];
+    const receiver = clients[2 * i + 1];
+    const pair = { index: i, sender, receiver, to: receiver.jid, next: 0, seen: new Set() };
+    pairs.push(pair);
+    for (const c of [sender, receiver]) {
+      c.onClosed = () => {
+        if (!c.closed) {
+          state.unexpectedCloses++;
+        }
+      };
+    }
+    sender.onStanza = (xml) => {
+      if (attrOf(xml, 'type') === 'error') {
+        state.errors++;
+      }
+    };
+    receiver.onStanza = (xml) => {
+      const name = elementName(xml);
+      if (name !== 'message') {
+        return;
+      }
+      if (attrOf(xml, 'type') === 'error') {
+        state.errors++;
+
+        return;
+      }
+      const body = childText(xml, 'body');
+      if (body === undefined) {
+        return;
+      }
+      const now = performance.now();
+      const [p, seq, sentAt] = body.split(':');
+      if (Number(p) !== i) {
+        state.misrouted++;
+
+        return;
+      }
+      if (pair.seen.has(seq)) {
+        state.duplicates++;
+        if (state.duplicateSamples.length < 5) {
+          state.duplicateSamples.push(xml);
+        }
+
+        return;
+      }
+      pair.seen.add(seq);
+      state.received++;
+      state.onMessage?.(pair, now, now - Number(sentAt), Number(seq));
+    };
+  }
+
+  return { pairs, state };
+}
+
+function send(pair) {
+  const seq = pair.next++;
+  pair.sender.sendMessage(pair.to, `${pair.index}:${seq}:${performance.now().toFixed(3)}`);
+
+  return seq;
+}
+
+/** Every sender keeps `inFlight` messages outstanding; counts deliveries inside the window. */
+async function runThroughput(wired, seconds, roles) {
+  const { pairs, state } = wired;
+  let counting = false;
+  let stopping = false;
+  let delivered = 0;
+  let outstanding = 0;
+  state.onMessage = (pair) => {
+    outstanding--;
+    if (counting) {
+      delivered++;
+    }
+    if (!stopping) {
+      outstanding++;
+      send(pair);
+    }
+  };
+  for (const pair of pairs) {
+    for (let k = 0; k < opts.inFlight; k++) {
+      outstanding++;
+      send(pair);
+    }
+  }
+  await sleep(Math.min(1000, seconds * 100));
+  const cpu = cpuSnapshot();
+  counting = true;
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  counting = false;
+  const elapsed = (performance.now() - started) / 1000;
+  const window = { fromUs: monotonicUs() - elapsed * 1e6, toUs: monotonicUs() };
+  const cores = cpu.stop(roles);
+  stopping = true;
+  const deadline = performance.now() + 10_000;
+  while (outstanding > 0 && performance.now() < deadline) {
+    await sleep(20);
+  }
+  state.onMessage = undefined;
+
+  return {
+    messagesPerSecond: r1(delivered / elapsed),
+    delivered,
+    seconds: r2(elapsed),
+    lostAtEnd: outstanding,
+    window,
+    cpuCoresBusy: cores,
+    cpuMicrosecondsPerMessage: perMessage(cores, delivered),
+  };
+}
+
+/** One message every 1/rate s, round robin over the pairs; latency from the send to the receipt. */
+async function runPaced(wired, rate, seconds, roles) {
+  const { pairs, state } = wired;
+  const latencies = [];
+  const fromSchedule = [];
+  const scheduled = new Map();
+  let outstanding = 0;
+  state.onMessage = (pair, now, latency, seq) => {
+    outstanding--;
+    latencies.push(latency);
+    const at = scheduled.get(`${pair.index}:${seq}`);
+    if (at !== undefined) {
+      fromSchedule.push(now - at);
+      scheduled.delete(`${pair.index}:${seq}`);
+    }
+  };
+  const total = Math.round(rate * seconds);
+  const interval = 1000 / rate;
+  const cpu = cpuSnapshot();
+  const started = performance.now();
+  let sent = 0;
+  await new Promise((resolveRun) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - started) / interval) + 1);
+      while (sent < due) {
+        const pair = pairs[sent % pairs.length];
+        outstanding++;
+        const seq = send(pair);
+        scheduled.set(`${pair.index}:${seq}`, started + sent * interval);
+        sent++;
+      }
+      if (sent >= total) {
+        resolveRun();
+      } else {
+        setTimeout(tick, 1);
+      }
+    };
+    setTimeout(tick, 1);
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  const deadline = performance.now() + 10_000;
+  while (outstanding > 0 && performance.now() < deadline) {
+    await sleep(20);
+  }
+  const cores = cpu.stop(roles);
+  state.onMessage = undefined;
+  latencies.sort((a, b) => a - b);
+  fromSchedule.sort((a, b) => a - b);
+
+  return {
+    targetRate: rate,
+    achievedRate: r1(total / elapsed),
+    sent: total,
+    received: latencies.length,
+    lost: outstanding,
+    sendToReceiveMs: {
+      p50: r2(percentile(latencies, 0.5)),
+      p99: r2(percentile(latencies, 0.99)),
+      max: r2(latencies.at(-1) ?? NaN),
+    },
+    scheduledToReceiveMs: {
+      p50: r2(percentile(fromSchedule, 0.5)),
+      p99: r2(percentile(fromSchedule, 0.99)),
+    },
+    cpuCoresBusy: cores,
+  };
+}
+
+/** Archive transactions and their mean size over a phase, from the server's metrics. */
+function batchStats(before, after) {
+  const delta = (name) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+  const count = delta('relay_archive_batch_size_count');
+
+  return {
+    transactions: count,
+    meanBatch: count === 0 ? 0 : r1(delta('relay_archive_batch_size_sum') / count),
+  };
+}
+
+function monotonicUs() {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+function perMessage(cpu, messages) {
+  const out = {};
+  for (const role of ['server', 'postgres', 'redis', 'bench client']) {
+    if (cpu?.[role] !== undefined && messages > 0) {
+      out[role] = Math.round((cpu[role] * cpu.wallSeconds * 1e6) / messages);
+    }
+  }
+
+  return out;
+}
+
+async function archiveCount() {
+  const db = new pg.Client({ connectionString: databaseUrl() });
+  await db.connect();
+  const { rows } = await db.query(
+    'SELECT count(*) FILTER (WHERE outgoing)::int AS sent, count(*) FILTER (WHERE NOT outgoing)::int AS received FROM archived_messages',
+  );
+  await db.end();
+
+  return rows[0];
+}
+
+async function heapOf(target) {
+  if (target.base === undefined) {
+    return undefined;
+  }
+  const metrics = await scrapeMetrics(target.base);
+  const used = metrics.get('nodejs_heap_size_used_bytes');
+
+  return used === undefined ? undefined : used / 1024;
+}
+
+// ---------------------------------------------------------------- one server
+
+async function benchServer(target) {
+  const figures = { server: target.name, uptimeBefore: uptime() };
+  log(`${target.name}: ${figures.uptimeBefore}`);
+  const roles = { [process.pid]: 'bench client' };
+  if (target.pid !== undefined) {
+    roles[target.pid] = 'server';
+  }
+  const keyCache = new ScramKeyCache();
+  const pairNumbers = Array.from({ length: 2 * opts.pairs }, (_, n) => n);
+  const idleNumbers = Array.from({ length: opts.idleSessions }, (_, n) => 2 * opts.pairs + n);
+
+  // 1. traffic sessions, warm-up
+  const traffic = await loginMany(target, pairNumbers, keyCache, roles);
+  log(
+    `${traffic.clients.length} traffic sessions logged in (${traffic.figures.loginsPerSecond}/s)`,
+  );
+  // 2. memory per idle authenticated session, with cold logins; before any traffic has left
+  // garbage on the heap, so a collection in between does not hide the sessions' cost
+  if (opts.idleSessions > 0) {
+    await sleep(5000);
+    const rssBefore = target.pid === undefined ? NaN : vmRssKiB(target.pid);
+    const heapBefore = await heapOf(target);
+    const cold = await loginMany(target, idleNumbers, keyCache, roles);
+    log(`${opts.idleSessions} idle sessions (cold keys): ${cold.figures.loginsPerSecond}/s`);
+    // Sampled for `settle` seconds while the sessions idle: a collector (V8's, Lua's) gives
+    // back the login garbage only some time after the work stops; the last sample counts.
+    const rssSeries = [];
+    for (let second = 0; second < opts.settle; second++) {
+      await sleep(1000);
+      rssSeries.push(target.pid === undefined ? NaN : vmRssKiB(target.pid));
+    }
+    const rssAfter = rssSeries.at(-1) ?? NaN;
+    const heapAfter = await heapOf(target);
+    figures.memory = {
+      sessions: opts.idleSessions,
+      vmRssBeforeKiB: rssBefore,
+      vmRssAfter5sKiB: rssSeries[4] ?? NaN,
+      vmRssAfterKiB: rssAfter,
+      settleSeconds: opts.settle,
+      perSessionAfter5sKiB: r2(((rssSeries[4] ?? NaN) - rssBefore) / opts.idleSessions),
+      perSessionKiB: r2((rssAfter - rssBefore) / opts.idleSessions),
+      ...(heapBefore === undefined || heapAfter === undefined
+        ? {}
+        : { jsHeapPerSessionKiB: r2((heapAfter - heapBefore) / opts.idleSessions) }),
+    };
+    figures.loginsCold = cold.figures;
+    await closeAll(cold.clients);
+    await sleep(2000);
+
+    // 3. the same accounts again, with the client's cached SCRAM keys
+    const warm = await loginMany(target, idleNumbers, keyCache, roles);
+    log(`${opts.idleSessions} logins again (cached keys): ${warm.figures.loginsPerSecond}/s`);
+    figures.logins = warm.figures;
+    figures.loginWindow = warm.window;
+    await closeAll(warm.clients);
+    await sleep(2000);
+  }
+
+  const wired = wirePairs(traffic.clients);
+  if (opts.warmup > 0) {
+    await runThroughput(wired, opts.warmup, roles);
+  }
+  let archivedBefore;
+  if (target.name === 'relay') {
+    archivedBefore = await archiveCount();
+  }
+  const receivedBefore = wired.state.received;
+
+  // 4. throughput
+  log(`throughput: ${opts.pairs} pairs x ${opts.inFlight} in flight, ${opts.duration} s`);
+  const metricsBefore = target.base === undefined ? undefined : await scrapeMetrics(target.base);
+  figures.throughput = await runThroughput(wired, opts.duration, roles);
+  if (metricsBefore !== undefined) {
+    figures.throughput.archiveCommits = batchStats(metricsBefore, await scrapeMetrics(target.base));
+  }
+  log(`throughput: ${figures.throughput.messagesPerSecond} msg/s`);
+
+  // 5. latency at a fixed rate
+  log(`latency: ${opts.rate} msg/s for ${opts.latencyDuration} s`);
+  figures.latency = await runPaced(wired, opts.rate, opts.latencyDuration, roles);
+  log(
+    `latency: p50 ${figures.latency.sendToReceiveMs.p50} ms, p99 ${figures.latency.sendToReceiveMs.p99} ms`,
+  );
+
+  figures.integrity = {
+    deliveredAfterWarmup: wired.state.received - receivedBefore,
+    duplicates: wired.state.duplicates,
+    duplicateSamples: wired.state.duplicateSamples,
+    misrouted: wired.state.misrouted,
+    errorStanzas: wired.state.errors,
+    unexpectedCloses: wired.state.unexpectedCloses,
+  };
+  if (target.name === 'relay') {
+    await sleep(500);
+    const archived = await archiveCount();
+    figures.integrity.archivedSenderSide = archived.sent - archivedBefore.sent;
+    figures.integrity.archivedRecipientSide = archived.received - archivedBefore.received;
+  }
+  figures.scramKeyCache = { derived: keyCache.misses, reused: keyCache.hits };
+  await closeAll(traffic.clients);
+
+  return figures;
+}
+
+// ---------------------------------------------------------------- report
+
+function cores(cpu) {
+  return Object.entries(cpu ?? {})
+    .filter(
+      ([key, value]) => !['wallSeconds', 'otherProcesses', 'steal'].includes(key) && value !== 0,
+    )
+    .map(([key, value]) => `${key} ${value}`)
+    .join(', ');
+}
+
+function report(all) {
+  const pass = (ok) => (ok ? 'PASS' : 'FAIL');
+  console.log(`\n$ ${COMMAND}`);
+  console.log(
+    `(${opts.pairs} pairs, ${opts.inFlight} in flight per pair, ${opts.starttls ? 'STARTTLS' : 'plain TCP'}, ${opts.mechanism}, ` +
+      `${opts.idleSessions} idle sessions, ${availableParallelism()} cores, node ${process.version})`,
+  );
+  for (const f of all) {
+    const isRelay = f.server === 'relay';
+    const target = (text) => (isRelay ? text : '');
+    const rows = [
+      [`[${f.server}] machine before the run`, f.uptimeBefore, ''],
+      [
+        'Messages delivered per second',
+        `${f.throughput.messagesPerSecond} msg/s`,
+        target(`>= 8000 (archive on)  ${pass(f.throughput.messagesPerSecond >= 8000)}`),
+      ],
+      ['  CPU per message (us)', cores(f.throughput.cpuMicrosecondsPerMessage), ''],
+      ['  cores busy', cores(f.throughput.cpuCoresBusy), ''],
+      ...(f.throughput.archiveCommits === undefined
+        ? []
+        : [
+            [
+              '  archive commits / mean batch',
+              `${f.throughput.archiveCommits.transactions} / ${f.throughput.archiveCommits.meanBatch}`,
+              '',
+            ],
+          ]),
+      [
+        `Send-to-receive at ${f.latency.targetRate}/s (achieved ${f.latency.achievedRate})`,
+        `p50 ${f.latency.sendToReceiveMs.p50} / p99 ${f.latency.sendToReceiveMs.p99} / max ${f.latency.sendToReceiveMs.max} ms`,
+        target(`p99 < 5 ms  ${pass(f.latency.sendToReceiveMs.p99 < 5)}`),
+      ],
+      [
+        '  from the scheduled send time',
+        `p50 ${f.latency.scheduledToReceiveMs.p50} / p99 ${f.latency.scheduledToReceiveMs.p99} ms`,
+        `sent ${f.latency.sent}, received ${f.latency.received}, lost ${f.latency.lost}`,
+      ],
+      ['  cores busy', cores(f.latency.cpuCoresBusy), ''],
+    ];
+    if (f.memory !== undefined) {
+      rows.push(
+        [
+          `Memory per idle authenticated session (${f.memory.sessions})`,
+          `${f.memory.perSessionKiB} KiB VmRSS`,
+          target(`< 25 KB  ${pass(f.memory.perSessionKiB * 1.024 < 25)}`) +
+            `  (VmRSS ${f.memory.vmRssBeforeKiB} -> ${f.memory.vmRssAfterKiB} KiB after ${f.memory.settleSeconds} s idle; ${f.memory.perSessionAfter5sKiB} KiB/session after 5 s${f.memory.jsHeapPerSessionKiB === undefined ? '' : `; JS heap ${f.memory.jsHeapPerSessionKiB} KiB/session`})`,
+        ],
+        [
+          `SCRAM logins per second (cached client keys, ${f.logins.sessions})`,
+          `${f.logins.loginsPerSecond}/s`,
+          target(`>= 500  ${pass(f.logins.loginsPerSecond >= 500)}`) +
+            `  (login p50 ${f.logins.loginMs.p50} / p99 ${f.logins.loginMs.p99} ms)`,
+        ],
+        ['  cores busy', cores(f.logins.cpuCoresBusy), ''],
+        [
+          '  first logins (client derives every key)',
+          `${f.loginsCold.loginsPerSecond}/s`,
+          `cores busy: ${cores(f.loginsCold.cpuCoresBusy)}`,
+        ],
+      );
+    }
+    const i = f.integrity;
+    rows.push([
+      'Integrity (after warm-up)',
+      `delivered ${i.deliveredAfterWarmup}${i.archivedSenderSide === undefined ? '' : `, archived ${i.archivedSenderSide}/${i.archivedRecipientSide}`}`,
+      `dup ${i.duplicates}, misrouted ${i.misrouted}, errors ${i.errorStanzas}, closes ${i.unexpectedCloses}, lost ${f.throughput.lostAtEnd + f.latency.lost}`,
+    ]);
+    const w0 = Math.max(...rows.map((row) => row[0].length));
+    const w1 = Math.max(...rows.map((row) => row[1].length));
+    console.log('');
+    for (const [a, b, c] of rows) {
+      console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+    }
+  }
+  for (const f of all) {
+    for (const [phase, summary] of Object.entries(f.profile ?? {})) {
+      if (typeof summary === 'object' && summary !== undefined) {
+        console.log(`\n[${f.server}] server self time, ${phase} (${f.profile.file}):`);
+        for (const row of summary.top) {
+          console.log(`  ${String(row.pct).padStart(5)}%  ${row.name}`);
+        }
+      }
+    }
+  }
+  const json = JSON.stringify({
+    command: COMMAND,
+    options: { ...opts, postgresUrl: undefined },
+    results: all,
+  });
+  writeFileSync(join(RUN_DIR, 'results.json'), `${json}\n`);
+  console.log(json);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  log(`run dir ${relative(ROOT, RUN_DIR)}`);
+  const order = opts.server === 'both' ? ['relay', 'prosody'] : [opts.server];
+  const results = [];
+  for (const name of order) {
+    let target;
+    if (name === 'external') {
+      target = { name: `${opts.host}:${opts.port}`, port: opts.port, pid: opts.serverPid };
+    } else {
+      target = name === 'relay' ? await startRelay() : await startProsodyTarget();
+    }
+    try {
+      results.push(await benchServer(target));
+    } finally {
+      if (target.stop !== undefined) {
+        log(`${target.name} stopped (${JSON.stringify(await target.stop())})`);
+      }
+    }
+    const figures = results.at(-1);
+    if (opts.cpuProf && target.profDir !== undefined && figures !== undefined) {
+      const files = readdirSync(target.profDir).filter((name) => name.endsWith('.cpuprofile'));
+      const file = files[0] === undefined ? undefined : join(target.profDir, files[0]);
+      if (file !== undefined) {
+        figures.profile = {
+          file: relative(ROOT, file),
+          logins:
+            figures.loginWindow &&
+            summarizeProfile(file, { ...figures.loginWindow, top: 15, root: ROOT }),
+          throughput: summarizeProfile(file, { ...figures.throughput.window, top: 15, root: ROOT }),
+        };
+      }
+    }
+    if (results.length > 0) {
+      report(results.slice(-1));
+    }
+  }
+  if (results.length > 1) {
+    report(results);
+  }
+  agent.destroy();
+}
+
+main().catch((error) => {
+  console.error(`xmpp bench failed: ${error.stack ?? error}`);
+  process.exit(1);
+});
