@@ -10,13 +10,11 @@ import { findRoomMessage, type RoomTarget } from '#src/messaging/room-targets.js
 import { RouterService } from '#src/routing/router.service.js';
 import type { Delivery } from '#src/routing/server-events.js';
 import {
+  ROOM_ENTRY_COLUMNS,
   toRoomMessageView,
   type RoomEntryRow,
   type RoomMessageView,
 } from '#src/rooms/room-message-view.js';
-
-const ENTRY_COLUMNS =
-  'room_id, id, sender, kind, body, client_id, member, data, reply_to, thread, revisions, edited_at, retracted_at';
 
 /**
  * Edits, retractions and reactions of room messages, for members only:
@@ -42,7 +40,7 @@ export class RoomMessageOperations {
              || jsonb_build_array(jsonb_build_object('body', body, 'replaced_at', now())),
            body = $3, edited_at = now()
          WHERE room_id = $1 AND id = $2
-         RETURNING ${ENTRY_COLUMNS}`,
+         RETURNING ${ROOM_ENTRY_COLUMNS}`,
         [target.roomId, id, body],
       );
       await refreshInboxPreview(manager, target.roomId, id, body);

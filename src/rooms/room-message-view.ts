@@ -61,6 +61,10 @@ export interface RoomDestroyedView {
   readonly timestamp: number;
 }
 
+/** The columns a `RoomEntryRow` is read from. */
+export const ROOM_ENTRY_COLUMNS =
+  'room_id, id, sender, kind, body, client_id, member, data, reply_to, thread, revisions, edited_at, retracted_at';
+
 export interface RoomEntryRow {
   readonly room_id: string;
   readonly id: string;

@@ -13,6 +13,7 @@ import { MarkersService } from '#src/messaging/markers.service.js';
 import type { ReactionCount } from '#src/messaging/message-view.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import {
+  ROOM_ENTRY_COLUMNS,
   toRoomMessageView,
   type RoomEntryRow,
   type RoomMessageView,
@@ -43,9 +44,6 @@ export interface RoomSendResult {
   readonly id: string;
   readonly duplicate: boolean;
 }
-
-const ENTRY_COLUMNS =
-  'room_id, id, sender, kind, body, client_id, member, data, reply_to, thread, revisions, edited_at, retracted_at';
 
 interface SendRow {
   domain: string;
@@ -202,7 +200,7 @@ export class RoomMessagesService {
     const forward = query.after_id !== undefined;
     params.push(limit);
     const rows = await this.dataSource.query<RoomEntryRow[]>(
-      `SELECT ${ENTRY_COLUMNS} FROM room_messages WHERE ${conditions.join(' AND ')}
+      `SELECT ${ROOM_ENTRY_COLUMNS} FROM room_messages WHERE ${conditions.join(' AND ')}
        ORDER BY id ${forward ? 'ASC' : 'DESC'} LIMIT $${params.length}`,
       params,
     );
