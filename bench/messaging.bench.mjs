@@ -20,8 +20,7 @@
 // phase. Everything listens on and talks to 127.0.0.1 only.
 import { fork, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +33,7 @@ import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
+import { agent, basic, call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -132,83 +132,6 @@ const log = (message) =>
   process.stderr.write(`[bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
 
 // ---------------------------------------------------------------- helpers
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-/** One HTTP request over the keep-alive agent; resolves {status, body, json}. */
-function call(base, method, path, { headers = {}, json } = {}) {
-  return new Promise((resolveCall, reject) => {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const url = new URL(path, base);
-    const req = httpRequest(
-      {
-        agent,
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method,
-        headers: {
-          ...headers,
-          ...(payload === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': payload.length }),
-        },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          let parsed;
-          try {
-            parsed = JSON.parse(body);
-          } catch {
-            parsed = undefined;
-          }
-          resolveCall({ status: res.statusCode, body, json: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-const basic = (user, password) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index], index);
-      }
-    }),
-  );
-
-  return results;
-}
-
-function percentile(sorted, q) {
-  if (sorted.length === 0) {
-    return NaN;
-  }
-
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
 const r1 = (value) => Math.round(value * 10) / 10;
 const r2 = (value) => Math.round(value * 100) / 100;
@@ -813,7 +736,7 @@ async function main() {
   }
 
   report(figures);
-  agent.destroy();
+  closeHttp();
 }
 
 function cores(cpu) {

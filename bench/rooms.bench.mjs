@@ -16,8 +16,6 @@
 // PostgreSQL and Redis. Everything listens on and talks to 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +28,7 @@ import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
+import { call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -100,78 +99,6 @@ const log = (message) =>
   process.stderr.write(`[rooms bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
 
 // ---------------------------------------------------------------- helpers
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-
-function call(base, method, path, { headers = {}, json } = {}) {
-  return new Promise((resolveCall, reject) => {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const url = new URL(path, base);
-    const req = httpRequest(
-      {
-        agent,
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method,
-        headers: {
-          ...headers,
-          ...(payload === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': payload.length }),
-        },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          let parsed;
-          try {
-            parsed = JSON.parse(body);
-          } catch {
-            parsed = undefined;
-          }
-          resolveCall({ status: res.statusCode, body, json: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index], index);
-      }
-    }),
-  );
-
-  return results;
-}
-
-function percentile(sorted, q) {
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
 const r1 = (value) => Math.round(value * 10) / 10;
 
@@ -476,7 +403,7 @@ async function main() {
   } finally {
     members?.sockets.forEach((socket) => socket.disconnect());
     await server.stop();
-    agent.destroy();
+    closeHttp();
   }
 }
 

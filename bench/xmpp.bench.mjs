@@ -31,8 +31,6 @@
 //   5. latency: a paced sender at a fixed total rate, send-to-receive p50/p99
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -46,6 +44,7 @@ import pg from 'pg';
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
+import { call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
 import {
   attrOf,
   childText,
@@ -171,40 +170,6 @@ const log = (message) =>
 const r1 = (value) => Math.round(value * 10) / 10;
 const r2 = (value) => Math.round(value * 100) / 100;
 
-function percentile(sorted, q) {
-  if (sorted.length === 0) {
-    return NaN;
-  }
-
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index], index);
-      }
-    }),
-  );
-
-  return results;
-}
-
 /** Resident memory of a process in KiB, from /proc/<pid>/status. */
 function vmRssKiB(pid) {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -218,39 +183,6 @@ function uptime() {
   } catch {
     return '(uptime unavailable)';
   }
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-
-function call(base, method, path, { headers = {}, json } = {}) {
-  return new Promise((resolveCall, reject) => {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const url = new URL(path, base);
-    const req = httpRequest(
-      {
-        agent,
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method,
-        headers: {
-          ...headers,
-          ...(payload === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': payload.length }),
-        },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
-        res.on('end', () =>
-          resolveCall({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
 }
 
 /** The server's Prometheus metrics, as name{labels} -> value. */
@@ -989,7 +921,7 @@ async function main() {
   if (results.length > 1) {
     report(results);
   }
-  agent.destroy();
+  closeHttp();
 }
 
 main().catch((error) => {
