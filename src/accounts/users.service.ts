@@ -184,16 +184,18 @@ export class UsersService {
       return cached.user;
     }
     const at = jid.indexOf('@');
-    const row = await this.users.findOne({
-      select: { id: true, username: true, domain: true, credentialVersion: true },
-      where: { username: jid.slice(0, at), domain: jid.slice(at + 1) },
-    });
-    if (row === null) {
+    // On every message and login: plain SQL, no query builder.
+    const rows: { id: string; credential_version: number }[] = await this.dataSource.query(
+      'SELECT id, credential_version FROM users WHERE username = $1 AND domain = $2',
+      [jid.slice(0, at), jid.slice(at + 1)],
+    );
+    const row = rows[0];
+    if (row === undefined) {
       this.lookups.delete(jid);
 
       return undefined;
     }
-    const user = { id: row.id, jid: row.jid, credentialVersion: row.credentialVersion };
+    const user = { id: row.id, jid, credentialVersion: row.credential_version };
     if (this.lookups.size >= LOOKUP_CACHE_MAX) {
       this.lookups.clear();
     }
@@ -208,24 +210,20 @@ export class UsersService {
     hash: ScramHash,
   ): Promise<{ readonly user: UserRef; readonly credential: ScramCredential } | undefined> {
     const at = jid.indexOf('@');
-    const row = await this.users.findOne({
-      select: {
-        id: true,
-        username: true,
-        domain: true,
-        credentialVersion: true,
-        scramSha1: hash === 'sha1',
-        scramSha256: hash === 'sha256',
-      },
-      where: { username: jid.slice(0, at), domain: jid.slice(at + 1) },
-    });
-    if (row === null) {
+    const column = hash === 'sha1' ? 'scram_sha1' : 'scram_sha256';
+    const rows: { id: string; credential_version: number; scram: string }[] =
+      await this.dataSource.query(
+        `SELECT id, credential_version, ${column} AS scram FROM users WHERE username = $1 AND domain = $2`,
+        [jid.slice(0, at), jid.slice(at + 1)],
+      );
+    const row = rows[0];
+    if (row === undefined) {
       return undefined;
     }
 
     return {
-      user: { id: row.id, jid: row.jid, credentialVersion: row.credentialVersion },
-      credential: decodeScramCredential(hash === 'sha1' ? row.scramSha1 : row.scramSha256),
+      user: { id: row.id, jid, credentialVersion: row.credential_version },
+      credential: decodeScramCredential(row.scram),
     };
   }
 

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, In, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { parseUserAddress, UserRef, UsersService } from '#src/accounts/users.service.js';
@@ -175,11 +175,12 @@ export class RosterService {
       .catch((error: unknown) => this.logger.warn({ err: error }, 'subscription push failed'));
   }
 
+  /** Read on every login and presence change: plain SQL, no query builder. */
   private async jidsWith(ownerId: string, subscriptions: string[]): Promise<string[]> {
-    const rows = await this.dataSource.getRepository(ContactEntity).find({
-      select: { jid: true },
-      where: { ownerId, subscription: In(subscriptions) as never },
-    });
+    const rows: { jid: string }[] = await this.dataSource.query(
+      'SELECT jid FROM contacts WHERE owner_id = $1 AND subscription = ANY($2::text[])',
+      [ownerId, subscriptions],
+    );
 
     return rows.map((row) => row.jid);
   }

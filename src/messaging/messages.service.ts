@@ -32,6 +32,12 @@ export interface SendResult {
   readonly duplicate: boolean;
 }
 
+/** A send that passed validation and holds its place in the archive queue. */
+export interface QueuedSend {
+  /** Settles once the message is committed and handed to the router, as `send` does. */
+  readonly done: Promise<SendResult>;
+}
+
 /**
  * Sends a one-to-one message: validate, store both sides in one
  * transaction, then deliver to the recipient's sessions and copy to the
@@ -53,6 +59,16 @@ export class MessagesService {
   ) {}
 
   async send(command: SendCommand): Promise<SendResult> {
+    return (await this.enqueue(command)).done;
+  }
+
+  /**
+   * Validates a send and queues its archive write, resolving as soon as the
+   * write has its place in the queue. Sends enqueued one after another
+   * commit and are routed in that order, so a stream can read its next
+   * stanza while earlier messages are still committing.
+   */
+  async enqueue(command: SendCommand): Promise<QueuedSend> {
     const to = parseUserAddress(command.to, 'to');
     const bytes = Buffer.byteLength(command.body, 'utf8');
     if (bytes > this.config.messageMaxBytes) {
@@ -66,7 +82,7 @@ export class MessagesService {
     // message is kept on the sender's side only and goes no further, and the sender is not told.
     const dropped = (await this.blocking.checkSend(command.sender, recipient)) === 'drop';
     const thread = await this.threadOf(command, recipient);
-    const stored = await this.writer.write({
+    const written = this.writer.write({
       senderId: command.sender.id,
       senderJid: command.sender.jid,
       recipientId: recipient.id,
@@ -77,6 +93,19 @@ export class MessagesService {
       ...(thread === undefined ? {} : { thread }),
       ...(dropped ? { senderOnly: true } : {}),
     });
+
+    return {
+      done: written.then((stored) => this.afterCommit(command, recipient, stored, thread, dropped)),
+    };
+  }
+
+  private async afterCommit(
+    command: SendCommand,
+    recipient: UserRef,
+    stored: ArchiveWriteResult,
+    thread: string | undefined,
+    dropped: boolean,
+  ): Promise<SendResult> {
     if (stored.duplicate) {
       // A retry is the same request again; the same key on another message is a client bug, not a retry.
       if (stored.body !== command.body || stored.recipientJid !== recipient.jid) {

@@ -8,6 +8,7 @@ function session(): { session: XmppSession; sent: string[] } {
   const stream = {
     send: (element: XmlElement) => sent.push(element.toXml()),
     fail: () => undefined,
+    pipeline: (work: Promise<void>) => work,
   };
   const user = { id: 'u1', jid: 'erin@example.test', credentialVersion: 1 };
 

@@ -59,7 +59,7 @@ export class ImHandlers implements OnModuleInit {
       }
       const thread = stanza.childText('thread', NS.client)?.trim();
       const originId = stanza.child('origin-id', NS.stanzaId)?.attr('id');
-      await this.messages.send({
+      const { done } = await this.messages.enqueue({
         sender: session.user,
         to: recipient,
         body,
@@ -68,6 +68,18 @@ export class ImHandlers implements OnModuleInit {
         ...(thread === undefined || thread === '' ? {} : { thread: thread.slice(0, 256) }),
         ...(originId === undefined || originId === '' ? {} : { clientId: originId.slice(0, 128) }),
       });
+      // The commit is awaited beside the next stanzas; a failure still answers this one.
+      await session.pipeline(
+        done.then(
+          () => undefined,
+          (error: unknown) => {
+            const reply = toStanzaError(error);
+            const stanzaError =
+              reply instanceof StanzaError ? reply : new StanzaError('internal-server-error');
+            session.send(stanzaError.reply(stanza, session.domain));
+          },
+        ),
+      );
     } catch (error: unknown) {
       throw toStanzaError(error);
     }

@@ -12,6 +12,7 @@ import { NS } from '#src/xmpp/xml/namespaces.js';
 export interface SessionStream {
   send(element: XmlElement): void;
   fail(condition: StreamCondition, text?: string): void;
+  pipeline(work: Promise<void>): Promise<void>;
 }
 
 /** Connected but not yet available: RFC 6121 section 4.2 waits for initial presence. */
@@ -54,6 +55,10 @@ export class XmppSession implements LocalSession {
     return `${this.jid}/${this.resource}`;
   }
 
+  get domain(): string {
+    return this.jid.slice(this.jid.indexOf('@') + 1);
+  }
+
   /** Sent initial presence and not yet unavailable (RFC 6121 section 4.2). */
   get available(): boolean {
     return this.presence.available !== false;
@@ -71,6 +76,15 @@ export class XmppSession implements LocalSession {
 
   send(element: XmlElement): void {
     this.stream.send(element);
+  }
+
+  /**
+   * Work a stanza handler started and the stream need not wait for before
+   * reading on (a message's archive commit): resolves at once unless too
+   * much of it is pending, and the stanza counts as handled when it settles.
+   */
+  pipeline(work: Promise<void>): Promise<void> {
+    return this.stream.pipeline(work);
   }
 
   deliver(delivery: Delivery): void {

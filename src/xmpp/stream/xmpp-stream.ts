@@ -26,14 +26,17 @@ type State = 'header' | 'negotiating' | 'bound' | 'closed';
 const PAUSE_AT = 32;
 const RESUME_AT = 8;
 const MAX_SASL_FAILURES = 3;
+/** Pipelined work (message commits) pending per stream beyond which reading waits. */
+const MAX_IN_FLIGHT = 64;
 
 const logger = new Logger('XmppStream');
 
 /**
  * One client-to-server stream (RFC 6120), whatever carries it: header and
  * features, STARTTLS, SASL, resource binding, then stanzas handed to the
- * registered handlers. Stanzas are processed one at a time in order; a
- * stream error ends this stream only.
+ * registered handlers. Stanzas are processed one at a time in order, but a
+ * handler may pipeline slow work (a message's archive commit) and let the
+ * next stanza in before it settles; a stream error ends this stream only.
  */
 export class XmppStream {
   readonly id = randomBytes(9).toString('base64url');
@@ -48,6 +51,17 @@ export class XmppStream {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private paused = false;
+  /** Pipelined work this stream started that has not settled. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** What the stanza being handled pipelined, if anything. */
+  private stanzaWork?: Promise<void>;
+  /** Settles when every stanza read so far is handled, in order; unset when nothing is pending. */
+  private handling?: Promise<void>;
+  /**
+   * Stanzas from the client handled so far, counted in the order they
+   * arrived; a pipelined message counts once it is committed.
+   */
+  inboundHandled = 0;
   /** Epoch ms of the last input, for idle detection. */
   lastInput = Date.now();
   /** Id and time of a ping the server sent and has no answer to. */
@@ -84,9 +98,10 @@ export class XmppStream {
     this.enqueue(() => this.dispatch(element));
   }
 
-  /** The client closed its stream (RFC 6120 section 4.4): close ours too. */
+  /** The client closed its stream (RFC 6120 section 4.4): close ours too, once its messages are answered. */
   onEnd(): void {
     this.enqueue(async () => {
+      await Promise.allSettled(this.inFlight);
       this.shutdown();
       this.transport.end();
     });
@@ -118,6 +133,33 @@ export class XmppStream {
     if (this.transport.outboundBytes() > this.gateway.config.xmpp.maxOutboundBytes) {
       this.fail('policy-violation', 'the client does not read what it is sent');
     }
+  }
+
+  pipeline(work: Promise<void>): Promise<void> {
+    const tracked = work.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    this.stanzaWork = tracked;
+    if (this.inFlight.size < MAX_IN_FLIGHT) {
+      return Promise.resolve();
+    }
+
+    return Promise.race(this.inFlight);
+  }
+
+  /** Counts a stanza handled once it and every stanza before it are (XEP-0198 counts these). */
+  private noteHandled(work: Promise<void> | undefined): void {
+    if (work === undefined && this.handling === undefined) {
+      this.inboundHandled += 1;
+
+      return;
+    }
+    const next: Promise<void> = Promise.all([this.handling, work]).then(() => {
+      this.inboundHandled += 1;
+      if (this.handling === next) {
+        this.handling = undefined;
+      }
+    });
+    this.handling = next;
   }
 
   private enqueue(task: () => Promise<void> | void): void {
@@ -407,24 +449,23 @@ export class XmppStream {
       throw new StreamError('invalid-from', `${from} is not this session`);
     }
     element.attrs.from = session.fullJid;
+    this.stanzaWork = undefined;
     try {
       if (element.name === 'iq') {
         await this.gateway.iq.dispatch(session, element);
-
-        return;
+      } else {
+        await this.gateway.handlers.stanzaHandler(element.name)?.(session, element);
       }
-      const handler = this.gateway.handlers.stanzaHandler(element.name);
-      await handler?.(session, element);
     } catch (error: unknown) {
-      if (error instanceof StanzaError) {
-        if (element.attr('type') !== 'error') {
-          this.send(error.reply(element, this.domain));
-        }
-
-        return;
+      if (!(error instanceof StanzaError)) {
+        throw error;
       }
-      throw error;
+      if (element.attr('type') !== 'error') {
+        this.send(error.reply(element, this.domain));
+      }
     }
+    this.noteHandled(this.stanzaWork);
+    this.stanzaWork = undefined;
   }
 
   private isOwnAddress(from: string): boolean {

@@ -27,6 +27,17 @@ export class TcpTransport implements StreamTransport {
   private readonly stream: XmppStream;
   private readonly maxStanzaBytes: number;
   private ended = false;
+  /** Output written in this turn of the event loop, sent as one write when it ends. */
+  private pending = '';
+  private flushScheduled = false;
+  private readonly flush = () => {
+    this.flushScheduled = false;
+    const text = this.pending;
+    this.pending = '';
+    if (text !== '' && !this.socket.destroyed && this.socket.writable) {
+      this.socket.write(text);
+    }
+  };
   private readonly onData = (chunk: Buffer) => {
     if (!this.ended) {
       this.stream.onInput(chunk.length);
@@ -90,6 +101,8 @@ export class TcpTransport implements StreamTransport {
   }
 
   startTls(): void {
+    // <proceed/> goes out in the clear, before the handshake.
+    this.flush();
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
@@ -133,13 +146,14 @@ export class TcpTransport implements StreamTransport {
     }
     this.ended = true;
     this.write(`${error === undefined ? '' : error.toXml(NS.client, true)}</stream:stream>`);
+    this.flush();
     const socket = this.socket;
     socket.end();
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   outboundBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.pending.length;
   }
 
   pause(): void {
@@ -150,9 +164,15 @@ export class TcpTransport implements StreamTransport {
     this.socket.resume();
   }
 
+  /**
+   * Everything sent while handling one read (a login's several answers, a
+   * burst of deliveries) leaves in one system call, after the current I/O.
+   */
   private write(text: string): void {
-    if (!this.socket.destroyed && this.socket.writable) {
-      this.socket.write(text);
+    this.pending += text;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
     }
   }
 }
