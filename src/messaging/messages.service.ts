@@ -25,6 +25,8 @@ export interface SendCommand {
   readonly source: 'client' | 'admin';
   /** The sending session, which gets no copy of its own message. */
   readonly senderSession?: string;
+  /** An XMPP full JID's resource the message is for (RFC 6121 section 8.5.3), when it is online. */
+  readonly recipientResource?: string;
 }
 
 export interface SendResult {
@@ -205,7 +207,13 @@ export class MessagesService {
         : this.router.deliver(
             recipient.jid,
             [
-              { event: 'message', data: self ? outgoing : incoming },
+              command.recipientResource === undefined
+                ? { event: 'message', data: self ? outgoing : incoming }
+                : {
+                    event: 'message',
+                    data: self ? outgoing : incoming,
+                    resource: command.recipientResource,
+                  },
               ...inboxOf(recipient.id, command.sender.jid),
             ],
             command.senderSession,

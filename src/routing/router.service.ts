@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { BusMessage, ClusterBus } from '#src/routing/cluster-bus.js';
-import type { Delivery } from '#src/routing/server-events.js';
+import { xmppOnly, type Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
 import { SessionRegistry } from '#src/routing/session-registry.js';
 
@@ -253,6 +253,9 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     for (const session of sessions.values()) {
       if (session.id !== exceptSession) {
         for (const delivery of deliveries) {
+          if (session.transport !== 'xmpp' && xmppOnly(delivery)) {
+            continue;
+          }
           session.deliver(delivery);
           this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
         }

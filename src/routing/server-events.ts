@@ -55,10 +55,43 @@ export interface ServerEvents {
   block: BlockView;
   /** The user unblocked a JID. */
   'block:removed': { readonly jid: string };
+  /**
+   * An XMPP stanza routed as it is between resources (an IQ to a full JID,
+   * its answer, a headline): only XMPP sessions take it, and only the one
+   * with `resource` when it is given.
+   */
+  'xmpp:stanza': StanzaRouting;
+}
+
+/** A stanza as plain data, so it crosses the cluster bus as JSON. */
+export interface StanzaData {
+  readonly name: string;
+  readonly ns: string;
+  readonly attrs: Readonly<Record<string, string>>;
+  readonly children: readonly (StanzaData | string)[];
+}
+
+export interface StanzaRouting {
+  readonly stanza: StanzaData;
+  /** The addressed resource; absent: every available resource with a non-negative priority. */
+  readonly resource?: string;
 }
 
 export type ServerEventName = keyof ServerEvents;
 
 export type Delivery = {
-  [K in ServerEventName]: { readonly event: K; readonly data: ServerEvents[K] };
+  [K in ServerEventName]: {
+    readonly event: K;
+    readonly data: ServerEvents[K];
+    /**
+     * For XMPP: the resource a message was addressed to (RFC 6121 section
+     * 8.5.3); other resources take it as a copy. Other transports ignore it.
+     */
+    readonly resource?: string;
+  };
 }[ServerEventName];
+
+/** Events only XMPP sessions take. */
+export function xmppOnly(delivery: Delivery): boolean {
+  return delivery.event === 'xmpp:stanza';
+}

@@ -12,6 +12,7 @@ import { MamHandler } from '#src/xmpp/handlers/mam.handler.js';
 import { OfflineDelivery } from '#src/xmpp/handlers/offline-delivery.js';
 import { PresenceHandler } from '#src/xmpp/handlers/presence.handler.js';
 import { RosterHandler } from '#src/xmpp/handlers/roster.handler.js';
+import { StanzaRouting } from '#src/xmpp/handlers/stanza-routing.js';
 import { SaslAuthenticator } from '#src/xmpp/sasl/sasl-authenticator.service.js';
 import { XmppListeners } from '#src/xmpp/transports/xmpp-listeners.service.js';
 import { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
@@ -29,6 +30,7 @@ export class XmppModule {
       imports: [AuthModule, AccountsModule, BlockingModule, ContactsModule, messaging, presence],
       providers: [
         XmppHandlerRegistry,
+        StanzaRouting,
         IqDispatcher,
         SaslAuthenticator,
         XmppGateway,
@@ -40,7 +42,7 @@ export class XmppModule {
         PresenceHandler,
         XmppListeners,
       ],
-      exports: [XmppListeners, XmppGateway, XmppHandlerRegistry],
+      exports: [XmppListeners, XmppGateway, XmppHandlerRegistry, StanzaRouting],
     };
   }
 }

@@ -6,12 +6,14 @@ import type { XmlElement } from '#src/xmpp/xml/element.js';
 /**
  * Who an IQ is for, as the server sees it (RFC 6121 section 8.5): the
  * server itself, the sender's own account (no `to`, or the sender's bare
- * JID), or another local account answered on its owner's behalf.
+ * JID), another local account answered on its owner's behalf, or a
+ * resource (full JID) the IQ is routed to.
  */
 export type IqTarget =
   | { readonly kind: 'server'; readonly jid: string }
   | { readonly kind: 'self'; readonly jid: string }
-  | { readonly kind: 'account'; readonly jid: string };
+  | { readonly kind: 'account'; readonly jid: string }
+  | { readonly kind: 'resource'; readonly jid: string; readonly resource: string };
 
 export interface IqRequest {
   readonly session: XmppSession;

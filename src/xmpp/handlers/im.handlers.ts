@@ -1,12 +1,15 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
+import { UsersService } from '#src/accounts/users.service.js';
+import { BlockingService } from '#src/blocking/blocking.service.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 import { TypingService } from '#src/presence/typing.service.js';
 import { TYPING_STATES, type TypingState } from '#src/presence/presence-view.js';
 import { localAddress } from '#src/xmpp/handlers/addressing.js';
 import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
+import { StanzaRouting } from '#src/xmpp/handlers/stanza-routing.js';
 import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StanzaError } from '#src/xmpp/stream/errors.js';
 import type { XmlElement } from '#src/xmpp/xml/element.js';
@@ -15,15 +18,18 @@ import { NS } from '#src/xmpp/xml/namespaces.js';
 /**
  * Messages (RFC 6121 section 8).
  *
- * A message with a body goes through MessagesService.send like a REST one,
- * whatever its type but groupchat and error: stored in both archives, then
- * delivered to every session of the recipient on any transport (XMPP
- * sessions take it when available with a non-negative priority, section
- * 8.5.2.1). The archive keeps conversations between bare JIDs, so a message
- * to a full JID is handled as one to the bare JID (section 8.5.3.2.1 allows
- * it for chat and normal when the resource is gone; here always). Bodiless
- * composing and paused chat states (XEP-0085) go through TypingService;
- * other bodiless messages (receipts, markers) are routed in part two.
+ * A chat or normal message with a body goes through MessagesService like a
+ * REST one: stored in both archives, then delivered to every session of the
+ * recipient on any transport. The archive keeps conversations between bare
+ * JIDs; to a full JID whose resource is online, XMPP delivers it to that
+ * resource only (others may take a carbon), and to a resource that is gone
+ * as to the bare JID (section 8.5.3.2.1); bare, it reaches the XMPP
+ * resources that are available with a non-negative priority (8.5.2.1).
+ * Headlines are live only; errors go back to the resource they answer.
+ * Bodiless composing and paused chat states (XEP-0085) go through
+ * TypingService; other bodiless messages (receipts, markers) are routed in
+ * part two. The archive commit is pipelined: the stream reads on while it
+ * runs, and a failure is still answered with an error.
  */
 @Injectable()
 export class ImHandlers implements OnModuleInit {
@@ -32,6 +38,9 @@ export class ImHandlers implements OnModuleInit {
     private readonly messages: MessagesService,
     private readonly typing: TypingService,
     private readonly domains: DomainsService,
+    private readonly users: UsersService,
+    private readonly blocking: BlockingService,
+    private readonly routing: StanzaRouting,
   ) {}
 
   onModuleInit(): void {
@@ -41,14 +50,26 @@ export class ImHandlers implements OnModuleInit {
 
   private async message(session: XmppSession, stanza: XmlElement): Promise<void> {
     const type = stanza.attr('type') ?? 'normal';
+    const to = stanza.attr('to');
+    const address = to === undefined ? undefined : await localAddress(this.domains, to);
+    const recipient = address?.bare ?? session.jid;
+    const resource = address?.jid.resource;
     if (type === 'error') {
+      // An error goes back to the resource it answers, as it is; never answered (RFC 6120 section 8.3.1).
+      if (resource !== undefined) {
+        await this.routing.route(recipient, stanza, resource);
+      }
+
       return;
     }
-    const to = stanza.attr('to');
-    const recipient = to === undefined ? session.jid : (await localAddress(this.domains, to)).bare;
     if (type === 'groupchat') {
       // Section 8.5.2.1.1: groupchat to a user is refused; rooms come in part two.
       throw new StanzaError('service-unavailable', 'no room at this address');
+    }
+    if (type === 'headline') {
+      await this.headline(session, stanza, recipient, resource);
+
+      return;
     }
     const body = stanza.childText('body', NS.client);
     try {
@@ -59,6 +80,8 @@ export class ImHandlers implements OnModuleInit {
       }
       const thread = stanza.childText('thread', NS.client)?.trim();
       const originId = stanza.child('origin-id', NS.stanzaId)?.attr('id');
+      // Section 8.5.3.2.1: a chat or normal message to a resource that is gone goes to the bare JID.
+      const online = resource !== undefined && (await this.routing.isOnline(recipient, resource));
       const { done } = await this.messages.enqueue({
         sender: session.user,
         to: recipient,
@@ -67,6 +90,7 @@ export class ImHandlers implements OnModuleInit {
         senderSession: session.id,
         ...(thread === undefined || thread === '' ? {} : { thread: thread.slice(0, 256) }),
         ...(originId === undefined || originId === '' ? {} : { clientId: originId.slice(0, 128) }),
+        ...(online ? { recipientResource: resource } : {}),
       });
       // The commit is awaited beside the next stanzas; a failure still answers this one.
       await session.pipeline(
@@ -83,6 +107,31 @@ export class ImHandlers implements OnModuleInit {
     } catch (error: unknown) {
       throw toStanzaError(error);
     }
+  }
+
+  /**
+   * Headlines are live only (sections 8.5.2.1.2, 8.5.3.2.1): never stored,
+   * to every available resource with a non-negative priority or to the one
+   * addressed, and silently dropped when nobody is there to read them.
+   */
+  private async headline(
+    session: XmppSession,
+    stanza: XmlElement,
+    to: string,
+    resource: string | undefined,
+  ): Promise<void> {
+    const recipient = await this.users.findByJid(to);
+    if (recipient === undefined) {
+      return;
+    }
+    try {
+      if ((await this.blocking.checkSend(session.user, recipient)) === 'drop') {
+        return;
+      }
+    } catch (error: unknown) {
+      throw toStanzaError(error);
+    }
+    await this.routing.route(to, stanza, resource);
   }
 
   /** Composing and paused reach the peer's live sessions on any transport, never stored. */

@@ -5,7 +5,7 @@ import type { PresenceView, ResourcePresence } from '#src/presence/presence-view
 import type { Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
-import { el, type XmlElement } from '#src/xmpp/xml/element.js';
+import { el, XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
 
 /** What a bound session needs of its stream. */
@@ -90,14 +90,22 @@ export class XmppSession implements LocalSession {
   deliver(delivery: Delivery): void {
     switch (delivery.event) {
       case 'message':
-        if (this.receivesBareMessages) {
+        if (delivery.resource === undefined) {
+          if (this.receivesBareMessages) {
+            this.send(renderMessage(delivery.data, this.jid, this.fullJid));
+          }
+        } else if (delivery.resource === this.resource) {
+          // RFC 6121 section 8.5.3.1: a full JID reaches its resource whatever its priority.
           this.send(renderMessage(delivery.data, this.jid, this.fullJid));
+        } else if (this.carbons && this.available) {
+          // Another resource's message: a received carbon (XEP-0280 section 7).
+          this.send(this.carbon(delivery.data, 'received', `${this.jid}/${delivery.resource}`));
         }
         break;
       case 'message:sent':
         // A copy of what another session of this user sent: a carbon (XEP-0280 section 6), if asked for.
         if (this.carbons && this.available) {
-          this.send(this.carbon(delivery.data));
+          this.send(this.carbon(delivery.data, 'sent'));
         }
         break;
       case 'contact':
@@ -131,6 +139,15 @@ export class XmppSession implements LocalSession {
               el(delivery.data.state, NS.chatStates),
             ),
           );
+        }
+        break;
+      case 'xmpp:stanza':
+        if (
+          delivery.data.resource === undefined
+            ? this.receivesBareMessages
+            : delivery.data.resource === this.resource
+        ) {
+          this.send(XmlElement.from(delivery.data.stanza));
         }
         break;
       default:
@@ -196,12 +213,12 @@ export class XmppSession implements LocalSession {
     );
   }
 
-  private carbon(view: MessageView): XmlElement {
+  private carbon(view: MessageView, kind: 'sent' | 'received', to = view.to): XmlElement {
     return el(
       'message',
       NS.client,
       { from: this.jid, to: this.fullJid, type: 'chat' },
-      el('sent', NS.carbons, {}, el('forwarded', NS.forward, {}, renderMessage(view, this.jid))),
+      el(kind, NS.carbons, {}, el('forwarded', NS.forward, {}, renderMessage(view, this.jid, to))),
     );
   }
 }

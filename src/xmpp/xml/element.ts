@@ -1,3 +1,5 @@
+import type { StanzaData } from '#src/routing/server-events.js';
+
 const STREAM_NS = 'http://etherx.jabber.org/streams';
 
 /**
@@ -13,6 +15,34 @@ export class XmlElement {
     readonly ns: string,
     readonly attrs: Record<string, string> = {},
   ) {}
+
+  /** An element again from its plain-data form (after JSON, across nodes). */
+  static from(data: StanzaData): XmlElement {
+    if (data instanceof XmlElement) {
+      return data;
+    }
+    const element = new XmlElement(data.name, data.ns, { ...data.attrs });
+    for (const child of data.children) {
+      element.children.push(typeof child === 'string' ? child : XmlElement.from(child));
+    }
+
+    return element;
+  }
+
+  /** A copy with other attributes, sharing the children. */
+  withAttrs(attrs: Record<string, string | undefined>): XmlElement {
+    const copy = new XmlElement(this.name, this.ns, { ...this.attrs });
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined) {
+        delete copy.attrs[name];
+      } else {
+        copy.attrs[name] = value;
+      }
+    }
+    copy.children.push(...this.children);
+
+    return copy;
+  }
 
   /** Appends children; `undefined` and `false` are skipped, so optional parts read inline. */
   append(...children: (XmlElement | string | undefined | false)[]): this {
