@@ -22,7 +22,9 @@ export type BusMessage =
   | { readonly kind: 'domain-changed'; readonly domain: string; readonly usable: boolean }
   | { readonly kind: 'token-revoked'; readonly tokenHash: string }
   | { readonly kind: 'webhooks-changed' }
-  | { readonly kind: 'blocks-changed'; readonly ownerId: string };
+  | { readonly kind: 'blocks-changed'; readonly ownerId: string }
+  /** A node started and may soon hold sessions. */
+  | { readonly kind: 'node-up'; readonly node: string };
 
 export type BusHandler = (message: BusMessage) => void;
 

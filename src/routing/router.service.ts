@@ -52,6 +52,8 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.bus.onMessage((message) => this.onBusMessage(message));
     await this.registry.heartbeat();
+    // Before any session of this node exists, so that no delivery to one skips the registry.
+    await this.bus.broadcast({ kind: 'node-up', node: this.config.nodeId });
     const interval = Math.max(1000, (this.config.sessionTtlSeconds * 1000) / 3);
     this.heartbeat = setInterval(() => {
       this.registry
@@ -156,7 +158,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
   ): Promise<void> {
     const deliveries: readonly Delivery[] = Array.isArray(delivery) ? delivery : [delivery];
     this.deliverLocally(jid, deliveries, exceptSession);
-    if (this.config.redis.mode === 'memory') {
+    if (!this.registry.hasPeers()) {
       return;
     }
     const remoteNodes = new Set(
@@ -181,7 +183,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     exceptSession?: string,
   ): Promise<void> {
     jids.forEach((jid) => this.deliverLocally(jid, [delivery], exceptSession));
-    if (this.config.redis.mode === 'memory' || jids.length === 0) {
+    if (!this.registry.hasPeers() || jids.length === 0) {
       return;
     }
     const byNode = new Map<string, Set<string>>();
@@ -298,6 +300,9 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
         if (!message.usable) {
           this.closeSessionsOfDomain(message.domain, 'domain disabled or removed');
         }
+        break;
+      case 'node-up':
+        this.registry.notePeer(message.node);
         break;
       case 'token-revoked':
       case 'webhooks-changed':

@@ -20,6 +20,19 @@ export abstract class SessionRegistry {
   /** Marks this node alive and forgets the sessions of nodes that stopped doing so. */
   abstract heartbeat(): Promise<void>;
   abstract close(): Promise<void>;
+
+  /**
+   * Whether another live node may hold sessions. When none does, a delivery
+   * needs no registry round trip to find other nodes.
+   */
+  hasPeers(): boolean {
+    return false;
+  }
+
+  /** Another node announced itself; it counts as live until its heartbeat lapses. */
+  notePeer(node: string): void {
+    void node;
+  }
 }
 
 export class MemorySessionRegistry extends SessionRegistry {
@@ -93,6 +106,8 @@ export class MemorySessionRegistry extends SessionRegistry {
 export class RedisSessionRegistry extends SessionRegistry {
   /** Nodes whose heartbeat has lapsed; a node not heard of yet counts as alive. */
   private deadNodes = new Set<string>();
+  /** Other nodes with a heartbeat in time, or announced since the last one. */
+  private peers = new Set<string>();
 
   private readonly keys: RegistryKeys;
 
@@ -189,7 +204,20 @@ export class RedisSessionRegistry extends SessionRegistry {
       await this.redis.zrangebyscore(this.keys.nodes, '-inf', `(${now - this.ttlMs}`)
     ).filter((node) => node !== this.node);
     this.deadNodes = new Set(dead);
+    const live = await this.redis.zrangebyscore(this.keys.nodes, now - this.ttlMs, '+inf');
+    this.peers = new Set(live.filter((node) => node !== this.node));
     await Promise.all(dead.map((node) => this.forgetNode(node)));
+  }
+
+  override hasPeers(): boolean {
+    return this.peers.size > 0;
+  }
+
+  override notePeer(node: string): void {
+    if (node !== this.node) {
+      this.peers.add(node);
+      this.deadNodes.delete(node);
+    }
   }
 
   async close(): Promise<void> {
