@@ -58,9 +58,10 @@ export class BlockingService {
     if (cached !== undefined) {
       return cached;
     }
-    const rows = await this.dataSource
-      .getRepository(BlockEntity)
-      .find({ select: { jid: true }, where: { ownerId } });
+    const rows = await this.dataSource.query<{ jid: string }[]>(
+      'SELECT jid FROM blocks WHERE owner_id = $1',
+      [ownerId],
+    );
     const blocked = new Set(rows.map((row) => row.jid));
     this.cache.set(ownerId, blocked, CACHE_TTL_MS);
 

@@ -88,9 +88,15 @@ export class PresenceService {
     );
   }
 
-  /** The presence of every contact whose presence the user receives, by JID. */
-  async contactsOf(user: UserRef): Promise<PresenceView[]> {
-    const visible = await this.visibleTo(user, await this.roster.subscriptionsOf(user.id));
+  /**
+   * The presence of every contact whose presence the user receives, by JID;
+   * `subscriptions` when the caller has just read the roster.
+   */
+  async contactsOf(user: UserRef, subscriptions?: readonly string[]): Promise<PresenceView[]> {
+    const visible = await this.visibleTo(
+      user,
+      subscriptions ?? (await this.roster.subscriptionsOf(user.id)),
+    );
     const views = await Promise.all(visible.sort().map((jid) => this.viewOf(jid)));
 
     return views;
@@ -139,6 +145,11 @@ export class PresenceService {
   }
 
   private async onSession(change: SessionChange): Promise<void> {
+    if (change.online && change.session.presence?.available === false) {
+      // An XMPP session before its initial presence: nobody sees a change, and it hears of its
+      // contacts when it sends that presence (RFC 6121 section 4.2).
+      return;
+    }
     const user = await this.users.findByJid(change.session.jid);
     if (user === undefined) {
       return;

@@ -131,10 +131,14 @@ export class PresenceHandler implements OnModuleInit {
       throw error;
     }
     if (initial) {
-      for (const view of await this.presence.contactsOf(session.user)) {
+      const items = await this.roster.list(session.user);
+      const watched = items
+        .filter((item) => item.subscription === 'to' || item.subscription === 'both')
+        .map((item) => item.jid);
+      for (const view of await this.presence.contactsOf(session.user, watched)) {
         session.renderPresence(view);
       }
-      for (const item of await this.roster.list(session.user)) {
+      for (const item of items) {
         if (item.ask === 'in' || item.ask === 'both') {
           // Section 3.1.3: a request that waits is delivered once the contact is available.
           session.send(el('presence', NS.client, { from: item.jid, type: 'subscribe' }));
