@@ -4,6 +4,7 @@ import type { MessageView } from '#src/messaging/message-view.js';
 import type { PresenceView, ResourcePresence } from '#src/presence/presence-view.js';
 import type { Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
+import { inboxPush } from '#src/xmpp/handlers/inbox-stanzas.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -33,6 +34,8 @@ export class XmppSession implements LocalSession {
   carbons = false;
   /** Asked for the roster: an "interested resource" that gets roster pushes (RFC 6121 section 2.1.6). */
   rosterRequested = false;
+  /** Listed the inbox (urn:relay:inbox:0): gets its changes pushed. */
+  inboxRequested = false;
   /** Addresses sent directed presence, told when the session goes (RFC 6121 section 4.6.3). */
   readonly directedTo = new Set<string>();
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
@@ -116,6 +119,13 @@ export class XmppSession implements LocalSession {
               { from: delivery.data.from, to: this.fullJid, type: 'chat' },
               el(delivery.data.state, NS.chatStates),
             ),
+          );
+        }
+        break;
+      case 'inbox':
+        if (this.inboxRequested) {
+          this.send(
+            inboxPush(delivery.data, this.jid.slice(this.jid.indexOf('@') + 1), this.fullJid),
           );
         }
         break;
