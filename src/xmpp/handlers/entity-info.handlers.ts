@@ -107,6 +107,7 @@ export function entityTime(now: Date): XmlElement {
     NS.time,
     {},
     el('tzo', NS.time, {}, `${offset < 0 ? '-' : '+'}${hours}:${minutes}`),
-    el('utc', NS.time, {}, now.toISOString()),
+    // Whole seconds, as in the XEP's examples.
+    el('utc', NS.time, {}, now.toISOString().replace(/\.\d+Z$/, 'Z')),
   );
 }
