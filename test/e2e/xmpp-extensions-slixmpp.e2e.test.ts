@@ -70,7 +70,7 @@ describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)',
         json: { full_name: 'Bob Builder' },
       });
       const bobXmpp = await connectXmpp(server, bob);
-      bobXmpp.xmpp.send(xml('presence'));
+      await bobXmpp.xmpp.send(xml('presence'));
       await bobXmpp.waitFor((stanza) => stanza.is('presence') && stanza.attrs.from === bobXmpp.jid);
       expect((await sendMessage(server.url, bob.basic, alice.jid, 'first')).status).toBe(200);
 

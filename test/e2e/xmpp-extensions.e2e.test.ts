@@ -73,7 +73,7 @@ describe.skipIf(!servicesUp())(
     async function conditionOf(promise: Promise<unknown>): Promise<string> {
       return promise.then(
         () => 'result',
-        (error: { condition?: string }) => error.condition ?? String(error),
+        (error: Error & { condition?: string }) => error.condition ?? error.message,
       );
     }
 
@@ -152,7 +152,7 @@ describe.skipIf(!servicesUp())(
       expect(await conditionOf(last(user('dave').jid))).toBe('item-not-found');
 
       const bob = await connectXmpp(server, user('bob'));
-      bob.xmpp.send(xml('presence', {}, xml('status', {}, 'gone fishing')));
+      await bob.xmpp.send(xml('presence', {}, xml('status', {}, 'gone fishing')));
       await bob.waitFor((stanza) => stanza.is('presence') && stanza.attrs.from === bob.jid);
       const online = (await last(user('bob').jid)).getChild('query', NS.last)!;
       expect(online.attrs.seconds).toBe('0');
@@ -342,6 +342,18 @@ describe.skipIf(!servicesUp())(
       expect(await conditionOf(iq(alice, 'set', xml('query', { xmlns: NS.private }, huge)))).toBe(
         'not-acceptable',
       );
+      // At most 100 namespaces per user: with the bookmarks, these 100 are one too many, and none stay.
+      const many = Array.from({ length: 100 }, (_, i) =>
+        xml('n', { xmlns: `urn:example:many:${i}` }, String(i)),
+      );
+      expect(
+        await conditionOf(iq(alice, 'set', xml('query', { xmlns: NS.private }, ...many))),
+      ).toBe('not-acceptable');
+      expect(
+        (await get(alice, 'n', 'urn:example:many:0'))
+          .getChild('query', NS.private)!
+          .getChild('n', 'urn:example:many:0')!.children,
+      ).toEqual([]);
       // A refused set stores nothing, not even its valid part.
       const mixed = xml(
         'query',
@@ -388,7 +400,7 @@ describe.skipIf(!servicesUp())(
             xml(
               'query',
               { xmlns: NS.inbox, ...attrs },
-              rsm.length === 0 ? undefined : xml('set', { xmlns: NS.rsm }, ...rsm),
+              ...(rsm.length === 0 ? [] : [xml('set', { xmlns: NS.rsm }, ...rsm)]),
             ),
           )
         ).getChild('query', NS.inbox)!;
