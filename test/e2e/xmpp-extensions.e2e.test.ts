@@ -354,6 +354,31 @@ describe.skipIf(!servicesUp())(
           .getChild('query', NS.private)!
           .getChild('n', 'urn:example:many:0')!.children,
       ).toEqual([]);
+      // Attributes in other namespaces (prefixed) are not kept by the stanza tree: refused, not stored broken.
+      for (const declaredOn of ['query', 'data']) {
+        const declaration = { 'xmlns:ex': 'urn:example:ex' };
+        const prefixed = xml(
+          'query',
+          { xmlns: NS.private, ...(declaredOn === 'query' ? declaration : {}) },
+          xml('data', {
+            xmlns: 'urn:example:data',
+            ...(declaredOn === 'data' ? declaration : {}),
+            'ex:flag': 'on',
+          }),
+        );
+        expect(await conditionOf(iq(alice, 'set', prefixed))).toBe('not-acceptable');
+      }
+      const lang = xml(
+        'query',
+        { xmlns: NS.private },
+        xml('note', { xmlns: 'urn:example:note', 'xml:lang': 'en' }, 'hi'),
+      );
+      await iq(alice, 'set', lang);
+      expect(
+        (await get(alice, 'note', 'urn:example:note'))
+          .getChild('query', NS.private)!
+          .getChild('note', 'urn:example:note')!.attrs['xml:lang'],
+      ).toBe('en');
       // A refused set stores nothing, not even its valid part.
       const mixed = xml(
         'query',

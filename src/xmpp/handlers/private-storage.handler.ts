@@ -68,7 +68,7 @@ export class PrivateStorageHandler implements OnModuleInit {
     const fragments = children.map((child) => ({
       namespace: child.ns,
       name: child.name,
-      xml: child.toXml(),
+      xml: storable(child),
     }));
     try {
       await this.storage.store(session.user, fragments);
@@ -91,6 +91,23 @@ function checkNamespace(element: XmlElement): void {
   if (element.ns === '' || element.ns.startsWith('jabber:')) {
     throw new StanzaError('not-acceptable', 'private data needs a namespace outside jabber:*');
   }
+}
+
+/**
+ * The element serialized, as it will be given back. The parsed tree keeps
+ * no namespace declarations, so an attribute with a prefix other than
+ * `xml:` would not parse again: such an element is refused now rather
+ * than stored broken.
+ */
+function storable(element: XmlElement): string {
+  const xml = element.toXml();
+  try {
+    parseStored(xml);
+  } catch {
+    throw new StanzaError('not-acceptable', 'this element cannot be stored as it is');
+  }
+
+  return xml;
 }
 
 /** A fragment as it was stored: serialized by this server, so it parses. */
