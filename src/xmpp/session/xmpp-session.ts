@@ -130,7 +130,7 @@ export class XmppSession implements LocalSession {
         }
         break;
       default:
-        // Edits, reactions, markers, rooms and inbox changes have XMPP renderings in part two.
+        // Edits, reactions, markers and rooms have XMPP renderings in part two.
         break;
     }
   }
