@@ -45,8 +45,15 @@ describe('vCard-temp and profile mapping', () => {
     const vcard = vCardOf(profile);
 
     expect(vcard.elements().map((child) => child.name)).toEqual(['FN', 'EMAIL', 'URL', 'BDAY']);
-    const { jid: _jid, updated_at: _at, ...fields } = profile;
-    expect(profileOf(vcard)).toEqual(fields);
+    expect(profileOf(vcard)).toEqual({
+      full_name: 'Alice',
+      nickname: null,
+      email: 'a@example.org',
+      url: 'https://example.org/',
+      birthday: '1990-04-01',
+      note: null,
+      avatar: null,
+    });
   });
 });
 
