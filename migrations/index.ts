@@ -4,6 +4,8 @@ import { WebhookClaimIndexes1764875000000 } from '#migrations/1764875000000-webh
 import { Contacts1764880000000 } from '#migrations/1764880000000-contacts.js';
 import { Inbox1764900000000 } from '#migrations/1764900000000-inbox.js';
 import { Rooms1764910000000 } from '#migrations/1764910000000-rooms.js';
+import { Profiles1764920000000 } from '#migrations/1764920000000-profiles.js';
+import { PrivateFragments1764921000000 } from '#migrations/1764921000000-private-fragments.js';
 
 /** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
 export const MIGRATIONS = [
@@ -13,4 +15,6 @@ export const MIGRATIONS = [
   Contacts1764880000000,
   Inbox1764900000000,
   Rooms1764910000000,
+  Profiles1764920000000,
+  PrivateFragments1764921000000,
 ];

@@ -15,6 +15,7 @@ import { JsonBodyMiddleware } from '#src/common/json-body.middleware.js';
 import { MessagingModule } from '#src/messaging/messaging.module.js';
 import { ObservabilityModule } from '#src/observability/observability.module.js';
 import { PresenceModule } from '#src/presence/presence.module.js';
+import { ProfilesModule } from '#src/profiles/profiles.module.js';
 import { RealtimeModule } from '#src/realtime/realtime.module.js';
 import { RedisModule } from '#src/redis/redis.module.js';
 import { RoomsModule } from '#src/rooms/rooms.module.js';
@@ -46,6 +47,7 @@ export class AppModule implements NestModule {
         BlockingModule,
         ContactsModule,
         presence,
+        ProfilesModule,
         ...rooms,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging, rooms)] : []),
         ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging, presence)] : []),

@@ -17,6 +17,8 @@ import { RoomMemberEntity } from '#src/rooms/room-member.entity.js';
 import { RoomMessageEntity } from '#src/rooms/room-message.entity.js';
 import { RoomEntity } from '#src/rooms/room.entity.js';
 import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
+import { PrivateFragmentEntity } from '#src/private-storage/private-fragment.entity.js';
+import { ProfileEntity } from '#src/profiles/profile.entity.js';
 
 /** Every entity of the schema; the migrations must describe exactly these. */
 export const ENTITIES = [
@@ -38,4 +40,6 @@ export const ENTITIES = [
   ContactEntity,
   BlockEntity,
   LastActivityEntity,
+  ProfileEntity,
+  PrivateFragmentEntity,
 ];

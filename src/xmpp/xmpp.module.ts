@@ -4,15 +4,21 @@ import { AccountsModule } from '#src/accounts/accounts.module.js';
 import { AuthModule } from '#src/auth/auth.module.js';
 import { BlockingModule } from '#src/blocking/blocking.module.js';
 import { ContactsModule } from '#src/contacts/contacts.module.js';
+import { PrivateStorageModule } from '#src/private-storage/private-storage.module.js';
+import { ProfilesModule } from '#src/profiles/profiles.module.js';
 import { CoreIqHandlers } from '#src/xmpp/handlers/core-iq.handlers.js';
+import { EntityInfoHandlers } from '#src/xmpp/handlers/entity-info.handlers.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
 import { ImHandlers } from '#src/xmpp/handlers/im.handlers.js';
+import { InboxHandler } from '#src/xmpp/handlers/inbox.handler.js';
 import { IqDispatcher } from '#src/xmpp/handlers/iq-dispatcher.js';
 import { MamHandler } from '#src/xmpp/handlers/mam.handler.js';
 import { OfflineDelivery } from '#src/xmpp/handlers/offline-delivery.js';
 import { PresenceHandler } from '#src/xmpp/handlers/presence.handler.js';
+import { PrivateStorageHandler } from '#src/xmpp/handlers/private-storage.handler.js';
 import { RosterHandler } from '#src/xmpp/handlers/roster.handler.js';
 import { StanzaRouting } from '#src/xmpp/handlers/stanza-routing.js';
+import { VCardHandler } from '#src/xmpp/handlers/vcard.handler.js';
 import { SaslAuthenticator } from '#src/xmpp/sasl/sasl-authenticator.service.js';
 import { XmppListeners } from '#src/xmpp/transports/xmpp-listeners.service.js';
 import { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
@@ -27,7 +33,16 @@ export class XmppModule {
   static register(messaging: DynamicModule, presence: DynamicModule): DynamicModule {
     return {
       module: XmppModule,
-      imports: [AuthModule, AccountsModule, BlockingModule, ContactsModule, messaging, presence],
+      imports: [
+        AuthModule,
+        AccountsModule,
+        BlockingModule,
+        ContactsModule,
+        messaging,
+        presence,
+        ProfilesModule,
+        PrivateStorageModule,
+      ],
       providers: [
         XmppHandlerRegistry,
         StanzaRouting,
@@ -40,6 +55,10 @@ export class XmppModule {
         OfflineDelivery,
         RosterHandler,
         PresenceHandler,
+        InboxHandler,
+        VCardHandler,
+        EntityInfoHandlers,
+        PrivateStorageHandler,
         XmppListeners,
       ],
       exports: [XmppListeners, XmppGateway, XmppHandlerRegistry, StanzaRouting],

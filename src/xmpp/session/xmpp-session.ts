@@ -4,6 +4,7 @@ import type { MessageView } from '#src/messaging/message-view.js';
 import type { PresenceView, ResourcePresence } from '#src/presence/presence-view.js';
 import type { Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
+import { inboxPush } from '#src/xmpp/handlers/inbox-stanzas.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
 import { el, XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -34,6 +35,8 @@ export class XmppSession implements LocalSession {
   carbons = false;
   /** Asked for the roster: an "interested resource" that gets roster pushes (RFC 6121 section 2.1.6). */
   rosterRequested = false;
+  /** Listed the inbox (urn:relay:inbox:0): gets its changes pushed. */
+  inboxRequested = false;
   /** Addresses sent directed presence, told when the session goes (RFC 6121 section 4.6.3). */
   readonly directedTo = new Set<string>();
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
@@ -150,8 +153,13 @@ export class XmppSession implements LocalSession {
           this.send(XmlElement.from(delivery.data.stanza));
         }
         break;
+      case 'inbox':
+        if (this.inboxRequested) {
+          this.send(inboxPush(delivery.data, this.domain, this.fullJid));
+        }
+        break;
       default:
-        // Edits, reactions, markers, rooms and inbox changes have XMPP renderings in part two.
+        // Edits, reactions, markers and rooms have XMPP renderings in part two.
         break;
     }
   }

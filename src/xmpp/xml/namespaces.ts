@@ -35,4 +35,16 @@ export const NS = {
   chatStates: 'http://jabber.org/protocol/chatstates',
   /** XEP-0191 section 3.6 */
   blockingErrors: 'urn:xmpp:blocking:errors',
+  /** XEP-0054 */
+  vcard: 'vcard-temp',
+  /** XEP-0012 */
+  lastActivity: 'jabber:iq:last',
+  /** XEP-0202 */
+  time: 'urn:xmpp:time',
+  /** XEP-0092 */
+  version: 'jabber:iq:version',
+  /** XEP-0049 */
+  privateStorage: 'jabber:iq:private',
+  /** This server's inbox (README, "Inbox over XMPP"). */
+  inbox: 'urn:relay:inbox:0',
 } as const;

@@ -1,0 +1,165 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+import { xml } from '@xmpp/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { ProfileView } from '#src/profiles/profile-view.js';
+import { http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
+import { servicesUp } from '#test/helpers/services.js';
+import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
+import { connectXmpp, withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
+
+const SCRIPT = new URL('../interop/slixmpp-extensions.py', import.meta.url).pathname;
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
+const inCi = process.env.CI === 'true';
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+if (!hasSlixmpp && !inCi) {
+  process.emitWarning('python3-slixmpp is not installed: the slixmpp extensions test is skipped');
+}
+
+interface ScriptEvent {
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
+describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  let carol: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    alice = await registerUser(server.url, server.domain, 'alice');
+    bob = await registerUser(server.url, server.domain, 'bob');
+    carol = await registerUser(server.url, server.domain, 'carol');
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.runIf(!hasSlixmpp && inCi)('has python3-slixmpp installed in CI', () => {
+    throw new Error(`python3-slixmpp is missing (${PYTHON} cannot import slixmpp)`);
+  });
+
+  it.runIf(hasSlixmpp)(
+    'gets version, time, uptime, vCards, last activity, bookmarks in private storage and the inbox',
+    async () => {
+      // Alice receives Bob's presence; Bob is online over XMPP, with a profile set over REST.
+      const invite = await http(server.url, 'PUT', `/api/contacts/${bob.jid}`, {
+        auth: alice.basic,
+        json: { action: 'invite' },
+      });
+      expect(invite.status).toBe(200);
+      const accept = await http(server.url, 'PUT', `/api/contacts/${alice.jid}`, {
+        auth: bob.basic,
+        json: { action: 'accept' },
+      });
+      expect(accept.status).toBe(200);
+      await http(server.url, 'PUT', '/api/profile', {
+        auth: bob.basic,
+        json: { full_name: 'Bob Builder' },
+      });
+      const bobXmpp = await connectXmpp(server, bob);
+      await bobXmpp.xmpp.send(xml('presence'));
+      await bobXmpp.waitFor((stanza) => stanza.is('presence') && stanza.attrs.from === bobXmpp.jid);
+      expect((await sendMessage(server.url, bob.basic, alice.jid, 'first')).status).toBe(200);
+
+      const child = spawn(PYTHON, [
+        SCRIPT,
+        `${alice.jid}/slixmpp`,
+        alice.password,
+        '127.0.0.1',
+        String(xmppPorts(server).c2s),
+        bob.jid,
+        carol.jid,
+      ]);
+      const events: ScriptEvent[] = [];
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const waiters: {
+        name: string;
+        resolve: (event: ScriptEvent) => void;
+        reject: (error: Error) => void;
+      }[] = [];
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const event = JSON.parse(line) as ScriptEvent;
+        events.push(event);
+        if (event.event === 'error') {
+          waiters.forEach((w) => w.reject(new Error(`slixmpp: ${String(event.message)}`)));
+        }
+        waiters.filter((w) => w.name === event.event).forEach((w) => w.resolve(event));
+      });
+      child.on('exit', (code) => {
+        if (!events.some((event) => event.event === 'done')) {
+          waiters.forEach((w) =>
+            w.reject(new Error(`slixmpp exited ${code}: ${stderr.slice(-800)}`)),
+          );
+        }
+      });
+      const next = (name: string) =>
+        withTimeout(
+          new Promise<ScriptEvent>((resolve, reject) => {
+            const failed = events.find((event) => event.event === 'error');
+            const seen = events.find((event) => event.event === name);
+            if (failed !== undefined) {
+              reject(new Error(`slixmpp: ${String(failed.message)}`));
+            } else if (seen === undefined) {
+              waiters.push({ name, resolve, reject });
+            } else {
+              resolve(seen);
+            }
+          }),
+          20_000,
+          `slixmpp ${name}`,
+        );
+
+      try {
+        expect(await next('version')).toMatchObject({ name: 'relay', version: VERSION });
+        const time = await next('time');
+        expect(time.utc).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+        expect(Math.abs(Date.parse(String(time.utc)) - Date.now())).toBeLessThan(60_000);
+        expect(Number((await next('uptime')).seconds)).toBeGreaterThanOrEqual(0);
+
+        expect(await next('own_vcard')).toMatchObject({
+          fn: 'Alice from slixmpp',
+          nickname: ['sli'],
+        });
+        const profile = await http<ProfileView>(server.url, 'GET', '/api/profile', {
+          auth: alice.basic,
+        });
+        expect(profile.body).toMatchObject({ full_name: 'Alice from slixmpp', nickname: 'sli' });
+        expect(await next('peer_vcard')).toMatchObject({ fn: 'Bob Builder' });
+
+        expect(await next('peer_last')).toMatchObject({ seconds: 0 });
+        expect(await next('stranger_last')).toMatchObject({ condition: 'forbidden' });
+
+        expect((await next('bookmarks')).conferences).toEqual([
+          { jid: 'team@muc.example.org', nick: 'sli', name: 'Team', autojoin: true },
+        ]);
+        expect(await next('private_refused')).toMatchObject({ condition: 'not-acceptable' });
+
+        expect((await next('inbox')).conversations).toEqual([
+          { id: bob.jid, type: 'chat', unread: 1, last: 'first' },
+        ]);
+        expect((await sendMessage(server.url, bob.basic, alice.jid, 'second')).status).toBe(200);
+        expect(await next('inbox_push')).toMatchObject({ id: bob.jid, unread: 2 });
+        await next('done');
+        expect(events.some((event) => event.event === 'failed_auth')).toBe(false);
+      } finally {
+        child.kill();
+        await bobXmpp.stop();
+      }
+    },
+    40_000,
+  );
+});
