@@ -33,7 +33,7 @@ function statusCodes(stanza: Element): number[] {
 }
 
 function itemOf(stanza: Element): Record<string, string> {
-  return (stanza.getChild('x', MUC_USER)?.getChild('item')?.attrs ?? {}) as Record<string, string>;
+  return stanza.getChild('x', MUC_USER)?.getChild('item')?.attrs ?? {};
 }
 
 function errorCondition(stanza: Element): string | undefined {
@@ -87,7 +87,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
       xml(
         'presence',
         { to: `${roomJid}/${nick}` },
-        xml('x', { xmlns: MUC }, history === undefined ? undefined : xml('history', history)),
+        xml('x', { xmlns: MUC }, ...(history === undefined ? [] : [xml('history', history)])),
       ),
     );
   }
@@ -115,7 +115,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
       server_items
         .getChild('query', DISCO_ITEMS)!
         .getChildren('item')
-        .map((item) => item.attrs.jid),
+        .map((item: Element) => item.attrs.jid),
     ).toContain(`muc.${server.domain}`);
 
     const service = await alice.xmpp.iqCaller.request(
@@ -131,7 +131,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
       rooms
         .getChild('query', DISCO_ITEMS)!
         .getChildren('item')
-        .map((item) => [item.attrs.jid, item.attrs.name]),
+        .map((item: Element) => [item.attrs.jid, item.attrs.name]),
     ).toEqual([[roomJid, 'Team']]);
 
     const info = await alice.xmpp.iqCaller.request(
@@ -140,7 +140,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     const features = info
       .getChild('query', DISCO_INFO)!
       .getChildren('feature')
-      .map((feature) => feature.attrs.var as string);
+      .map((feature: Element) => feature.attrs.var as string);
     expect(features).toEqual(
       expect.arrayContaining([
         MUC,
@@ -156,7 +156,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
   });
 
   it('joins with a nickname: self-presence with 110, 100 and 170, owners as moderators, then the subject', async () => {
-    join(alice, 'Alice');
+    await join(alice, 'Alice');
     const self = await alice.waitFor(presenceFrom('Alice'));
     expect(statusCodes(self).sort()).toEqual([100, 110, 170]);
     expect(itemOf(self)).toMatchObject({
@@ -171,7 +171,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     expect(subject.getChildText('subject')).toBe('Plans');
 
     bob = await login('bob');
-    join(bob, 'Bob');
+    await join(bob, 'Bob');
     // The occupant already there comes first, then the newcomer's own presence.
     const first = await bob.waitFor(presenceFrom('Alice'));
     const own = await bob.waitFor(presenceFrom('Bob'));
@@ -185,15 +185,15 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
 
   it('refuses a nickname someone else holds, and a non-member or a missing room alike', async () => {
     const erin = await login('erin');
-    join(erin, 'Bob');
+    await join(erin, 'Bob');
     const conflict = await erin.waitFor(presenceFrom('Bob', 'error'));
     expect(errorCondition(conflict)).toBe('conflict');
 
     const dave = await login('dave');
-    dave.xmpp.send(xml('presence', { to: `${roomJid}/Dave` }, xml('x', { xmlns: MUC })));
+    await dave.xmpp.send(xml('presence', { to: `${roomJid}/Dave` }, xml('x', { xmlns: MUC })));
     const refused = await dave.waitFor(presenceFrom('Dave', 'error'));
     expect(errorCondition(refused)).toBe('registration-required');
-    dave.xmpp.send(
+    await dave.xmpp.send(
       xml('presence', { to: `nothing-here@muc.${server.domain}/Dave` }, xml('x', { xmlns: MUC })),
     );
     const missing = await dave.waitFor(
@@ -228,7 +228,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     sockets.push(carolSocket);
     const carolMessages = new EventRecorder<RoomMessageView>(carolSocket, 'room:message');
 
-    alice.xmpp.send(
+    await alice.xmpp.send(
       xml('message', { to: roomJid, type: 'groupchat', id: 'a-1' }, xml('body', {}, 'Hello room')),
     );
     const atBob = await bob.waitFor(groupchat('Hello room'));
@@ -269,7 +269,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     await bob.waitFor(groupchat('From REST'));
     // A non-occupant cannot post over XMPP.
     const erin = clients.find((client) => client.jid.startsWith(user('erin').jid))!;
-    erin.xmpp.send(
+    await erin.xmpp.send(
       xml('message', { to: roomJid, type: 'groupchat', id: 'e-1' }, xml('body', {}, 'sneaky')),
     );
     const refused = await erin.waitFor(
@@ -280,7 +280,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
   });
 
   it('changes the subject under the room’s permissions', async () => {
-    bob.xmpp.send(
+    await bob.xmpp.send(
       xml('message', { to: roomJid, type: 'groupchat', id: 's-1' }, xml('subject', {}, 'Mine')),
     );
     const refused = await bob.waitFor(
@@ -289,7 +289,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     );
     expect(errorCondition(refused)).toBe('forbidden');
 
-    alice.xmpp.send(
+    await alice.xmpp.send(
       xml('message', { to: roomJid, type: 'groupchat' }, xml('subject', {}, 'Launch')),
     );
     const changed = await bob.waitFor(
@@ -310,7 +310,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
       });
     }
     const erin = clients.find((client) => client.jid.startsWith(user('erin').jid))!;
-    join(erin, 'Erin', { maxstanzas: '2' });
+    await join(erin, 'Erin', { maxstanzas: '2' });
     await erin.waitFor(presenceFrom('Erin'));
     const subject = await erin.waitFor(
       (stanza) => stanza.is('message') && stanza.getChildText('subject') === 'Launch',
@@ -322,7 +322,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     expect(erin.stanzas.indexOf(history[1]!)).toBeLessThan(erin.stanzas.indexOf(subject));
 
     const dave = await login('dave', 'second');
-    dave.xmpp.send(xml('presence', { to: `${roomJid}/Dave` }, xml('x', { xmlns: MUC })));
+    await dave.xmpp.send(xml('presence', { to: `${roomJid}/Dave` }, xml('x', { xmlns: MUC })));
     await dave.waitFor(presenceFrom('Dave', 'error'));
 
     const rest = await http<RoomMessageView[]>(server.url, 'GET', `/api/rooms/${room}/messages`, {
@@ -346,7 +346,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
               'set',
               { xmlns: RSM },
               xml('max', {}, '2'),
-              after === undefined ? undefined : xml('after', {}, after),
+              ...(after === undefined ? [] : [xml('after', {}, after)]),
             ),
           ),
         ),
@@ -384,7 +384,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
       owners
         .getChild('query', MUC_ADMIN)!
         .getChildren('item')
-        .map((item) => item.attrs.jid),
+        .map((item: Element) => item.attrs.jid),
     ).toEqual([user('alice').jid]);
 
     // A member may not remove others under the default settings.
@@ -436,7 +436,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
       ),
     );
     bob.stanzas.length = 0;
-    join(bob, 'Bob');
+    await join(bob, 'Bob');
     await bob.waitFor(presenceFrom('Bob'));
   });
 
@@ -455,7 +455,7 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     expect(statusCodes(expelled)).toContain(321);
     await alice.waitFor(presenceFrom('Erin', 'unavailable'));
 
-    bob.xmpp.send(xml('presence', { to: `${roomJid}/Bob`, type: 'unavailable' }));
+    await bob.xmpp.send(xml('presence', { to: `${roomJid}/Bob`, type: 'unavailable' }));
     const left = await bob.waitFor(presenceFrom('Bob', 'unavailable'));
     expect(statusCodes(left)).toEqual([110]);
     const gone = await alice.waitFor(

@@ -19,7 +19,7 @@ import {
 } from '#src/xmpp/muc/muc-render.js';
 import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StanzaError } from '#src/xmpp/stream/errors.js';
-import type { XmlElement } from '#src/xmpp/xml/element.js';
+import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
 
 /** History sent on joining when the client names no limit (section 7.2.15 leaves it to the service). */
@@ -121,8 +121,22 @@ export class MucHandler implements OnModuleInit {
       // Members who are not in the room over XMPP show under their bare JID.
       throw new StanzaError('not-acceptable', 'a nickname may not contain @');
     }
-    const room = await memberRoom(this.rooms, session, address, 'registration-required');
-    const joined = await this.occupants.join(session, room, nick, shownOf(stanza));
+    let room: RoomDetails;
+    let joined: 'joined' | 'updated';
+    try {
+      room = await memberRoom(this.rooms, session, address, 'registration-required');
+      joined = await this.occupants.join(session, room, nick, shownOf(stanza));
+    } catch (error: unknown) {
+      if (!(error instanceof StanzaError)) {
+        throw error;
+      }
+      // Section 7.2.6 and on: a join error carries the join's <x/> back, which clients match on.
+      const reply = error.reply(stanza);
+      reply.children.unshift(el('x', NS.muc));
+      session.send(reply);
+
+      return;
+    }
     if (joined === 'joined') {
       await this.history(session, room, stanza.child('x', NS.muc)?.child('history', NS.muc));
       session.send(subjectMessage(roomJid(room), session.fullJid, room.subject));
