@@ -313,6 +313,8 @@ export class MucOccupants implements OnModuleInit {
     for (const [sessionId, { session, nick: own }] of [...occupants]) {
       if (session.jid === jid) {
         occupants.delete(sessionId);
+        await this.directory.remove(room, sessionId);
+        await this.directory.releaseNick(room, own, jid);
         session.send(
           occupantPresence(roster.jid, session.fullJid, {
             ...gone,
@@ -320,8 +322,6 @@ export class MucOccupants implements OnModuleInit {
             codes: [STATUS.self, STATUS.affiliationChanged],
           }),
         );
-        await this.directory.remove(room, sessionId);
-        await this.directory.releaseNick(room, own, jid);
       }
     }
     if (nick !== undefined) {
