@@ -33,7 +33,8 @@ const ROOM_FEATURES = [
   NS.discoItems,
   NS.mam,
   NS.stanzaId,
-  NS.ping,
+  // XEP-0410 section 3.2: the service answers self-pings itself.
+  'http://jabber.org/protocol/muc#self-ping-optimization',
 ].sort();
 
 const SERVICE_FEATURES = [NS.discoInfo, NS.discoItems, NS.muc, NS.ping].sort();
