@@ -302,6 +302,34 @@ describe.skipIf(!servicesUp())('XMPP multi-user chat over the REST rooms (XEP-00
     expect(details.body.subject).toBe('Launch');
   });
 
+  it('changes a nickname with 303 and the new nickname, and the messages follow it', async () => {
+    await bob.xmpp.send(xml('presence', { to: `${roomJid}/Robert` }));
+    const old = await alice.waitFor(presenceFrom('Bob', 'unavailable'));
+    expect(statusCodes(old)).toEqual([303]);
+    expect(itemOf(old).nick).toBe('Robert');
+    await alice.waitFor(presenceFrom('Robert'));
+    const own = await bob.waitFor(presenceFrom('Bob', 'unavailable'));
+    expect(statusCodes(own).sort()).toEqual([110, 303]);
+    // A nickname someone else holds stays theirs.
+    await bob.xmpp.send(xml('presence', { to: `${roomJid}/Alice` }));
+    const taken = await bob.waitFor(presenceFrom('Alice', 'error'));
+    expect(errorCondition(taken)).toBe('conflict');
+
+    await bob.xmpp.send(
+      xml('message', { to: roomJid, type: 'groupchat' }, xml('body', {}, 'as Robert')),
+    );
+    expect((await alice.waitFor(groupchat('as Robert'))).attrs.from).toBe(`${roomJid}/Robert`);
+    await bob.xmpp.send(xml('presence', { to: `${roomJid}/Bob` }));
+    await alice.waitFor(presenceFrom('Robert', 'unavailable'));
+    await alice.waitFor(
+      (stanza) =>
+        presenceFrom('Bob')(stanza) && alice.stanzas.indexOf(stanza) > alice.stanzas.indexOf(old),
+    );
+    // Later tests look for Bob's next departures.
+    alice.stanzas.length = 0;
+    bob.stanzas.length = 0;
+  });
+
   it('sends history on join as asked, and pages the room archive over MAM with the REST ids', async () => {
     for (const body of ['one', 'two', 'three']) {
       await http(server.url, 'POST', `/api/rooms/${room}/messages`, {

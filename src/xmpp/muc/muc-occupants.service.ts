@@ -127,7 +127,9 @@ export class MucOccupants implements OnModuleInit {
     const affiliation = room.members.find((member) => member.jid === session.jid)?.role ?? 'member';
     if (current !== undefined) {
       if (current.nick !== nick) {
-        throw new StanzaError('not-acceptable', 'leave and join again to change nickname');
+        await this.rename(session, room.id, current.nick, entry, affiliation);
+
+        return 'updated';
       }
       await this.directory.put(room.id, entry);
       await this.announce({
@@ -179,6 +181,45 @@ export class MucOccupants implements OnModuleInit {
     });
 
     return 'joined';
+  }
+
+  /**
+   * Section 7.6: the old nickname goes with 303 and the new one, then the
+   * occupant comes back under it. Only for a user in the room from this
+   * one resource, so no other session of theirs is renamed behind its back.
+   */
+  private async rename(
+    session: XmppSession,
+    room: string,
+    old: string,
+    entry: OccupantEntry,
+    affiliation: RoomRole,
+  ): Promise<void> {
+    const entries = await this.directory.list(room);
+    if (entries.some((item) => item.jid === session.jid && item.sessionId !== session.id)) {
+      throw new StanzaError('not-acceptable', 'you are in this room from another resource too');
+    }
+    if (!(await this.directory.claimNick(room, entry.nick, session.jid))) {
+      throw new StanzaError('conflict', 'that nickname is taken in this room');
+    }
+    await this.directory.put(room, entry);
+    await this.directory.releaseNick(room, old, session.jid);
+    this.local.get(room)?.set(session.id, { session, nick: entry.nick });
+    const who = { room, jid: session.jid, affiliation };
+    await this.announce({
+      ...who,
+      nick: old,
+      available: false,
+      codes: [STATUS.nickChanged],
+      newNick: entry.nick,
+    });
+    await this.announce({
+      ...who,
+      nick: entry.nick,
+      available: true,
+      ...(entry.show === undefined ? {} : { show: entry.show }),
+      ...(entry.status === undefined ? {} : { status: entry.status }),
+    });
   }
 
   /** The session leaves (section 7.14); the nickname goes once no resource of the user holds it. */
