@@ -15,6 +15,8 @@ import { MamHandler } from '#src/xmpp/handlers/mam.handler.js';
 import { OfflineDelivery } from '#src/xmpp/handlers/offline-delivery.js';
 import { PresenceHandler } from '#src/xmpp/handlers/presence.handler.js';
 import { RosterHandler } from '#src/xmpp/handlers/roster.handler.js';
+import { MucAffiliations } from '#src/xmpp/muc/muc-affiliations.js';
+import { MucArchive } from '#src/xmpp/muc/muc-archive.js';
 import { MucIq } from '#src/xmpp/muc/muc-iq.handler.js';
 import { MucOccupants } from '#src/xmpp/muc/muc-occupants.service.js';
 import { MucHandler } from '#src/xmpp/muc/muc.handler.js';
@@ -38,6 +40,8 @@ const MUC_PROVIDERS: Provider[] = [
         : new RedisOccupantDirectory(redis, config.redis.keyPrefix),
   },
   MucOccupants,
+  MucArchive,
+  MucAffiliations,
   MucIq,
   MucHandler,
 ];
