@@ -19,6 +19,8 @@ import { MucAffiliations } from '#src/xmpp/muc/muc-affiliations.js';
 import { MucArchive } from '#src/xmpp/muc/muc-archive.js';
 import { MucIq } from '#src/xmpp/muc/muc-iq.handler.js';
 import { MucOccupants } from '#src/xmpp/muc/muc-occupants.service.js';
+import { MucRoomEvents } from '#src/xmpp/muc/muc-room-events.js';
+import { MucState } from '#src/xmpp/muc/muc-state.js';
 import { MucHandler } from '#src/xmpp/muc/muc.handler.js';
 import {
   MemoryOccupantDirectory,
@@ -39,6 +41,8 @@ const MUC_PROVIDERS: Provider[] = [
         ? new MemoryOccupantDirectory()
         : new RedisOccupantDirectory(redis, config.redis.keyPrefix),
   },
+  MucState,
+  MucRoomEvents,
   MucOccupants,
   MucArchive,
   MucAffiliations,
