@@ -50,7 +50,7 @@ export class AppModule implements NestModule {
         ProfilesModule,
         ...rooms,
         ...(config.isEnabled('realtime') ? [RealtimeModule.register(messaging, rooms)] : []),
-        ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging, presence)] : []),
+        ...(config.isEnabled('xmpp') ? [XmppModule.register(messaging, presence, rooms)] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -217,6 +217,52 @@ export class RoomMessagesService {
 
     return ordered.map((row) => toRoomMessageView(row, reader?.jid, reactions.get(row.id)));
   }
+
+  /**
+   * A member's page of the room's messages, oldest first: what XMPP
+   * history and MAM on the room's address show (XEP-0045 section 7.2.15,
+   * XEP-0313 section 4), where membership changes are presence, not messages.
+   */
+  async messages(
+    roomId: string,
+    reader: UserRef,
+    query: RoomMessagesQuery,
+  ): Promise<RoomMessageView[]> {
+    await membershipOf(this.dataSource, roomId, reader.jid);
+    const params: unknown[] = [roomId, query.afterId ?? null, query.beforeId ?? null, query.limit];
+    const rows = await this.dataSource.query<RoomEntryRow[]>(
+      `SELECT ${ROOM_ENTRY_COLUMNS} FROM room_messages
+       WHERE room_id = $1 AND kind = 'message' AND retracted_at IS NULL
+         AND ($2::uuid IS NULL OR id > $2::uuid) AND ($3::uuid IS NULL OR id < $3::uuid)
+       ORDER BY id ${query.newest ? 'DESC' : 'ASC'} LIMIT $4`,
+      params,
+    );
+    const ordered = query.newest ? rows.reverse() : rows;
+
+    return ordered.map((row) => toRoomMessageView(row, reader.jid));
+  }
+
+  /** Whether `id` is an entry of the room's archive, for a member (a paging cursor to check). */
+  async hasEntry(roomId: string, reader: UserRef, id: string): Promise<boolean> {
+    await membershipOf(this.dataSource, roomId, reader.jid);
+    const rows = await this.dataSource.query<unknown[]>(
+      'SELECT 1 FROM room_messages WHERE room_id = $1 AND id = $2::uuid',
+      [roomId, id],
+    );
+
+    return rows.length > 0;
+  }
+}
+
+/** A page of a room's messages alone (no membership entries, no retracted messages), for XMPP history. */
+export interface RoomMessagesQuery {
+  /** Only messages after this id (exclusive). */
+  readonly afterId?: string;
+  /** Only messages before this id (exclusive). */
+  readonly beforeId?: string;
+  readonly limit: number;
+  /** The newest `limit` within the bounds rather than the oldest. */
+  readonly newest: boolean;
 }
 
 /** Why nothing was stored: no such room (or not a member, which looks the same), or for an administrator, which. */

@@ -24,7 +24,28 @@ export type BusMessage =
   | { readonly kind: 'webhooks-changed' }
   | { readonly kind: 'blocks-changed'; readonly ownerId: string }
   /** A node started and may soon hold sessions. */
-  | { readonly kind: 'node-up'; readonly node: string };
+  | { readonly kind: 'node-up'; readonly node: string }
+  | { readonly kind: 'muc-presence'; readonly presence: MucPresenceNotice };
+
+/**
+ * An XMPP room occupant came, changed or went (XEP-0045): every node with
+ * occupants of the room renders it to them. Transient, like presence.
+ */
+export interface MucPresenceNotice {
+  readonly room: string;
+  readonly nick: string;
+  /** The occupant's bare JID. */
+  readonly jid: string;
+  readonly affiliation: 'owner' | 'member';
+  readonly available: boolean;
+  readonly show?: string;
+  readonly status?: string;
+  /** Status codes for the occupant's own sessions (110 is added for them). */
+  readonly selfCodes?: readonly number[];
+  /** Status codes for everyone (303 with `newNick` for a nickname change). */
+  readonly codes?: readonly number[];
+  readonly newNick?: string;
+}
 
 export type BusHandler = (message: BusMessage) => void;
 

@@ -307,6 +307,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
       case 'token-revoked':
       case 'webhooks-changed':
       case 'blocks-changed':
+      case 'muc-presence':
         break;
     }
     for (const listener of this.listeners) {

@@ -52,13 +52,21 @@ export class CoreIqHandlers implements OnModuleInit {
       ns: NS.discoItems,
       name: 'query',
       targets: ['server', 'self', 'account'],
-      handle: ({ type, payload }) => {
+      handle: ({ type, payload, target }) => {
         if (type !== 'get') {
           throw new StanzaError('bad-request', 'disco#items is a get');
         }
+        const node = payload.attr('node');
+        // The components of a domain (its multi-user chat service) are its items.
+        const items =
+          target.kind === 'server' && node === undefined ? registry.serverItems(target.jid) : [];
 
-        // Rooms and other components are listed here once they exist (part two).
-        return el('query', NS.discoItems, { node: payload.attr('node') });
+        return el(
+          'query',
+          NS.discoItems,
+          { node },
+          ...items.map((item) => el('item', NS.discoItems, { jid: item.jid, name: item.name })),
+        );
       },
     });
     registry.registerIq({

@@ -39,6 +39,23 @@ export interface IqHandler {
 export type StanzaHandler = (session: XmppSession, stanza: XmlElement) => Promise<void>;
 
 /**
+ * A service at an address of its own (the `muc.` subdomain of each served
+ * domain): it takes every stanza whose `to` domain it claims, IQs
+ * included, before the handlers above see them.
+ */
+export interface XmppComponent {
+  /** Synchronous and cheap: asked for the `to` domain of every stanza. */
+  claims(domain: string): boolean;
+  handle(session: XmppSession, stanza: XmlElement): Promise<void>;
+}
+
+/** A disco#items entry of a served domain (XEP-0030 section 4). */
+export interface DiscoItem {
+  readonly jid: string;
+  readonly name?: string;
+}
+
+/**
  * Where protocol extensions plug in: IQ payloads by namespace and element
  * name, one handler for messages and one for presence, and the features
  * service discovery lists for each kind of address.
@@ -48,6 +65,8 @@ export class XmppHandlerRegistry {
   private readonly iq = new Map<string, IqHandler>();
   private readonly features = new Map<IqTarget['kind'], Set<string>>();
   private readonly stanzas = new Map<'message' | 'presence', StanzaHandler>();
+  private readonly components: XmppComponent[] = [];
+  private readonly items: ((domain: string) => DiscoItem[])[] = [];
 
   registerIq(handler: IqHandler): void {
     this.iq.set(`${handler.ns} ${handler.name}`, handler);
@@ -79,5 +98,30 @@ export class XmppHandlerRegistry {
 
   stanzaHandler(name: string): StanzaHandler | undefined {
     return name === 'message' || name === 'presence' ? this.stanzas.get(name) : undefined;
+  }
+
+  registerComponent(component: XmppComponent): void {
+    this.components.push(component);
+  }
+
+  /** The component that takes stanzas to `to`, if any. */
+  componentFor(to: string | undefined): XmppComponent | undefined {
+    if (to === undefined || this.components.length === 0) {
+      return undefined;
+    }
+    const slash = to.indexOf('/');
+    const bare = slash === -1 ? to : to.slice(0, slash);
+    const domain = bare.slice(bare.lastIndexOf('@') + 1).toLowerCase();
+
+    return this.components.find((component) => component.claims(domain));
+  }
+
+  /** Items disco#items lists for a served domain. */
+  addServerItems(provider: (domain: string) => DiscoItem[]): void {
+    this.items.push(provider);
+  }
+
+  serverItems(domain: string): DiscoItem[] {
+    return this.items.flatMap((provider) => provider(domain));
   }
 }

@@ -14,7 +14,7 @@ const DEFAULT_MAX = 50;
 const LOWEST_ID = '00000000-0000-0000-0000-000000000000';
 const FIELDS = ['FORM_TYPE', 'with', 'start', 'end', 'before-id', 'after-id'];
 
-interface MamQuery {
+export interface MamQuery {
   with?: string;
   start?: number;
   end?: number;
@@ -129,7 +129,7 @@ export class MamHandler implements OnModuleInit {
   }
 }
 
-function form(): XmlElement {
+export function form(): XmlElement {
   return el(
     'query',
     NS.mam,
@@ -153,7 +153,7 @@ function form(): XmlElement {
   );
 }
 
-function parseQuery(payload: XmlElement): MamQuery {
+export function parseQuery(payload: XmlElement): MamQuery {
   const query: MamQuery = { max: DEFAULT_MAX };
   const x = payload.child('x', NS.dataForms);
   for (const field of x?.elements() ?? []) {
@@ -238,14 +238,14 @@ function idOf(value: string, field: string): string {
   return value;
 }
 
-function maxId(...ids: (string | undefined)[]): string | undefined {
+export function maxId(...ids: (string | undefined)[]): string | undefined {
   return ids.reduce<string | undefined>(
     (a, b) => (a === undefined || (b !== undefined && b > a) ? b : a),
     undefined,
   );
 }
 
-function minId(...ids: (string | undefined)[]): string | undefined {
+export function minId(...ids: (string | undefined)[]): string | undefined {
   return ids.reduce<string | undefined>(
     (a, b) => (a === undefined || (b !== undefined && b < a) ? b : a),
     undefined,

@@ -39,6 +39,8 @@ export class XmppSession implements LocalSession {
   inboxRequested = false;
   /** Addresses sent directed presence, told when the session goes (RFC 6121 section 4.6.3). */
   readonly directedTo = new Set<string>();
+  /** Room events for this session, set once it joins a room (XEP-0045, src/xmpp/muc). */
+  roomEvents?: (session: XmppSession, delivery: Delivery) => void;
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
   private seen?: Map<string, Map<string, string>>;
   private pushCounter = 0;
@@ -157,6 +159,12 @@ export class XmppSession implements LocalSession {
         if (this.inboxRequested) {
           this.send(inboxPush(delivery.data, this.domain, this.fullJid));
         }
+        break;
+      case 'room:message':
+      case 'room:member':
+      case 'room:updated':
+      case 'room:destroyed':
+        this.roomEvents?.(this, delivery);
         break;
       default:
         // Edits, reactions, markers and rooms have XMPP renderings in part two.

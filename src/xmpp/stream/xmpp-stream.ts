@@ -451,6 +451,12 @@ export class XmppStream {
     element.attrs.from = session.fullJid;
     this.stanzaWork = undefined;
     try {
+      const component = this.gateway.handlers.componentFor(element.attr('to'));
+      if (component !== undefined) {
+        await component.handle(session, element);
+
+        return;
+      }
       if (element.name === 'iq') {
         await this.gateway.iq.dispatch(session, element);
       } else {

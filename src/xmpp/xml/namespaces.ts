@@ -33,6 +33,12 @@ export const NS = {
   roster: 'jabber:iq:roster',
   /** XEP-0085 */
   chatStates: 'http://jabber.org/protocol/chatstates',
+  /** XEP-0045 */
+  muc: 'http://jabber.org/protocol/muc',
+  mucUser: 'http://jabber.org/protocol/muc#user',
+  mucAdmin: 'http://jabber.org/protocol/muc#admin',
+  mucOwner: 'http://jabber.org/protocol/muc#owner',
+  mucRoomInfo: 'http://jabber.org/protocol/muc#roominfo',
   /** XEP-0191 section 3.6 */
   blockingErrors: 'urn:xmpp:blocking:errors',
   /** XEP-0054 */
