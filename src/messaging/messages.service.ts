@@ -25,6 +25,11 @@ export interface SendCommand {
   readonly source: 'client' | 'admin';
   /** The sending session, which gets no copy of its own message. */
   readonly senderSession?: string;
+  /**
+   * No copy to the sender's other sessions: an XMPP client's private or
+   * no-copy hint (XEP-0280 section 7, XEP-0334).
+   */
+  readonly noCopies?: boolean;
 }
 
 export interface SendResult {
@@ -181,7 +186,7 @@ export class MessagesService {
             ],
             command.senderSession,
           ),
-      command.sender.id === null || self
+      command.sender.id === null || self || command.noCopies === true
         ? undefined
         : this.router.deliver(
             command.sender.jid,

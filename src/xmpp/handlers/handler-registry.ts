@@ -36,6 +36,9 @@ export interface IqHandler {
 /** Handles a stanza of one kind (`message`, `presence`) from a bound session. */
 export type StanzaHandler = (session: XmppSession, stanza: XmlElement) => Promise<void>;
 
+/** Handles a top-level element of an extension's namespace that is no stanza (a nonza, XEP-0352's `<active/>`). */
+export type NonzaHandler = (session: XmppSession, element: XmlElement) => Promise<void> | void;
+
 /**
  * Where protocol extensions plug in: IQ payloads by namespace and element
  * name, one handler for messages and one for presence, and the features
@@ -46,6 +49,8 @@ export class XmppHandlerRegistry {
   private readonly iq = new Map<string, IqHandler>();
   private readonly features = new Map<IqTarget['kind'], Set<string>>();
   private readonly stanzas = new Map<'message' | 'presence', StanzaHandler>();
+  private readonly nonzas = new Map<string, NonzaHandler>();
+  private readonly boundFeatures: XmlElement[] = [];
 
   registerIq(handler: IqHandler): void {
     this.iq.set(`${handler.ns} ${handler.name}`, handler);
@@ -77,5 +82,23 @@ export class XmppHandlerRegistry {
 
   stanzaHandler(name: string): StanzaHandler | undefined {
     return name === 'message' || name === 'presence' ? this.stanzas.get(name) : undefined;
+  }
+
+  /** Top-level elements of `ns` from a bound session go to `handler`, in stream order. */
+  registerNonza(ns: string, handler: NonzaHandler): void {
+    this.nonzas.set(ns, handler);
+  }
+
+  nonzaHandler(ns: string): NonzaHandler | undefined {
+    return this.nonzas.get(ns);
+  }
+
+  /** A stream feature offered once authenticated, beside bind (XEP-0352's `<csi/>`). */
+  addStreamFeature(feature: XmlElement): void {
+    this.boundFeatures.push(feature);
+  }
+
+  streamFeatures(): readonly XmlElement[] {
+    return this.boundFeatures;
   }
 }

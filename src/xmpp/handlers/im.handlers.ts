@@ -3,10 +3,11 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 import { TypingService } from '#src/presence/typing.service.js';
-import { TYPING_STATES, type TypingState } from '#src/presence/presence-view.js';
+import { CHAT_STATES, type ChatState } from '#src/presence/presence-view.js';
 import { localAddress } from '#src/xmpp/handlers/addressing.js';
 import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
+import { MessageExtensions } from '#src/xmpp/handlers/message-extensions.js';
 import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StanzaError } from '#src/xmpp/stream/errors.js';
 import type { XmlElement } from '#src/xmpp/xml/element.js';
@@ -22,8 +23,8 @@ import { NS } from '#src/xmpp/xml/namespaces.js';
  * 8.5.2.1). The archive keeps conversations between bare JIDs, so a message
  * to a full JID is handled as one to the bare JID (section 8.5.3.2.1 allows
  * it for chat and normal when the resource is gone; here always). Bodiless
- * composing and paused chat states (XEP-0085) go through TypingService;
- * other bodiless messages (receipts, markers) are routed in part two.
+ * chat states (XEP-0085) go through TypingService; corrections,
+ * retractions, markers, receipts and carbons hints are MessageExtensions'.
  */
 @Injectable()
 export class ImHandlers implements OnModuleInit {
@@ -32,6 +33,7 @@ export class ImHandlers implements OnModuleInit {
     private readonly messages: MessagesService,
     private readonly typing: TypingService,
     private readonly domains: DomainsService,
+    private readonly extensions: MessageExtensions,
   ) {}
 
   onModuleInit(): void {
@@ -50,9 +52,14 @@ export class ImHandlers implements OnModuleInit {
       // Section 8.5.2.1.1: groupchat to a user is refused; rooms come in part two.
       throw new StanzaError('service-unavailable', 'no room at this address');
     }
+    this.extensions.refuseCarbons(stanza);
+    if (await this.extensions.operation(session, stanza, recipient)) {
+      return;
+    }
     const body = stanza.childText('body', NS.client);
     try {
       if (body === undefined) {
+        await this.extensions.mark(session, stanza);
         await this.chatState(session, stanza, recipient);
 
         return;
@@ -65,6 +72,7 @@ export class ImHandlers implements OnModuleInit {
         body,
         source: 'client',
         senderSession: session.id,
+        ...(this.extensions.noCopies(stanza) ? { noCopies: true } : {}),
         ...(thread === undefined || thread === '' ? {} : { thread: thread.slice(0, 256) }),
         ...(originId === undefined || originId === '' ? {} : { clientId: originId.slice(0, 128) }),
       });
@@ -73,14 +81,14 @@ export class ImHandlers implements OnModuleInit {
     }
   }
 
-  /** Composing and paused reach the peer's live sessions on any transport, never stored. */
+  /** Chat states reach the peer's live sessions on any transport, never stored. */
   private async chatState(session: XmppSession, stanza: XmlElement, to: string): Promise<void> {
     const state = stanza
       .elements()
-      .find((child) => child.ns === NS.chatStates && TYPING_STATES.includes(child.name as never));
+      .find((child) => child.ns === NS.chatStates && CHAT_STATES.includes(child.name as never));
     if (state === undefined || to === session.jid) {
       return;
     }
-    await this.typing.notify(session.user, to, state.name as TypingState);
+    await this.typing.notify(session.user, to, state.name as ChatState);
   }
 }

@@ -4,6 +4,8 @@ import type { MessageView } from '#src/messaging/message-view.js';
 import type { PresenceView, ResourcePresence } from '#src/presence/presence-view.js';
 import type { Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
+import { CSI_MAX_HELD, CsiBuffer } from '#src/xmpp/session/csi-buffer.js';
+import { carbonOf, renderExtension } from '#src/xmpp/session/ext-render.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -33,6 +35,10 @@ export class XmppSession implements LocalSession {
   carbons = false;
   /** Asked for the roster: an "interested resource" that gets roster pushes (RFC 6121 section 2.1.6). */
   rosterRequested = false;
+  /** Asked for the blocklist: gets blocklist pushes (XEP-0191 section 3.3). */
+  blocklistRequested = false;
+  /** Present while the client says it is inactive (XEP-0352): what waits for it to be active. */
+  private csi?: CsiBuffer;
   /** Addresses sent directed presence, told when the session goes (RFC 6121 section 4.6.3). */
   readonly directedTo = new Set<string>();
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
@@ -70,7 +76,30 @@ export class XmppSession implements LocalSession {
   }
 
   send(element: XmlElement): void {
+    if (this.csi?.hold(element) === true) {
+      if (this.csi.size > CSI_MAX_HELD) {
+        this.flushHeld();
+      }
+
+      return;
+    }
     this.stream.send(element);
+  }
+
+  /** XEP-0352: inactive holds back unimportant traffic; active sends what was held, in order. */
+  setActive(active: boolean): void {
+    if (active) {
+      this.flushHeld();
+      this.csi = undefined;
+    } else {
+      this.csi ??= new CsiBuffer();
+    }
+  }
+
+  private flushHeld(): void {
+    for (const element of this.csi?.drain() ?? []) {
+      this.stream.send(element);
+    }
   }
 
   deliver(delivery: Delivery): void {
@@ -78,6 +107,11 @@ export class XmppSession implements LocalSession {
       case 'message':
         if (this.receivesBareMessages) {
           this.send(renderMessage(delivery.data, this.jid, this.fullJid));
+        } else if (this.carbons && this.available) {
+          // XEP-0280 section 6: a copy for an interested resource the message itself skipped.
+          this.send(
+            carbonOf('received', this.jid, this.fullJid, renderMessage(delivery.data, this.jid)),
+          );
         }
         break;
       case 'message:sent':
@@ -120,7 +154,8 @@ export class XmppSession implements LocalSession {
         }
         break;
       default:
-        // Edits, reactions, markers, rooms and inbox changes have XMPP renderings in part two.
+        // Corrections, retractions, markers and blocklist pushes; reactions, rooms and inbox changes have none here.
+        renderExtension(this, delivery);
         break;
     }
   }
@@ -168,27 +203,33 @@ export class XmppSession implements LocalSession {
 
   /** A roster push (RFC 6121 section 2.1.6), to a resource that asked for the roster. */
   private rosterPush(item: XmlElement): void {
-    if (!this.rosterRequested) {
-      return;
+    if (this.rosterRequested) {
+      this.pushIq(el('query', NS.roster, {}, item));
     }
+  }
+
+  /** A server-initiated IQ set to this resource. */
+  pushIq(payload: XmlElement): void {
     this.pushCounter += 1;
     this.send(
       el(
         'iq',
         NS.client,
         { type: 'set', id: `push-${this.pushCounter}`, to: this.fullJid },
-        el('query', NS.roster, {}, item),
+        payload,
       ),
     );
   }
 
+  /** The sent message as its sending client had it: its own id and origin-id (XEP-0359), when it gave one. */
   private carbon(view: MessageView): XmlElement {
-    return el(
-      'message',
-      NS.client,
-      { from: this.jid, to: this.fullJid, type: 'chat' },
-      el('sent', NS.carbons, {}, el('forwarded', NS.forward, {}, renderMessage(view, this.jid))),
-    );
+    const message = renderMessage(view, this.jid);
+    if (view.client_id !== undefined) {
+      message.attrs.id = view.client_id;
+      message.append(el('origin-id', NS.stanzaId, { id: view.client_id }));
+    }
+
+    return carbonOf('sent', this.jid, this.fullJid, message);
   }
 }
 
@@ -235,6 +276,9 @@ export function renderMessage(
     el('body', NS.client, {}, view.body),
     view.thread === undefined ? undefined : el('thread', NS.client, {}, view.thread),
     el('stanza-id', NS.stanzaId, { id: view.id, by: owner }),
+    // Every message takes markers and receipts, which the inbox counts by (XEP-0333, XEP-0184).
+    view.direction === 'in' ? el('markable', NS.chatMarkers) : undefined,
+    view.direction === 'in' ? el('request', NS.receipts) : undefined,
     delay === true
       ? el('delay', NS.delay, {
           from: owner.slice(owner.indexOf('@') + 1),
