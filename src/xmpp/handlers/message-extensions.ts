@@ -54,11 +54,8 @@ export class MessageExtensions implements OnModuleInit {
     const forged = stanza
       .elements()
       .some((child) => child.ns === NS.carbons && (child.is('sent') || child.is('received')));
-    if (forged || stanza.child('forwarded', NS.forward) !== undefined) {
-      throw new StanzaError(
-        'not-acceptable',
-        'carbons and forwarded messages come from the server',
-      );
+    if (forged) {
+      throw new StanzaError('not-acceptable', 'carbons come from the server');
     }
   }
 
