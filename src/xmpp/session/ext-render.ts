@@ -155,15 +155,7 @@ function renderMarker(session: RenderTarget, view: MarkerView): void {
   if (view.by !== session.jid) {
     deliverLive(
       session,
-      markerStanza(
-        view,
-        view.by,
-        session.fullJid,
-        authorsId({
-          id: view.message_id,
-          ...(view.client_id === undefined ? {} : { client_id: view.client_id }),
-        }),
-      ),
+      markerStanza(view, view.by, session.fullJid, view.client_id ?? view.message_id),
     );
   } else if (session.carbons && session.available) {
     session.send(
