@@ -181,7 +181,11 @@ export class MessagesService {
         : this.router.deliver(
             recipient.jid,
             [
-              { event: 'message', data: self ? outgoing : incoming },
+              {
+                event: 'message',
+                data: self ? outgoing : incoming,
+                ...(command.noCopies === true ? { private: true as const } : {}),
+              },
               ...inboxOf(recipient.id, command.sender.jid),
             ],
             command.senderSession,

@@ -62,5 +62,10 @@ export interface ServerEvents {
 export type ServerEventName = keyof ServerEvents;
 
 export type Delivery = {
-  [K in ServerEventName]: { readonly event: K; readonly data: ServerEvents[K] };
+  [K in ServerEventName]: {
+    readonly event: K;
+    readonly data: ServerEvents[K];
+    /** The sender asked for no copies (XEP-0280 private): a session skipped by the message gets no carbon of it. */
+    readonly private?: true;
+  };
 }[ServerEventName];

@@ -272,6 +272,20 @@ describe.skipIf(!servicesUp())('XMPP extensions over the domain services', () =>
     expect(carbonInner(received, 'received')!.attrs.from).toBe(user('bob').jid);
     await sync(watch);
     expect(watch.stanzas.some(bodyMessage('to every device'))).toBe(false);
+    // Nor of a private one (XEP-0280 section 7 holds for the recipient's side too).
+    await bob.xmpp.send(
+      xml(
+        'message',
+        { to: user('alice').jid, type: 'chat' },
+        xml('body', {}, 'private to alice'),
+        xml('private', { xmlns: CARBONS }),
+      ),
+    );
+    await phone.waitFor(bodyMessage('private to alice'));
+    await sync(watch);
+    expect(watch.stanzas.some((stanza) => stanza.toString().includes('private to alice'))).toBe(
+      false,
+    );
 
     // Carbons off: no more copies.
     await laptop.xmpp.iqCaller.request(

@@ -107,7 +107,7 @@ export class XmppSession implements LocalSession {
       case 'message':
         if (this.receivesBareMessages) {
           this.send(renderMessage(delivery.data, this.jid, this.fullJid));
-        } else if (this.carbons && this.available) {
+        } else if (this.carbons && this.available && delivery.private !== true) {
           // XEP-0280 section 6: a copy for an interested resource the message itself skipped.
           this.send(
             carbonOf('received', this.jid, this.fullJid, renderMessage(delivery.data, this.jid)),
