@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 
 import type { UserRef } from '#src/accounts/users.service.js';
 import { BlockEntity } from '#src/blocking/block.entity.js';
@@ -149,6 +149,50 @@ export class BlockingService {
     return { view, created: result.created };
   }
 
+  /**
+   * Blocks several JIDs at once (XEP-0191 section 3.3): every item is
+   * checked first and all are added in one transaction, or none; returns
+   * the ones that were not blocked already.
+   */
+  async blockMany(owner: UserRef, inputs: readonly string[]): Promise<BlockView[]> {
+    const jids = [...new Set(inputs.map((input) => parseBlockTarget(input, 'jid')))];
+    if (jids.includes(owner.jid)) {
+      throw new AppError('validation', {
+        detail: 'you cannot block yourself',
+        fields: [{ name: 'jid', reason: 'your own address' }],
+      });
+    }
+    const rows = await this.dataSource.transaction(async (manager) => {
+      await lockBlocklist(manager, owner.id);
+      const existing = new Set(
+        (
+          await manager.find(BlockEntity, { select: { jid: true }, where: { ownerId: owner.id } })
+        ).map((row) => row.jid),
+      );
+      const added = jids.filter((jid) => !existing.has(jid));
+      if (existing.size + added.length > this.config.blocking.maxPerUser) {
+        throw new AppError('blocks-limit-reached', {
+          detail: `a user blocks at most ${this.config.blocking.maxPerUser} addresses (BLOCKS_MAX_PER_USER)`,
+        });
+      }
+
+      return manager.save(
+        added.map((jid) => manager.create(BlockEntity, { ownerId: owner.id, jid })),
+      );
+    });
+    const views = rows.map(toView);
+    if (views.length > 0) {
+      await this.changed(
+        owner,
+        views.map((view) => view.jid),
+        true,
+        views.map((view) => ({ event: 'block' as const, data: view })),
+      );
+    }
+
+    return views;
+  }
+
   /** Unblocks one JID; false when it was not blocked. */
   async unblock(owner: UserRef, input: string): Promise<boolean> {
     const jid = parseBlockTarget(input, 'jid');
@@ -161,6 +205,29 @@ export class BlockingService {
     await this.changed(owner, [jid], false, [{ event: 'block:removed', data: { jid } }]);
 
     return true;
+  }
+
+  /** Unblocks several JIDs in one statement, each checked first; returns those that were blocked. */
+  async unblockMany(owner: UserRef, inputs: readonly string[]): Promise<string[]> {
+    const jids = [...new Set(inputs.map((input) => parseBlockTarget(input, 'jid')))];
+    const deleted = await this.dataSource
+      .createQueryBuilder()
+      .delete()
+      .from(BlockEntity)
+      .where({ ownerId: owner.id, jid: In(jids) })
+      .returning('jid')
+      .execute();
+    const removed = (deleted.raw as { jid: string }[]).map((row) => row.jid).sort();
+    if (removed.length > 0) {
+      await this.changed(
+        owner,
+        removed,
+        false,
+        removed.map((jid) => ({ event: 'block:removed' as const, data: { jid } })),
+      );
+    }
+
+    return removed;
   }
 
   /** Empties the blocklist (XEP-0191 section 3.4); returns what was unblocked. */

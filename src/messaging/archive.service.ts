@@ -98,6 +98,17 @@ export class ArchiveService {
     return rows[0];
   }
 
+  /** One message the user sent, by the client's id for it (`client_id`, an XMPP origin-id). */
+  async findSentByClientId(ownerId: string, clientId: string): Promise<ArchiveRow | undefined> {
+    const rows = await this.dataSource.query<ArchiveRow[]>(
+      `SELECT ${ARCHIVE_COLUMNS} FROM archived_messages
+       WHERE owner_id = $1 AND client_id = $2 AND outgoing`,
+      [ownerId, clientId],
+    );
+
+    return rows[0];
+  }
+
   /** Messages after `afterId`, oldest first, for a reconnecting stream. */
   since(owner: ArchiveOwner, afterId: string, limit: number): Promise<MessageView[]> {
     return this.page(owner, { after_id: afterId, limit });

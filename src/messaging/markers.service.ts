@@ -38,7 +38,7 @@ export interface ParticipantMarkers {
 
 /** Where a marked message lives, as the marking user names it. */
 type MarkedConversation =
-  | { readonly type: 'chat'; readonly id: string }
+  | { readonly type: 'chat'; readonly id: string; readonly peerClientId?: string }
   | { readonly type: 'room'; readonly id: string; readonly members: readonly string[] };
 
 interface MarkOutcome {
@@ -67,9 +67,16 @@ export class MarkersService {
 
   /**
    * Marks a message of the user's archive, or of a room the user is in; a
-   * marker behind the stored one changes nothing.
+   * marker behind the stored one changes nothing. `senderSession`, the
+   * session that set it, is not told of it again.
    */
-  async mark(user: UserRef, id: string, type: MarkerType, roomId?: string): Promise<void> {
+  async mark(
+    user: UserRef,
+    id: string,
+    type: MarkerType,
+    roomId?: string,
+    senderSession?: string,
+  ): Promise<void> {
     const outcome = await this.dataSource.transaction(async (manager) => {
       const conversation = await this.conversationOf(manager, user, id, roomId);
       const advanced = await manager.query<{ type: MarkerType }[]>(
@@ -114,11 +121,16 @@ export class MarkersService {
       return outcome;
     });
     if (outcome !== undefined) {
-      await this.publish(user, id, outcome);
+      await this.publish(user, id, outcome, senderSession);
     }
   }
 
-  private async publish(user: UserRef, id: string, outcome: MarkOutcome): Promise<void> {
+  private async publish(
+    user: UserRef,
+    id: string,
+    outcome: MarkOutcome,
+    senderSession: string | undefined,
+  ): Promise<void> {
     if (outcome.recorded > 0) {
       this.events.committed();
     }
@@ -139,11 +151,15 @@ export class MarkersService {
       });
     }
     if (conversation.type === 'chat') {
+      const theirs = marker({ type: 'chat', id: user.jid });
       await Promise.all([
-        this.router.deliver(user.jid, own),
+        this.router.deliver(user.jid, own, senderSession),
         this.peers.tell(user, conversation.id, {
           event: 'marker',
-          data: marker({ type: 'chat', id: user.jid }),
+          data:
+            conversation.peerClientId === undefined
+              ? theirs
+              : { ...theirs, client_id: conversation.peerClientId },
         }),
       ]);
 
@@ -152,7 +168,7 @@ export class MarkersService {
     const others = conversation.members.filter((jid) => jid !== user.jid);
     const blockers = await this.blocking.blockersAmong(user.jid, others);
     await Promise.all([
-      this.router.deliver(user.jid, own),
+      this.router.deliver(user.jid, own, senderSession),
       this.router.deliverToEach(
         others.filter((jid) => !blockers.has(jid)),
         { event: 'marker', data: marker({ type: 'room', id: conversation.id }) },
@@ -271,12 +287,24 @@ export class MarkersService {
     roomId?: string,
   ): Promise<MarkedConversation> {
     if (roomId === undefined) {
-      const rows = await manager.query<{ peer: string }[]>(
-        'SELECT peer FROM archived_messages WHERE owner_id = $1 AND id = $2',
+      // The author's client id of an incoming message, for the author's copy of the marker.
+      const rows = await manager.query<{ peer: string; peer_client_id: string | null }[]>(
+        `SELECT mine.peer, CASE WHEN mine.outgoing THEN NULL ELSE (
+           SELECT theirs.client_id FROM users u
+           JOIN archived_messages theirs ON theirs.owner_id = u.id AND theirs.id = mine.id
+           WHERE u.domain = split_part(mine.peer, '@', 2) AND u.username = split_part(mine.peer, '@', 1)
+             AND theirs.outgoing
+         ) END AS peer_client_id
+         FROM archived_messages mine WHERE mine.owner_id = $1 AND mine.id = $2`,
         [user.id, id],
       );
-      if (rows[0] !== undefined) {
-        return { type: 'chat', id: rows[0].peer };
+      const row = rows[0];
+      if (row !== undefined) {
+        return {
+          type: 'chat',
+          id: row.peer,
+          ...(row.peer_client_id === null ? {} : { peerClientId: row.peer_client_id }),
+        };
       }
     }
     const room = await findRoomMessage(manager, user.jid, id);

@@ -46,7 +46,12 @@ export class MessageOperationsService {
   ) {}
 
   /** Corrects a message; the answer is the message as the author's archive (or the room's) shows it. */
-  async edit(user: UserRef, id: string, body: string): Promise<MessageView | RoomMessageView> {
+  async edit(
+    user: UserRef,
+    id: string,
+    body: string,
+    senderSession?: string,
+  ): Promise<MessageView | RoomMessageView> {
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > this.config.messageMaxBytes) {
       throw new AppError('message-too-large', {
@@ -90,7 +95,7 @@ export class MessageOperationsService {
     });
     this.afterCommit(recorded);
     await Promise.all([
-      this.router.deliver(user.jid, { event: 'message:edited', data: view }),
+      this.router.deliver(user.jid, { event: 'message:edited', data: view }, senderSession),
       this.peers.tell(user, peer, { event: 'message:edited', data: mirrored(view) }),
     ]);
 
@@ -98,7 +103,7 @@ export class MessageOperationsService {
   }
 
   /** Retracts a message: both sides keep the id and lose the body, its revisions and reactions. Repeating it changes nothing. */
-  async retract(user: UserRef, id: string): Promise<void> {
+  async retract(user: UserRef, id: string, senderSession?: string): Promise<void> {
     if (!(await this.inArchive(user, id))) {
       return this.rooms.retract(user, id);
     }
@@ -125,7 +130,14 @@ export class MessageOperationsService {
         }),
       ]);
 
-      return { recorded, peer: message.row.peer, from: view.from, to: view.to, retractedAt };
+      return {
+        recorded,
+        peer: message.row.peer,
+        from: view.from,
+        to: view.to,
+        retractedAt,
+        clientId: message.row.client_id,
+      };
     });
     if (outcome === undefined) {
       return;
@@ -133,7 +145,14 @@ export class MessageOperationsService {
     this.afterCommit(outcome.recorded);
     const data = { id, from: outcome.from, to: outcome.to, retracted_at: outcome.retractedAt };
     await Promise.all([
-      this.router.deliver(user.jid, { event: 'message:retracted', data }),
+      this.router.deliver(
+        user.jid,
+        {
+          event: 'message:retracted',
+          data: outcome.clientId === null ? data : { ...data, client_id: outcome.clientId },
+        },
+        senderSession,
+      ),
       this.peers.tell(user, outcome.peer, { event: 'message:retracted', data }),
     ]);
   }

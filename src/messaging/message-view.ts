@@ -53,6 +53,8 @@ export interface MarkerView {
   readonly type: 'received' | 'displayed' | 'acknowledged';
   /** The newest message it covers. */
   readonly message_id: string;
+  /** That message's `client_id`, to its author only (the id an XMPP client knows it by). */
+  readonly client_id?: string;
 }
 
 /** A reaction added or removed, pushed live. */

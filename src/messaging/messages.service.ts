@@ -27,6 +27,11 @@ export interface SendCommand {
   readonly senderSession?: string;
   /** An XMPP full JID's resource the message is for (RFC 6121 section 8.5.3), when it is online. */
   readonly recipientResource?: string;
+  /**
+   * No copy to the sender's other sessions: an XMPP client's private or
+   * no-copy hint (XEP-0280 section 7, XEP-0334).
+   */
+  readonly noCopies?: boolean;
 }
 
 export interface SendResult {
@@ -207,18 +212,19 @@ export class MessagesService {
         : this.router.deliver(
             recipient.jid,
             [
-              command.recipientResource === undefined
-                ? { event: 'message', data: self ? outgoing : incoming }
-                : {
-                    event: 'message',
-                    data: self ? outgoing : incoming,
-                    resource: command.recipientResource,
-                  },
+              {
+                event: 'message',
+                data: self ? outgoing : incoming,
+                ...(command.recipientResource === undefined
+                  ? {}
+                  : { resource: command.recipientResource }),
+                ...(command.noCopies === true ? { private: true as const } : {}),
+              },
               ...inboxOf(recipient.id, command.sender.jid),
             ],
             command.senderSession,
           ),
-      command.sender.id === null || self
+      command.sender.id === null || self || command.noCopies === true
         ? undefined
         : this.router.deliver(
             command.sender.jid,

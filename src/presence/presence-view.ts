@@ -22,11 +22,16 @@ export interface PresenceView {
 /** A chat state notification (XEP-0085), sent in real time only and never stored. */
 export interface TypingView {
   readonly from: string;
-  readonly state: TypingState;
+  readonly state: ChatState;
 }
 
+/** The states REST and socket.io send. */
 export const TYPING_STATES = ['composing', 'paused'] as const;
 export type TypingState = (typeof TYPING_STATES)[number];
+
+/** Every XEP-0085 state; XMPP clients send active, inactive and gone as well, relayed the same way. */
+export const CHAT_STATES = ['active', 'composing', 'paused', 'inactive', 'gone'] as const;
+export type ChatState = (typeof CHAT_STATES)[number];
 
 export const AVAILABILITIES: readonly Availability[] = ['online', 'away', 'dnd', 'xa'];
 

@@ -3,12 +3,13 @@ import { Injectable } from '@nestjs/common';
 import { parseUserAddress, UsersService, type UserRef } from '#src/accounts/users.service.js';
 import { BlockingService } from '#src/blocking/blocking.service.js';
 import { AppError } from '#src/common/errors/problems.js';
-import type { TypingState } from '#src/presence/presence-view.js';
+import type { ChatState } from '#src/presence/presence-view.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /**
- * Typing notifications (XEP-0085 composing and paused): straight to the
- * peer's live sessions, never stored, so a peer offline simply misses them.
+ * Typing notifications (XEP-0085 chat states; REST and socket.io send
+ * composing and paused): straight to the peer's live sessions, never
+ * stored, so a peer offline simply misses them.
  */
 @Injectable()
 export class TypingService {
@@ -18,7 +19,7 @@ export class TypingService {
     private readonly router: RouterService,
   ) {}
 
-  async notify(sender: UserRef, to: string, state: TypingState): Promise<void> {
+  async notify(sender: UserRef, to: string, state: ChatState): Promise<void> {
     const peer = parseUserAddress(to, 'to');
     if (peer === sender.jid) {
       throw new AppError('validation', {

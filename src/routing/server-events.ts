@@ -33,8 +33,10 @@ export interface ServerEvents {
   };
   /** A message of a conversation this user is in was edited by its author. */
   'message:edited': MessageView;
-  /** A message was retracted by its author: `{id, from, to, retracted_at}`. */
-  'message:retracted': Pick<MessageView, 'id' | 'from' | 'to'> & { readonly retracted_at: number };
+  /** A message was retracted by its author: `{id, from, to, retracted_at}`, and `client_id` to the author. */
+  'message:retracted': Pick<MessageView, 'id' | 'from' | 'to' | 'client_id'> & {
+    readonly retracted_at: number;
+  };
   /** Someone added or removed a reaction on a message this user can see. */
   'message:reaction': ReactionChangeView;
   /** A participant marked a message received, displayed or acknowledged. */
@@ -88,6 +90,8 @@ export type Delivery = {
      * 8.5.3); other resources take it as a copy. Other transports ignore it.
      */
     readonly resource?: string;
+    /** The sender asked for no copies (XEP-0280 private): a session skipped by the message gets no carbon of it. */
+    readonly private?: true;
   };
 }[ServerEventName];
 

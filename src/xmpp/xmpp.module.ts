@@ -9,13 +9,16 @@ import { ContactsModule } from '#src/contacts/contacts.module.js';
 import { PrivateStorageModule } from '#src/private-storage/private-storage.module.js';
 import { ProfilesModule } from '#src/profiles/profiles.module.js';
 import { REDIS } from '#src/redis/redis.module.js';
-import { CoreIqHandlers } from '#src/xmpp/handlers/core-iq.handlers.js';
 import { EntityInfoHandlers } from '#src/xmpp/handlers/entity-info.handlers.js';
+import { BlockingHandler } from '#src/xmpp/handlers/blocking.handler.js';
+import { CoreIqHandlers } from '#src/xmpp/handlers/core-iq.handlers.js';
+import { CsiHandler } from '#src/xmpp/handlers/csi.handler.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
 import { ImHandlers } from '#src/xmpp/handlers/im.handlers.js';
 import { InboxHandler } from '#src/xmpp/handlers/inbox.handler.js';
 import { IqDispatcher } from '#src/xmpp/handlers/iq-dispatcher.js';
 import { MamHandler } from '#src/xmpp/handlers/mam.handler.js';
+import { MessageExtensions } from '#src/xmpp/handlers/message-extensions.js';
 import { OfflineDelivery } from '#src/xmpp/handlers/offline-delivery.js';
 import { PresenceHandler } from '#src/xmpp/handlers/presence.handler.js';
 import { PrivateStorageHandler } from '#src/xmpp/handlers/private-storage.handler.js';
@@ -100,6 +103,9 @@ export class XmppModule {
         PrivateStorageHandler,
         XmppListeners,
         ...(rooms.length === 0 ? [] : MUC_PROVIDERS),
+        BlockingHandler,
+        CsiHandler,
+        MessageExtensions,
       ],
       exports: [XmppListeners, XmppGateway, XmppHandlerRegistry, StanzaRouting],
     };

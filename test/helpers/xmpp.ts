@@ -38,6 +38,8 @@ export async function connectXmpp(
     username,
     password: user.password,
     ...(options.resource === undefined ? {} : { resource: options.resource }),
+    // xmpp.js waits 2 s for each stream to open; a loaded CI machine can take longer.
+    timeout: 10_000,
   });
   xmpp.reconnect.stop();
   const stanzas: Element[] = [];

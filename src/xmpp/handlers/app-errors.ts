@@ -25,7 +25,13 @@ export function toStanzaError(error: unknown): unknown {
     case 'message-too-large':
       return new StanzaError('policy-violation', error.message);
     case 'contacts-limit-reached':
+    case 'blocks-limit-reached':
       return new StanzaError('resource-constraint', error.message);
+    case 'not-author':
+      // XEP-0308 section 6 and XEP-0424 section 7: only the author changes a message.
+      return new StanzaError('forbidden', error.message);
+    case 'message-retracted':
+      return new StanzaError('not-acceptable', error.message);
     case 'recipient-blocked':
       // XEP-0191 section 3.6: the blocker sending to a blocked address.
       return new StanzaError('not-acceptable', error.message, el('blocked', NS.blockingErrors));

@@ -38,6 +38,9 @@ export interface IqHandler {
 /** Handles a stanza of one kind (`message`, `presence`) from a bound session. */
 export type StanzaHandler = (session: XmppSession, stanza: XmlElement) => Promise<void>;
 
+/** Handles a top-level element of an extension's namespace that is no stanza (a nonza, XEP-0352's `<active/>`). */
+export type NonzaHandler = (session: XmppSession, element: XmlElement) => Promise<void> | void;
+
 /**
  * A service at an address of its own (the `muc.` subdomain of each served
  * domain): it takes every stanza whose `to` domain it claims, IQs
@@ -67,6 +70,8 @@ export class XmppHandlerRegistry {
   private readonly stanzas = new Map<'message' | 'presence', StanzaHandler>();
   private readonly components: XmppComponent[] = [];
   private readonly items: ((domain: string) => DiscoItem[])[] = [];
+  private readonly nonzas = new Map<string, NonzaHandler>();
+  private readonly boundFeatures: XmlElement[] = [];
 
   registerIq(handler: IqHandler): void {
     this.iq.set(`${handler.ns} ${handler.name}`, handler);
@@ -123,5 +128,23 @@ export class XmppHandlerRegistry {
 
   serverItems(domain: string): DiscoItem[] {
     return this.items.flatMap((provider) => provider(domain));
+  }
+
+  /** Top-level elements of `ns` from a bound session go to `handler`, in stream order. */
+  registerNonza(ns: string, handler: NonzaHandler): void {
+    this.nonzas.set(ns, handler);
+  }
+
+  nonzaHandler(ns: string): NonzaHandler | undefined {
+    return this.nonzas.get(ns);
+  }
+
+  /** A stream feature offered once authenticated, beside bind (XEP-0352's `<csi/>`). */
+  addStreamFeature(feature: XmlElement): void {
+    this.boundFeatures.push(feature);
+  }
+
+  streamFeatures(): readonly XmlElement[] {
+    return this.boundFeatures;
   }
 }

@@ -5,11 +5,12 @@ import { UsersService } from '#src/accounts/users.service.js';
 import { BlockingService } from '#src/blocking/blocking.service.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
 import { TypingService } from '#src/presence/typing.service.js';
-import { TYPING_STATES, type TypingState } from '#src/presence/presence-view.js';
+import { CHAT_STATES, type ChatState } from '#src/presence/presence-view.js';
 import { localAddress } from '#src/xmpp/handlers/addressing.js';
 import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
 import { StanzaRouting } from '#src/xmpp/handlers/stanza-routing.js';
+import { MessageExtensions } from '#src/xmpp/handlers/message-extensions.js';
 import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StanzaError } from '#src/xmpp/stream/errors.js';
 import type { XmlElement } from '#src/xmpp/xml/element.js';
@@ -26,9 +27,8 @@ import { NS } from '#src/xmpp/xml/namespaces.js';
  * as to the bare JID (section 8.5.3.2.1); bare, it reaches the XMPP
  * resources that are available with a non-negative priority (8.5.2.1).
  * Headlines are live only; errors go back to the resource they answer.
- * Bodiless composing and paused chat states (XEP-0085) go through
- * TypingService; other bodiless messages (receipts, markers) are routed in
- * part two. The archive commit is pipelined: the stream reads on while it
+ * Bodiless chat states (XEP-0085) go through TypingService; corrections,
+ * retractions, markers, receipts and carbons hints are MessageExtensions'. The archive commit is pipelined: the stream reads on while it
  * runs, and a failure is still answered with an error.
  */
 @Injectable()
@@ -41,6 +41,7 @@ export class ImHandlers implements OnModuleInit {
     private readonly users: UsersService,
     private readonly blocking: BlockingService,
     private readonly routing: StanzaRouting,
+    private readonly extensions: MessageExtensions,
   ) {}
 
   onModuleInit(): void {
@@ -66,14 +67,19 @@ export class ImHandlers implements OnModuleInit {
       // Section 8.5.2.1.1: groupchat to a user is refused; rooms come in part two.
       throw new StanzaError('service-unavailable', 'no room at this address');
     }
+    this.extensions.refuseCarbons(stanza);
     if (type === 'headline') {
       await this.headline(session, stanza, recipient, resource);
 
       return;
     }
+    if (await this.extensions.operation(session, stanza, recipient)) {
+      return;
+    }
     const body = stanza.childText('body', NS.client);
     try {
       if (body === undefined) {
+        await this.extensions.mark(session, stanza);
         await this.chatState(session, stanza, recipient);
 
         return;
@@ -88,6 +94,7 @@ export class ImHandlers implements OnModuleInit {
         body,
         source: 'client',
         senderSession: session.id,
+        ...(this.extensions.noCopies(stanza) ? { noCopies: true } : {}),
         ...(thread === undefined || thread === '' ? {} : { thread: thread.slice(0, 256) }),
         ...(originId === undefined || originId === '' ? {} : { clientId: originId.slice(0, 128) }),
         ...(online ? { recipientResource: resource } : {}),
@@ -134,14 +141,14 @@ export class ImHandlers implements OnModuleInit {
     await this.routing.route(to, stanza, resource);
   }
 
-  /** Composing and paused reach the peer's live sessions on any transport, never stored. */
+  /** Chat states reach the peer's live sessions on any transport, never stored. */
   private async chatState(session: XmppSession, stanza: XmlElement, to: string): Promise<void> {
     const state = stanza
       .elements()
-      .find((child) => child.ns === NS.chatStates && TYPING_STATES.includes(child.name as never));
+      .find((child) => child.ns === NS.chatStates && CHAT_STATES.includes(child.name as never));
     if (state === undefined || to === session.jid) {
       return;
     }
-    await this.typing.notify(session.user, to, state.name as TypingState);
+    await this.typing.notify(session.user, to, state.name as ChatState);
   }
 }

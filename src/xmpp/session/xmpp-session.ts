@@ -5,6 +5,8 @@ import type { PresenceView, ResourcePresence } from '#src/presence/presence-view
 import type { Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
 import { inboxPush } from '#src/xmpp/handlers/inbox-stanzas.js';
+import { CSI_MAX_HELD, CsiBuffer } from '#src/xmpp/session/csi-buffer.js';
+import { carbonOf, renderExtension } from '#src/xmpp/session/ext-render.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
 import { el, XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -37,6 +39,10 @@ export class XmppSession implements LocalSession {
   rosterRequested = false;
   /** Listed the inbox (urn:relay:inbox:0): gets its changes pushed. */
   inboxRequested = false;
+  /** Asked for the blocklist: gets blocklist pushes (XEP-0191 section 3.3). */
+  blocklistRequested = false;
+  /** Present while the client says it is inactive (XEP-0352): what waits for it to be active. */
+  private csi?: CsiBuffer;
   /** Addresses sent directed presence, told when the session goes (RFC 6121 section 4.6.3). */
   readonly directedTo = new Set<string>();
   /** Room events for this session, set once it joins a room (XEP-0045, src/xmpp/muc). */
@@ -80,6 +86,13 @@ export class XmppSession implements LocalSession {
   }
 
   send(element: XmlElement): void {
+    if (this.csi?.hold(element) === true) {
+      if (this.csi.size > CSI_MAX_HELD) {
+        this.flushHeld();
+      }
+
+      return;
+    }
     this.stream.send(element);
   }
 
@@ -92,25 +105,52 @@ export class XmppSession implements LocalSession {
     return this.stream.pipeline(work);
   }
 
+  /** XEP-0352: inactive holds back unimportant traffic; active sends what was held, in order. */
+  setActive(active: boolean): void {
+    if (active) {
+      this.flushHeld();
+      this.csi = undefined;
+    } else {
+      this.csi ??= new CsiBuffer();
+    }
+  }
+
+  private flushHeld(): void {
+    for (const element of this.csi?.drain() ?? []) {
+      this.stream.send(element);
+    }
+  }
+
   deliver(delivery: Delivery): void {
     switch (delivery.event) {
-      case 'message':
-        if (delivery.resource === undefined) {
-          if (this.receivesBareMessages) {
-            this.send(renderMessage(delivery.data, this.jid, this.fullJid));
-          }
-        } else if (delivery.resource === this.resource) {
-          // RFC 6121 section 8.5.3.1: a full JID reaches its resource whatever its priority.
+      case 'message': {
+        // Bare: the available resources with a non-negative priority; full: that resource, whatever
+        // its priority (RFC 6121 sections 8.5.2.1 and 8.5.3.1).
+        const addressed =
+          delivery.resource === undefined
+            ? this.receivesBareMessages
+            : delivery.resource === this.resource;
+        if (addressed) {
           this.send(renderMessage(delivery.data, this.jid, this.fullJid));
-        } else if (this.carbons && this.available) {
-          // Another resource's message: a received carbon (XEP-0280 section 7).
-          this.send(this.carbon(delivery.data, 'received', `${this.jid}/${delivery.resource}`));
+        } else if (this.carbons && this.available && delivery.private !== true) {
+          // XEP-0280 section 6: a copy for an interested resource the message itself skipped.
+          const to =
+            delivery.resource === undefined ? delivery.data.to : `${this.jid}/${delivery.resource}`;
+          this.send(
+            carbonOf(
+              'received',
+              this.jid,
+              this.fullJid,
+              renderMessage(delivery.data, this.jid, to),
+            ),
+          );
         }
         break;
+      }
       case 'message:sent':
         // A copy of what another session of this user sent: a carbon (XEP-0280 section 6), if asked for.
         if (this.carbons && this.available) {
-          this.send(this.carbon(delivery.data, 'sent'));
+          this.send(this.carbon(delivery.data));
         }
         break;
       case 'contact':
@@ -167,7 +207,8 @@ export class XmppSession implements LocalSession {
         this.roomEvents?.(this, delivery);
         break;
       default:
-        // Edits, reactions, markers and rooms have XMPP renderings in part two.
+        // Corrections, retractions, markers and blocklist pushes; reactions, rooms and inbox changes have none here.
+        renderExtension(this, delivery);
         break;
     }
   }
@@ -215,27 +256,33 @@ export class XmppSession implements LocalSession {
 
   /** A roster push (RFC 6121 section 2.1.6), to a resource that asked for the roster. */
   private rosterPush(item: XmlElement): void {
-    if (!this.rosterRequested) {
-      return;
+    if (this.rosterRequested) {
+      this.pushIq(el('query', NS.roster, {}, item));
     }
+  }
+
+  /** A server-initiated IQ set to this resource. */
+  pushIq(payload: XmlElement): void {
     this.pushCounter += 1;
     this.send(
       el(
         'iq',
         NS.client,
         { type: 'set', id: `push-${this.pushCounter}`, to: this.fullJid },
-        el('query', NS.roster, {}, item),
+        payload,
       ),
     );
   }
 
-  private carbon(view: MessageView, kind: 'sent' | 'received', to = view.to): XmlElement {
-    return el(
-      'message',
-      NS.client,
-      { from: this.jid, to: this.fullJid, type: 'chat' },
-      el(kind, NS.carbons, {}, el('forwarded', NS.forward, {}, renderMessage(view, this.jid, to))),
-    );
+  /** The sent message as its sending client had it: its own id and origin-id (XEP-0359), when it gave one. */
+  private carbon(view: MessageView): XmlElement {
+    const message = renderMessage(view, this.jid);
+    if (view.client_id !== undefined) {
+      message.attrs.id = view.client_id;
+      message.append(el('origin-id', NS.stanzaId, { id: view.client_id }));
+    }
+
+    return carbonOf('sent', this.jid, this.fullJid, message);
   }
 }
 
@@ -282,6 +329,9 @@ export function renderMessage(
     el('body', NS.client, {}, view.body),
     view.thread === undefined ? undefined : el('thread', NS.client, {}, view.thread),
     el('stanza-id', NS.stanzaId, { id: view.id, by: owner }),
+    // Every message takes markers and receipts, which the inbox counts by (XEP-0333, XEP-0184).
+    view.direction === 'in' ? el('markable', NS.chatMarkers) : undefined,
+    view.direction === 'in' ? el('request', NS.receipts) : undefined,
     delay === true
       ? el('delay', NS.delay, {
           from: owner.slice(owner.indexOf('@') + 1),

@@ -235,6 +235,7 @@ export class XmppStream {
         el('bind', NS.bind),
         el('session', NS.session, {}, el('optional', NS.session)),
         this.gateway.capsElement(),
+        ...this.gateway.handlers.streamFeatures(),
       );
     }
     const secure = this.transport.isSecure();
@@ -440,6 +441,12 @@ export class XmppStream {
 
   private async stanza(element: XmlElement): Promise<void> {
     const session = this.session!;
+    const nonza = this.gateway.handlers.nonzaHandler(element.ns);
+    if (nonza !== undefined) {
+      await nonza(session, element);
+
+      return;
+    }
     if (element.ns !== NS.client || !['message', 'presence', 'iq'].includes(element.name)) {
       throw new StreamError('unsupported-stanza-type', `<${element.name}/> in ${element.ns}`);
     }

@@ -53,4 +53,23 @@ export const NS = {
   privateStorage: 'jabber:iq:private',
   /** This server's inbox (README, "Inbox over XMPP"). */
   inbox: 'urn:relay:inbox:0',
+  /** XEP-0191 */
+  blocking: 'urn:xmpp:blocking',
+  /** XEP-0333 */
+  chatMarkers: 'urn:xmpp:chat-markers:0',
+  /** XEP-0184 */
+  receipts: 'urn:xmpp:receipts',
+  /** XEP-0308 */
+  correction: 'urn:xmpp:message-correct:0',
+  /** XEP-0424 (version 0.4 and later) */
+  retraction: 'urn:xmpp:message-retract:1',
+  /** XEP-0424 before 0.4, inside a XEP-0422 apply-to */
+  retractionLegacy: 'urn:xmpp:message-retract:0',
+  fasten: 'urn:xmpp:fasten:0',
+  /** XEP-0428 */
+  fallback: 'urn:xmpp:fallback:0',
+  /** XEP-0334 */
+  hints: 'urn:xmpp:hints',
+  /** XEP-0352 */
+  csi: 'urn:xmpp:csi:0',
 } as const;
