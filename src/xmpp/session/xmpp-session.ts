@@ -5,6 +5,7 @@ import type { PresenceView, ResourcePresence } from '#src/presence/presence-view
 import type { Delivery } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
+import type { StreamManagement } from '#src/xmpp/stream/stream-management.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
 
@@ -38,9 +39,11 @@ export class XmppSession implements LocalSession {
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
   private seen?: Map<string, Map<string, string>>;
   private pushCounter = 0;
+  /** XEP-0198 state once the client enabled stream management; it moves with the session on resumption. */
+  sm?: StreamManagement;
 
   constructor(
-    private readonly stream: SessionStream,
+    private stream: SessionStream,
     readonly id: string,
     readonly user: UserRef,
     readonly resource: string,
@@ -71,6 +74,11 @@ export class XmppSession implements LocalSession {
 
   send(element: XmlElement): void {
     this.stream.send(element);
+  }
+
+  /** XEP-0198: the stream that carries the session now (a resumed one, or the queue while it waits). */
+  moveTo(stream: SessionStream): void {
+    this.stream = stream;
   }
 
   deliver(delivery: Delivery): void {

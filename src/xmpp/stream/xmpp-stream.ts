@@ -8,7 +8,8 @@ import type { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
 import type { SaslContext, SaslMechanismRun } from '#src/xmpp/sasl/sasl-authenticator.service.js';
 import { SaslFailure } from '#src/xmpp/sasl/scram.js';
 import { StanzaError, StreamError, type StreamCondition } from '#src/xmpp/stream/errors.js';
-import type { StreamTransport } from '#src/xmpp/stream/transport.js';
+import type { SmStream } from '#src/xmpp/stream/stream-management.js';
+import type { StreamTransport, TransportKind } from '#src/xmpp/stream/transport.js';
 import { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -35,7 +36,7 @@ const logger = new Logger('XmppStream');
  * registered handlers. Stanzas are processed one at a time in order; a
  * stream error ends this stream only.
  */
-export class XmppStream {
+export class XmppStream implements SmStream {
   readonly id = randomBytes(9).toString('base64url');
   private state: State = 'header';
   private headerSent = false;
@@ -67,6 +68,14 @@ export class XmppStream {
     return this.user !== undefined;
   }
 
+  get authenticatedUser(): UserRef | undefined {
+    return this.user;
+  }
+
+  get transportKind(): TransportKind {
+    return this.transport.kind;
+  }
+
   /** Counts input for idle detection and traffic shaping. */
   onInput(bytes: number): void {
     this.lastInput = Date.now();
@@ -92,13 +101,13 @@ export class XmppStream {
     });
   }
 
-  /** The connection is gone, whatever the reason. */
+  /** The connection is gone, whatever the reason: a resumable session waits (XEP-0198). */
   onTransportClosed(): void {
-    this.shutdown();
+    this.shutdown(true);
   }
 
   /** Ends the stream with a stream error (RFC 6120 section 4.9). */
-  fail(condition: StreamCondition, text?: string): void {
+  fail(condition: StreamCondition, text?: string, appCondition?: XmlElement): void {
     if (this.state === 'closed') {
       return;
     }
@@ -106,8 +115,9 @@ export class XmppStream {
       // The header goes out first even when it is what was wrong (RFC 6120 section 4.9.1.2).
       this.sendHeader();
     }
-    this.shutdown();
-    this.transport.end(new StreamError(condition, text).toElement());
+    // A peer that stopped answering pings is as gone as a dropped connection.
+    this.shutdown(condition === 'connection-timeout');
+    this.transport.end(new StreamError(condition, text, appCondition).toElement());
   }
 
   send(element: XmlElement): void {
@@ -115,9 +125,32 @@ export class XmppStream {
       return;
     }
     this.transport.send(element);
+    // XEP-0198: counted and kept until the client acknowledges it.
+    this.session?.sm?.outbound(element);
     if (this.transport.outboundBytes() > this.gateway.config.xmpp.maxOutboundBytes) {
       this.fail('policy-violation', 'the client does not read what it is sent');
     }
+  }
+
+  /** Writes an element outside the stanza count: a stream management nonza or a replayed stanza. */
+  write(element: XmlElement): void {
+    if (this.state !== 'closed') {
+      this.transport.send(element);
+    }
+  }
+
+  /** XEP-0198 resumption: this stream carries `session` from now on. */
+  adopt(session: XmppSession): void {
+    this.session = session;
+    this.state = 'bound';
+  }
+
+  /** XEP-0198 resumption elsewhere: this stream ends, its session lives on. */
+  release(): Promise<void> {
+    this.session = undefined;
+    this.fail('conflict', 'the session was resumed on another stream');
+
+    return this.queue;
   }
 
   private enqueue(task: () => Promise<void> | void): void {
@@ -144,7 +177,7 @@ export class XmppStream {
 
   private onTaskError(error: unknown): void {
     if (error instanceof StreamError) {
-      this.fail(error.condition, error.text);
+      this.fail(error.condition, error.text, error.appCondition);
 
       return;
     }
@@ -192,6 +225,7 @@ export class XmppStream {
       return features.append(
         el('bind', NS.bind),
         el('session', NS.session, {}, el('optional', NS.session)),
+        this.gateway.resumption.feature(this),
         this.gateway.capsElement(),
       );
     }
@@ -244,12 +278,21 @@ export class XmppStream {
 
       return;
     }
+    if (element.ns === NS.sm) {
+      // XEP-0198 nonzas: enable, resume (instead of binding), acks.
+      await this.gateway.resumption.nonza(this, element);
+
+      return;
+    }
     if (this.state !== 'bound') {
       await this.beforeBind(element);
 
       return;
     }
+    const session = this.session;
     await this.stanza(element);
+    // Handled, error replies included: counted for XEP-0198 acks.
+    session?.sm?.handled();
   }
 
   private async negotiate(element: XmlElement): Promise<void> {
@@ -439,12 +482,12 @@ export class XmppStream {
     }
   }
 
-  /** Leaves the router and the gateway's books; idempotent. */
-  private shutdown(): void {
+  /** Leaves the router and the gateway's books; idempotent. `lost`: the connection dropped. */
+  private shutdown(lost = false): void {
     if (this.state === 'closed') {
       return;
     }
     this.state = 'closed';
-    this.gateway.forget(this);
+    this.gateway.forget(this, lost);
   }
 }

@@ -33,6 +33,8 @@ export const NS = {
   roster: 'jabber:iq:roster',
   /** XEP-0085 */
   chatStates: 'http://jabber.org/protocol/chatstates',
+  /** XEP-0198 */
+  sm: 'urn:xmpp:sm:3',
   /** XEP-0191 section 3.6 */
   blockingErrors: 'urn:xmpp:blocking:errors',
 } as const;
