@@ -9,6 +9,7 @@
 //        [--idle-sessions 10000] [--login-concurrency 100] [--starttls] [--mechanism SCRAM-SHA-1]
 //        [--host H --port P --domain D --user-pattern 'bench{n}' --password PW --server-pid PID]
 //        [--keep-db] [--settle 20] [--cpu-prof] [--log-level warn] [--prosody-port 15222]
+//        [--sm] [--ack-every 5]
 //
 // Without --host it starts the server(s) itself on 127.0.0.1: ours (dist/src/main.js
 // against PostgreSQL and Redis, XMPP_REQUIRE_TLS=false, users registered through
@@ -29,6 +30,10 @@
 //   4. a short warm-up of traffic, then throughput: each sender keeps in-flight
 //      messages outstanding to its peer's bare JID; deliveries per second
 //   5. latency: a paced sender at a fixed total rate, send-to-receive p50/p99
+//   6. with --sm: the traffic sessions log in again with stream management
+//      (XEP-0198) enabled, each side asking for an ack every --ack-every stanzas
+//      and answering the server's requests; the throughput of phase 4 again,
+//      reported beside the figure without it (target: within 15 %)
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -87,6 +92,8 @@ const { values: argv } = parseArgs({
     'prosody-port': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
     settle: { type: 'string' },
+    sm: { type: 'boolean' },
+    'ack-every': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -94,7 +101,7 @@ if (argv.help) {
   console.log(
     readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 30)
+      .slice(1, 35)
       .join('\n')
       .replace(/^\/\/ ?/gm, ''),
   );
@@ -139,6 +146,8 @@ const opts = {
   prosodyPort: positive('prosody-port', 15222),
   cpuProf: argv['cpu-prof'] ?? false,
   settle: positive('settle', 20),
+  sm: argv.sm ?? false,
+  ackEvery: positive('ack-every', 5),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   database: env.BENCH_DATABASE ?? 'relay_bench_xmpp',
   redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
@@ -373,8 +382,9 @@ async function startProsodyTarget() {
 
 // ---------------------------------------------------------------- sessions
 
-function client(target, n, keyCache, resource = 'bench') {
+function client(target, n, keyCache, resource = 'bench', sm = false) {
   return new XmppLoadClient({
+    ...(sm ? { ackEvery: opts.ackEvery } : {}),
     host: opts.host,
     port: target.port,
     domain: opts.domain,
@@ -389,12 +399,12 @@ function client(target, n, keyCache, resource = 'bench') {
 }
 
 /** Logs in the accounts `numbers`; resolves with the clients and the rate. */
-async function loginMany(target, numbers, keyCache, roles) {
+async function loginMany(target, numbers, keyCache, roles, sm = false) {
   const cpu = cpuSnapshot();
   const started = performance.now();
   const times = [];
   const clients = await mapLimit(numbers, opts.loginConcurrency, async (n) => {
-    const c = client(target, n, keyCache);
+    const c = client(target, n, keyCache, sm ? 'bench-sm' : 'bench', sm);
     const t0 = performance.now();
     await c.login();
     times.push(performance.now() - t0);
@@ -771,8 +781,47 @@ async function benchServer(target) {
   }
   figures.scramKeyCache = { derived: keyCache.misses, reused: keyCache.hits };
   await closeAll(traffic.clients);
+  if (opts.sm) {
+    await sleep(2000);
+    figures.sm = await benchStreamManagement(target, pairNumbers, keyCache, roles);
+  }
 
   return figures;
+}
+
+/** 6. the throughput test again, with XEP-0198 acks both ways. */
+async function benchStreamManagement(target, pairNumbers, keyCache, roles) {
+  const traffic = await loginMany(target, pairNumbers, keyCache, roles, true);
+  log(`${traffic.clients.length} traffic sessions with stream management logged in`);
+  const wired = wirePairs(traffic.clients);
+  if (opts.warmup > 0) {
+    await runThroughput(wired, opts.warmup, roles);
+  }
+  const receivedBefore = wired.state.received;
+  log(
+    `throughput with stream management (ack every ${opts.ackEvery}): ${opts.pairs} pairs, ${opts.duration} s`,
+  );
+  const throughput = await runThroughput(wired, opts.duration, roles);
+  log(`throughput with stream management: ${throughput.messagesPerSecond} msg/s`);
+  await sleep(1500);
+  const acks = { clientAsked: 0, serverAnswered: 0, serverAsked: 0, unackedAtEnd: 0 };
+  for (const c of traffic.clients) {
+    acks.clientAsked += c.sm.requested;
+    acks.serverAnswered += c.sm.answered;
+    acks.serverAsked += c.sm.acksSent;
+    // What the server still holds unacknowledged from this client's side of the count.
+    acks.unackedAtEnd += (c.sm.sent - c.sm.acked + 2 ** 32) % 2 ** 32;
+  }
+  const integrity = {
+    deliveredAfterWarmup: wired.state.received - receivedBefore,
+    duplicates: wired.state.duplicates,
+    misrouted: wired.state.misrouted,
+    errorStanzas: wired.state.errors,
+    unexpectedCloses: wired.state.unexpectedCloses,
+  };
+  await closeAll(traffic.clients);
+
+  return { ackEvery: opts.ackEvery, throughput, acks, integrity };
 }
 
 // ---------------------------------------------------------------- report
@@ -826,6 +875,29 @@ function report(all) {
       ],
       ['  cores busy', cores(f.latency.cpuCoresBusy), ''],
     ];
+    if (f.sm !== undefined) {
+      const ratio = f.sm.throughput.messagesPerSecond / f.throughput.messagesPerSecond;
+      const s = f.sm.integrity;
+      rows.push(
+        [
+          `Messages per second with stream management (ack every ${f.sm.ackEvery})`,
+          `${f.sm.throughput.messagesPerSecond} msg/s`,
+          `${r1(ratio * 100)} % of ${f.throughput.messagesPerSecond} without; ` +
+            target(`>= 85 %  ${pass(ratio >= 0.85)}`),
+        ],
+        ['  CPU per message (us)', cores(f.sm.throughput.cpuMicrosecondsPerMessage), ''],
+        [
+          '  acks',
+          `client asked ${f.sm.acks.clientAsked}, server answered ${f.sm.acks.serverAnswered}`,
+          `server asked ${f.sm.acks.serverAsked}; unacked by the server at the end ${f.sm.acks.unackedAtEnd}`,
+        ],
+        [
+          '  integrity',
+          `delivered ${s.deliveredAfterWarmup}`,
+          `dup ${s.duplicates}, misrouted ${s.misrouted}, errors ${s.errorStanzas}, closes ${s.unexpectedCloses}, lost ${f.sm.throughput.lostAtEnd}`,
+        ],
+      );
+    }
     if (f.memory !== undefined) {
       rows.push(
         [

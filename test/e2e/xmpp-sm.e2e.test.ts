@@ -217,6 +217,29 @@ describe.skipIf(!servicesUp())('XMPP stream management (XEP-0198)', () => {
     await fresh.waitClosed();
   });
 
+  it('ends a waiting session when a new one binds its resource', async () => {
+    const { connection, id } = await managed(server, alice, 'desk');
+    connection.destroy();
+    const replacement = await authenticated(server, alice);
+    replacement.send(
+      "<iq type='set' id='b3'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>desk</resource></bind></iq>",
+    );
+    await replacement.waitFor(/<\/iq>/);
+
+    const late = await authenticated(server, alice);
+    late.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    expect(await late.waitFor(/<\/failed>/)).toContain('<item-not-found');
+    const sessions = await http<{ jid: string }[]>(
+      server.url,
+      'GET',
+      `/api/admin/sessions/${server.domain}/alice`,
+      { auth: ADMIN_AUTH },
+    );
+    expect(sessions.body.map((session) => session.jid)).toEqual([`${alice.jid}/desk`]);
+    replacement.send('</stream:stream>');
+    late.destroy();
+  });
+
   describe('with a short wait and a small queue', () => {
     let short: TestServer;
     let carol: TestUser;
