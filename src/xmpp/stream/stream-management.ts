@@ -328,6 +328,11 @@ export class StreamResumption {
    */
   private async resume(stream: SmStream, element: XmlElement): Promise<void> {
     const user = stream.authenticatedUser;
+    if (stream.transportKind === 'bosh') {
+      stream.write(failed('feature-not-implemented'));
+
+      return;
+    }
     if (stream.session !== undefined || user === undefined) {
       stream.write(failed('unexpected-request'));
 

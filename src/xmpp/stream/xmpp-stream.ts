@@ -461,7 +461,8 @@ export class XmppStream implements SmStream {
     } catch (error: unknown) {
       if (error instanceof StanzaError) {
         if (element.attr('type') !== 'error') {
-          this.send(error.reply(element, this.domain));
+          // Through the session: after a XEP-0198 takeover it is carried by the new stream.
+          session.send(error.reply(element, this.domain));
         }
 
         return;
