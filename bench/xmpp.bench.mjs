@@ -9,13 +9,14 @@
 //        [--idle-sessions 10000] [--login-concurrency 100] [--starttls] [--mechanism SCRAM-SHA-1]
 //        [--host H --port P --domain D --user-pattern 'bench{n}' --password PW --server-pid PID]
 //        [--keep-db] [--settle 20] [--cpu-prof] [--log-level warn] [--prosody-port 15222]
+//        [--sm] [--ack-every 5] [--sm-rounds 2]
 //
 // Without --host it starts the server(s) itself on 127.0.0.1: ours (dist/src/main.js
 // against PostgreSQL and Redis, XMPP_REQUIRE_TLS=false, users registered through
 // POST /api/admin/users/{domain}) and/or Debian's prosody (bench/lib/prosody.mjs).
 // With --host it measures the server there; the accounts `user-pattern` with {n}
-// from 0 to 2*pairs+idle-sessions-1 must exist with --password, and --server-pid
-// (a local pid) gives the memory figure. Registration is setup, never measured.
+// from 0 to 2*pairs+idle-sessions-1 (with --sm, 4*pairs+idle-sessions-1) must exist
+// with --password, and --server-pid (a local pid) gives the memory figure. Registration is setup, never measured.
 // --keep-db keeps the benchmark database and prosody's data between runs, so the
 // accounts are created once. Environment: BENCH_POSTGRES_URL, BENCH_DATABASE
 // (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11).
@@ -29,6 +30,11 @@
 //   4. a short warm-up of traffic, then throughput: each sender keeps in-flight
 //      messages outstanding to its peer's bare JID; deliveries per second
 //   5. latency: a paced sender at a fixed total rate, send-to-receive p50/p99
+//   6. with --sm: 2*pairs more sessions (the accounts after the idle ones) log in
+//      with stream management (XEP-0198), each asking for an ack every --ack-every
+//      stanzas and answering the server's requests; then throughput rounds of
+//      --duration s alternate between the two sets, A B B A (--sm-rounds pairs),
+//      and the figures with and without are compared (target: within 15 %)
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -87,6 +93,9 @@ const { values: argv } = parseArgs({
     'prosody-port': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
     settle: { type: 'string' },
+    sm: { type: 'boolean' },
+    'ack-every': { type: 'string' },
+    'sm-rounds': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -94,7 +103,7 @@ if (argv.help) {
   console.log(
     readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 30)
+      .slice(1, 37)
       .join('\n')
       .replace(/^\/\/ ?/gm, ''),
   );
@@ -139,6 +148,9 @@ const opts = {
   prosodyPort: positive('prosody-port', 15222),
   cpuProf: argv['cpu-prof'] ?? false,
   settle: positive('settle', 20),
+  sm: argv.sm ?? false,
+  ackEvery: positive('ack-every', 5),
+  smRounds: positive('sm-rounds', 2),
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   database: env.BENCH_DATABASE ?? 'relay_bench_xmpp',
   redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
@@ -159,7 +171,8 @@ if (opts.server === 'external' && opts.port === undefined) {
   throw new Error('--host needs --port');
 }
 const ADMIN_PASSWORD = 'bench-admin-password';
-const USERS = 2 * opts.pairs + opts.idleSessions;
+// With --sm, a second set of traffic accounts follows the idle ones.
+const USERS = 2 * opts.pairs * (opts.sm ? 2 : 1) + opts.idleSessions;
 const userName = (n) => opts.userPattern.replace('{n}', String(n));
 
 const RUN_DIR = join(HERE, '.runs', `xmpp-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -373,8 +386,9 @@ async function startProsodyTarget() {
 
 // ---------------------------------------------------------------- sessions
 
-function client(target, n, keyCache, resource = 'bench') {
+function client(target, n, keyCache, resource = 'bench', sm = false) {
   return new XmppLoadClient({
+    ...(sm ? { ackEvery: opts.ackEvery } : {}),
     host: opts.host,
     port: target.port,
     domain: opts.domain,
@@ -389,12 +403,12 @@ function client(target, n, keyCache, resource = 'bench') {
 }
 
 /** Logs in the accounts `numbers`; resolves with the clients and the rate. */
-async function loginMany(target, numbers, keyCache, roles) {
+async function loginMany(target, numbers, keyCache, roles, sm = false) {
   const cpu = cpuSnapshot();
   const started = performance.now();
   const times = [];
   const clients = await mapLimit(numbers, opts.loginConcurrency, async (n) => {
-    const c = client(target, n, keyCache);
+    const c = client(target, n, keyCache, sm ? 'bench-sm' : 'bench', sm);
     const t0 = performance.now();
     await c.login();
     times.push(performance.now() - t0);
@@ -770,9 +784,78 @@ async function benchServer(target) {
     figures.integrity.archivedRecipientSide = archived.received - archivedBefore.received;
   }
   figures.scramKeyCache = { derived: keyCache.misses, reused: keyCache.hits };
+  if (opts.sm) {
+    figures.sm = await benchStreamManagement(target, wired, keyCache, roles);
+  }
   await closeAll(traffic.clients);
 
   return figures;
+}
+
+/**
+ * 6. throughput with and without XEP-0198, on two sets of sessions logged in
+ * side by side (the second with acks both ways), in alternating rounds
+ * (A B B A ...) so that load drifting over the run weighs on both alike.
+ */
+async function benchStreamManagement(target, plainWired, keyCache, roles) {
+  const first = 2 * opts.pairs + opts.idleSessions;
+  const numbers = Array.from({ length: 2 * opts.pairs }, (_, n) => first + n);
+  const traffic = await loginMany(target, numbers, keyCache, roles, true);
+  log(`${traffic.clients.length} traffic sessions with stream management logged in`);
+  const wired = wirePairs(traffic.clients);
+  if (opts.warmup > 0) {
+    await runThroughput(wired, opts.warmup, roles);
+  }
+  const receivedBefore = wired.state.received;
+  const rounds = [];
+  for (let i = 0; i < 2 * opts.smRounds; i++) {
+    const sm = i % 4 === 1 || i % 4 === 2;
+    log(
+      `round ${i + 1}: throughput ${sm ? `with stream management (ack every ${opts.ackEvery})` : 'without'}, ${opts.duration} s`,
+    );
+    const result = await runThroughput(sm ? wired : plainWired, opts.duration, roles);
+    log(`round ${i + 1}: ${result.messagesPerSecond} msg/s`);
+    rounds.push({ sm, ...result, window: undefined });
+  }
+  const summary = (sm) => {
+    const mine = rounds.filter((round) => round.sm === sm);
+    const delivered = mine.reduce((sum, round) => sum + round.delivered, 0);
+    const seconds = mine.reduce((sum, round) => sum + round.seconds, 0);
+    const serverSeconds = mine.reduce(
+      (sum, round) => sum + (round.cpuCoresBusy?.server ?? NaN) * round.cpuCoresBusy.wallSeconds,
+      0,
+    );
+
+    return {
+      messagesPerSecond: r1(delivered / seconds),
+      serverCpuMicrosecondsPerMessage: Math.round((serverSeconds * 1e6) / delivered),
+      lostAtEnd: mine.reduce((sum, round) => sum + round.lostAtEnd, 0),
+    };
+  };
+  await sleep(1500);
+  const acks = { clientAsked: 0, serverAnswered: 0, serverAsked: 0 };
+  for (const c of traffic.clients) {
+    acks.clientAsked += c.sm.requested;
+    acks.serverAnswered += c.sm.answered;
+    acks.serverAsked += c.sm.acksSent;
+  }
+  const integrity = {
+    deliveredAfterWarmup: wired.state.received - receivedBefore,
+    duplicates: wired.state.duplicates,
+    misrouted: wired.state.misrouted,
+    errorStanzas: wired.state.errors,
+    unexpectedCloses: wired.state.unexpectedCloses,
+  };
+  await closeAll(traffic.clients);
+
+  return {
+    ackEvery: opts.ackEvery,
+    rounds,
+    without: summary(false),
+    with: summary(true),
+    acks,
+    integrity,
+  };
 }
 
 // ---------------------------------------------------------------- report
@@ -826,6 +909,37 @@ function report(all) {
       ],
       ['  cores busy', cores(f.latency.cpuCoresBusy), ''],
     ];
+    if (f.sm !== undefined) {
+      const ratio = f.sm.with.messagesPerSecond / f.sm.without.messagesPerSecond;
+      const i = f.sm.integrity;
+      rows.push(
+        [
+          `Stream management (ack every ${f.sm.ackEvery}), ${f.sm.rounds.length} alternating rounds`,
+          `${f.sm.with.messagesPerSecond} msg/s with, ${f.sm.without.messagesPerSecond} without`,
+          `${r1(ratio * 100)} % ` + target(`>= 85 %  ${pass(ratio >= 0.85)}`),
+        ],
+        [
+          '  rounds (msg/s)',
+          f.sm.rounds.map((r) => `${r.sm ? 'SM' : 'plain'} ${r.messagesPerSecond}`).join(', '),
+          '',
+        ],
+        [
+          '  server CPU per message (us)',
+          `${f.sm.with.serverCpuMicrosecondsPerMessage} with, ${f.sm.without.serverCpuMicrosecondsPerMessage} without`,
+          '',
+        ],
+        [
+          '  acks',
+          `client asked ${f.sm.acks.clientAsked}, server answered ${f.sm.acks.serverAnswered}`,
+          `server asked ${f.sm.acks.serverAsked}`,
+        ],
+        [
+          '  integrity with SM',
+          `delivered ${i.deliveredAfterWarmup}`,
+          `dup ${i.duplicates}, misrouted ${i.misrouted}, errors ${i.errorStanzas}, closes ${i.unexpectedCloses}, lost ${f.sm.with.lostAtEnd}`,
+        ],
+      );
+    }
     if (f.memory !== undefined) {
       rows.push(
         [

@@ -20,6 +20,18 @@ export interface XmppLoadClientOptions {
   resource?: string;
   keyCache: ScramKeyCache;
   timeoutMs?: number;
+  /** Enables XEP-0198 stream management and asks for an ack after every that many stanzas. */
+  ackEvery?: number;
+}
+
+/** XEP-0198 counters of a load client with stream management. */
+export interface LoadClientSmState {
+  inbound: number;
+  sent: number;
+  acked: number;
+  requested: number;
+  answered: number;
+  acksSent: number;
 }
 
 export declare class XmppLoadClient {
@@ -29,6 +41,7 @@ export declare class XmppLoadClient {
   closed: boolean;
   onStanza: ((xml: string) => void) | undefined;
   onClosed: ((error: Error) => void) | undefined;
+  sm: LoadClientSmState | undefined;
   login(): Promise<string>;
   sendRaw(xml: string): void;
   sendMessage(to: string, body: string): void;

@@ -1,6 +1,7 @@
 // A minimal XMPP client for load tests, over raw TCP (node:net, node:tls):
 // stream open, STARTTLS, SASL SCRAM-SHA-1 or PLAIN, resource binding and
-// initial presence (RFC 6120, RFC 6121), then raw stanza writes and a
+// initial presence (RFC 6120, RFC 6121), optionally stream management
+// (XEP-0198: acks both ways, no resumption), then raw stanza writes and a
 // callback per incoming top-level element. It splits the stream into
 // top-level elements with a small scanner instead of a full XML parser:
 // it trusts the server it is pointed at and only has to be fast.
@@ -16,6 +17,9 @@ const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
+const NS_SM = 'urn:xmpp:sm:3';
+const STANZAS = new Set(['message', 'presence', 'iq']);
+const U32 = 2 ** 32;
 
 /**
  * SCRAM keys by user, salt and iteration count. A client may keep them
@@ -227,7 +231,8 @@ export class XmppLoadClient {
   /**
    * @param {object} options host, port, domain, username, password,
    *   starttls (boolean), mechanism ('SCRAM-SHA-1' | 'PLAIN'), resource,
-   *   keyCache (ScramKeyCache), timeoutMs
+   *   keyCache (ScramKeyCache), timeoutMs, ackEvery (enables XEP-0198 stream
+   *   management and asks for an ack after every that many stanzas sent)
    */
   constructor(options) {
     this.options = options;
@@ -240,6 +245,8 @@ export class XmppLoadClient {
     this.onStanza = undefined;
     this.closed = false;
     this.fullJid = undefined;
+    /** XEP-0198 counters once enabled: stanzas handled and sent, the server's last ack, acks asked and answered. */
+    this.sm = undefined;
   }
 
   /** Connects and logs in; resolves with the bound full JID once initial presence is out. */
@@ -277,10 +284,21 @@ export class XmppLoadClient {
         this.#write(`<iq type='set' id='sess1'><session xmlns='${NS_SESSION}'/></iq>`);
         await this.#expect('iq');
       }
+      if (options.ackEvery !== undefined) {
+        if (!features.includes(NS_SM)) {
+          throw new Error(`${this.jid}: the server offers no stream management`);
+        }
+        this.#write(`<enable xmlns='${NS_SM}'/>`);
+        await this.#expect('enabled');
+        // Counting starts once enabled (XEP-0198 section 4).
+        this.sm = { inbound: 0, sent: 0, acked: 0, requested: 0, answered: 0, acksSent: 0 };
+      }
       this.#write('<presence/>');
+      this.#sentStanza();
       // A server handles a stream's stanzas in order: the answer to this ping means the
       // initial presence (and whatever it replays, such as offline messages) is done.
       this.#write(`<iq type='get' id='settle1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      this.#sentStanza();
       for (;;) {
         const element = await this.#next();
         if (elementName(element) === 'iq' && attrOf(element, 'id') === 'settle1') {
@@ -297,12 +315,56 @@ export class XmppLoadClient {
     }
   }
 
+  /** Writes `xml`: one stanza, counted for stream management. */
   sendRaw(xml) {
     this.#write(xml);
+    this.#sentStanza();
   }
 
   sendMessage(to, body) {
     this.#write(`<message to='${to}' type='chat'><body>${body}</body></message>`);
+    this.#sentStanza();
+  }
+
+  /** XEP-0198: every `ackEvery` stanzas sent, ask the server how many it handled. */
+  #sentStanza() {
+    const sm = this.sm;
+    if (sm === undefined) {
+      return;
+    }
+    sm.sent = (sm.sent + 1) % U32;
+    if (sm.sent % this.options.ackEvery === 0) {
+      sm.requested++;
+      this.#write(`<r xmlns='${NS_SM}'/>`);
+    }
+  }
+
+  /** XEP-0198 nonzas in, and the count of stanzas handled; true when `xml` was a nonza. */
+  #streamManagement(xml) {
+    const sm = this.sm;
+    if (sm === undefined) {
+      return false;
+    }
+    const name = elementName(xml);
+    if (STANZAS.has(name)) {
+      sm.inbound = (sm.inbound + 1) % U32;
+
+      return false;
+    }
+    if (name === 'r' && xml.includes(NS_SM)) {
+      sm.acksSent++;
+      this.#write(`<a xmlns='${NS_SM}' h='${sm.inbound}'/>`);
+
+      return true;
+    }
+    if (name === 'a' && xml.includes(NS_SM)) {
+      sm.answered++;
+      sm.acked = Number(attrOf(xml, 'h'));
+
+      return true;
+    }
+
+    return false;
   }
 
   close() {
@@ -454,6 +516,9 @@ export class XmppLoadClient {
   }
 
   #element(xml) {
+    if (this.#streamManagement(xml)) {
+      return;
+    }
     if (this.onStanza !== undefined) {
       this.onStanza(xml);
 

@@ -75,6 +75,10 @@ export class AppConfig {
     readonly rateBurstBytes: number;
     readonly maxOutboundBytes: number;
     readonly pingIntervalMs: number;
+    /** XEP-0198: how long a dropped session waits to be resumed (0: no resumption). */
+    readonly smResumeTimeoutSeconds: number;
+    /** XEP-0198: unacknowledged stanzas a session may hold before it is ended. */
+    readonly smMaxUnacked: number;
   };
 
   constructor(parsed: ParsedConfig) {
@@ -142,6 +146,8 @@ export class AppConfig {
       rateBurstBytes: parsed.XMPP_RATE_BURST_BYTES,
       maxOutboundBytes: parsed.XMPP_MAX_OUTBOUND_BYTES,
       pingIntervalMs: parsed.XMPP_PING_INTERVAL_SECONDS * 1000,
+      smResumeTimeoutSeconds: parsed.XMPP_SM_RESUME_TIMEOUT_SECONDS,
+      smMaxUnacked: parsed.XMPP_SM_MAX_UNACKED,
     };
     this.webhooks = {
       workers: parsed.WEBHOOK_WORKERS,

@@ -130,6 +130,8 @@ export const configSchema = z
     XMPP_RATE_BURST_BYTES: integer(1024, 1024 * 1024 * 1024).default(1024 * 1024),
     XMPP_MAX_OUTBOUND_BYTES: integer(16 * 1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
     XMPP_PING_INTERVAL_SECONDS: integer(5, 86400).default(300),
+    XMPP_SM_RESUME_TIMEOUT_SECONDS: integer(0, 86400).default(300),
+    XMPP_SM_MAX_UNACKED: integer(10, 100_000).default(1000),
   })
   .strict()
   .superRefine((config, context) => {

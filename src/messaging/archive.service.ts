@@ -33,6 +33,8 @@ export interface ArchiveFilter {
   readonly thread?: string;
   /** Only messages after this id, whichever way the page is read (an exclusive lower bound). */
   readonly afterId?: string;
+  /** Only the messages the owner received (`in`) or sent (`out`). */
+  readonly direction?: 'in' | 'out';
 }
 
 /** Reads a user's archive: everything, or one conversation, a page at a time. */
@@ -57,6 +59,9 @@ export class ArchiveService {
     }
     if (filter.thread !== undefined) {
       add('thread = ?', filter.thread);
+    }
+    if (filter.direction !== undefined) {
+      conditions.push(filter.direction === 'in' ? 'NOT outgoing' : 'outgoing');
     }
     if (filter.afterId !== undefined) {
       add('id > ?::uuid', filter.afterId);

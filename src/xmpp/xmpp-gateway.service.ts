@@ -9,6 +9,7 @@ import { IqDispatcher } from '#src/xmpp/handlers/iq-dispatcher.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
 import { SaslAuthenticator } from '#src/xmpp/sasl/sasl-authenticator.service.js';
 import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
+import { StreamResumption } from '#src/xmpp/stream/stream-management.js';
 import { TrafficShaper } from '#src/xmpp/stream/traffic-shaper.js';
 import type { StreamTransport } from '#src/xmpp/stream/transport.js';
 import { XmppStream } from '#src/xmpp/stream/xmpp-stream.js';
@@ -30,6 +31,7 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   private readonly streams = new Set<XmppStream>();
   private readonly byUser = new Map<string, Set<XmppSession>>();
   readonly shaper: TrafficShaper;
+  readonly resumption: StreamResumption;
   private sweeper?: NodeJS.Timeout;
   private pingCounter = 0;
   private caps?: XmlElement;
@@ -44,6 +46,13 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
     readonly iq: IqDispatcher,
   ) {
     this.shaper = new TrafficShaper(config.xmpp.rateBytesPerSecond, config.xmpp.rateBurstBytes);
+    this.resumption = new StreamResumption(
+      {
+        resumeTimeoutSeconds: config.xmpp.smResumeTimeoutSeconds,
+        maxUnacked: config.xmpp.smMaxUnacked,
+      },
+      (session) => this.endSession(session),
+    );
   }
 
   onModuleInit(): void {
@@ -93,18 +102,30 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
     this.endListeners.push(listener);
   }
 
-  /** A stream ended: its session leaves the router, whose presence service tells who sees it go. */
-  forget(stream: XmppStream): void {
+  /**
+   * A stream ended: its session leaves the router, whose presence service
+   * tells who sees it go; unless the connection was `lost` and the session
+   * waits for resumption (XEP-0198), bound and routed to meanwhile.
+   */
+  forget(stream: XmppStream, lost = false): void {
     this.streams.delete(stream);
     const session = stream.session;
-    if (session === undefined) {
+    if (session === undefined || (lost && this.resumption.hibernate(session))) {
       return;
     }
+    this.endSession(session);
+  }
+
+  /** A bound session ends for good; idempotent. */
+  endSession(session: XmppSession): void {
     const sessions = this.byUser.get(session.jid);
-    sessions?.delete(session);
-    if (sessions?.size === 0) {
+    if (sessions?.delete(session) !== true) {
+      return;
+    }
+    if (sessions.size === 0) {
       this.byUser.delete(session.jid);
     }
+    this.resumption.ended(session);
     this.endListeners.forEach((listener) => listener(session));
     this.router
       .detach(session)

@@ -88,4 +88,32 @@ describe.skipIf(!servicesUp())('XMPP benchmark load client', () => {
     expect(childText(stanza, 'body')).toBe('7:42:1234.5 & more');
     expect(attrOf(stanza, 'from')?.split('/')[0]).toBe(alice.jid);
   });
+
+  it('with --sm, enables stream management and counts acks the way the server does', async () => {
+    const sender = loadClient(alice, { resource: 'sm-sender', ackEvery: 5 });
+    const receiver = loadClient(bob, { resource: 'sm-receiver', ackEvery: 5 });
+    await Promise.all([sender.login(), receiver.login()]);
+    const bodies: string[] = [];
+    receiver.onStanza = (xml) => {
+      if (elementName(xml) === 'message') {
+        bodies.push(childText(xml, 'body') ?? '');
+      }
+    };
+    // Presence and the settle ping were the first two stanzas; eight more make ten, two requests.
+    for (let n = 0; n < 8; n++) {
+      sender.sendMessage(bob.jid, `sm ${n}`);
+    }
+    const deadline = Date.now() + 5000;
+    while ((sender.sm!.answered < 2 || bodies.length < 8) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    expect(sender.sm).toMatchObject({ sent: 10, requested: 2, answered: 2, acked: 10 });
+    expect(bodies).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((n) => `sm ${n}`));
+    // The server asks the receiver about what it sent, and hears its count.
+    while (receiver.sm!.acksSent === 0 && Date.now() < deadline + 3000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(receiver.sm!.acksSent).toBeGreaterThan(0);
+  });
 });

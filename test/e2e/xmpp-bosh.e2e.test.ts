@@ -62,6 +62,8 @@ class RawBosh {
     expect(text).toContain('<success');
     text = await this.next('', `to='${domain}' xmpp:restart='true'`);
     expect(text).toContain('urn:ietf:params:xml:ns:xmpp-bind');
+    // No XEP-0198 over BOSH: its requests are acknowledged by rid already.
+    expect(text).not.toContain('urn:xmpp:sm:3');
     text = await this.next(
       `<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`,
     );

@@ -13,7 +13,10 @@ const OFFLINE_PER_CONVERSATION = 100;
  * counts as unread in each conversation, oldest first, marked with
  * XEP-0203 delay. A message stays "offline" until a client marks it
  * displayed (XEP-0333 over REST or socket.io); stanza-ids let clients
- * drop the ones they already have.
+ * drop the ones they already have. The unread count is of received
+ * messages only, so only those are read: the user's own replies in between
+ * must not take their place. This is also where the messages a session never
+ * acknowledged (XEP-0198) end up once it is gone.
  */
 @Injectable()
 export class OfflineDelivery {
@@ -35,10 +38,10 @@ export class OfflineDelivery {
         const views = await this.archive.page(
           session.user,
           { limit: Math.min(entry.unread, OFFLINE_PER_CONVERSATION) },
-          { peer: entry.id },
+          { peer: entry.id, direction: 'in' },
         );
         for (const view of views) {
-          if (view.direction === 'in') {
+          if (view.retracted_at === undefined) {
             session.send(renderMessage(view, session.jid, session.fullJid, true));
           }
         }

@@ -8,6 +8,7 @@ import { inboxPush } from '#src/xmpp/handlers/inbox-stanzas.js';
 import { CSI_MAX_HELD, CsiBuffer } from '#src/xmpp/session/csi-buffer.js';
 import { carbonOf, renderExtension } from '#src/xmpp/session/ext-render.js';
 import type { StreamCondition } from '#src/xmpp/stream/errors.js';
+import type { StreamManagement } from '#src/xmpp/stream/stream-management.js';
 import { el, XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
 
@@ -50,9 +51,11 @@ export class XmppSession implements LocalSession {
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
   private seen?: Map<string, Map<string, string>>;
   private pushCounter = 0;
+  /** XEP-0198 state once the client enabled stream management; it moves with the session on resumption. */
+  sm?: StreamManagement;
 
   constructor(
-    private readonly stream: SessionStream,
+    private stream: SessionStream,
     readonly id: string,
     readonly user: UserRef,
     readonly resource: string,
@@ -119,6 +122,11 @@ export class XmppSession implements LocalSession {
     for (const element of this.csi?.drain() ?? []) {
       this.stream.send(element);
     }
+  }
+
+  /** XEP-0198: the stream that carries the session now (a resumed one, or the queue while it waits). */
+  moveTo(stream: SessionStream): void {
+    this.stream = stream;
   }
 
   deliver(delivery: Delivery): void {

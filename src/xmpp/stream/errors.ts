@@ -33,6 +33,8 @@ export class StreamError extends Error {
   constructor(
     readonly condition: StreamCondition,
     readonly text?: string,
+    /** An application-specific condition element (RFC 6120 section 4.9.4). */
+    readonly appCondition?: XmlElement,
   ) {
     super(text ?? condition);
   }
@@ -44,6 +46,7 @@ export class StreamError extends Error {
       {},
       el(this.condition, NS.streamErrors),
       this.text === undefined ? undefined : el('text', NS.streamErrors, {}, this.text),
+      this.appCondition,
     );
   }
 }

@@ -8,7 +8,8 @@ import type { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
 import type { SaslContext, SaslMechanismRun } from '#src/xmpp/sasl/sasl-authenticator.service.js';
 import { SaslFailure } from '#src/xmpp/sasl/scram.js';
 import { StanzaError, StreamError, type StreamCondition } from '#src/xmpp/stream/errors.js';
-import type { StreamTransport } from '#src/xmpp/stream/transport.js';
+import type { SmStream } from '#src/xmpp/stream/stream-management.js';
+import type { StreamTransport, TransportKind } from '#src/xmpp/stream/transport.js';
 import { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -38,7 +39,7 @@ const logger = new Logger('XmppStream');
  * handler may pipeline slow work (a message's archive commit) and let the
  * next stanza in before it settles; a stream error ends this stream only.
  */
-export class XmppStream {
+export class XmppStream implements SmStream {
   readonly id = randomBytes(9).toString('base64url');
   private state: State = 'header';
   private headerSent = false;
@@ -57,11 +58,6 @@ export class XmppStream {
   private stanzaWork?: Promise<void>;
   /** Settles when every stanza read so far is handled, in order; unset when nothing is pending. */
   private handling?: Promise<void>;
-  /**
-   * Stanzas from the client handled so far, counted in the order they
-   * arrived; a pipelined message counts once it is committed.
-   */
-  inboundHandled = 0;
   /** Epoch ms of the last input, for idle detection. */
   lastInput = Date.now();
   /** Id and time of a ping the server sent and has no answer to. */
@@ -79,6 +75,14 @@ export class XmppStream {
 
   get authenticated(): boolean {
     return this.user !== undefined;
+  }
+
+  get authenticatedUser(): UserRef | undefined {
+    return this.user;
+  }
+
+  get transportKind(): TransportKind {
+    return this.transport.kind;
   }
 
   /** Counts input for idle detection and traffic shaping. */
@@ -107,13 +111,13 @@ export class XmppStream {
     });
   }
 
-  /** The connection is gone, whatever the reason. */
+  /** The connection is gone, whatever the reason: a resumable session waits (XEP-0198). */
   onTransportClosed(): void {
-    this.shutdown();
+    this.shutdown(true);
   }
 
   /** Ends the stream with a stream error (RFC 6120 section 4.9). */
-  fail(condition: StreamCondition, text?: string): void {
+  fail(condition: StreamCondition, text?: string, appCondition?: XmlElement): void {
     if (this.state === 'closed') {
       return;
     }
@@ -121,8 +125,9 @@ export class XmppStream {
       // The header goes out first even when it is what was wrong (RFC 6120 section 4.9.1.2).
       this.sendHeader();
     }
-    this.shutdown();
-    this.transport.end(new StreamError(condition, text).toElement());
+    // A peer that stopped answering pings is as gone as a dropped connection.
+    this.shutdown(condition === 'connection-timeout');
+    this.transport.end(new StreamError(condition, text, appCondition).toElement());
   }
 
   send(element: XmlElement): void {
@@ -130,6 +135,8 @@ export class XmppStream {
       return;
     }
     this.transport.send(element);
+    // XEP-0198: counted and kept until the client acknowledges it.
+    this.session?.sm?.outbound(element);
     if (this.transport.outboundBytes() > this.gateway.config.xmpp.maxOutboundBytes) {
       this.fail('policy-violation', 'the client does not read what it is sent');
     }
@@ -146,20 +153,63 @@ export class XmppStream {
     return Promise.race(this.inFlight);
   }
 
-  /** Counts a stanza handled once it and every stanza before it are (XEP-0198 counts these). */
+  /**
+   * Counts a stanza handled (for XEP-0198) once it and every stanza before
+   * it are: a pipelined message when its commit settles.
+   */
   private noteHandled(work: Promise<void> | undefined): void {
-    if (work === undefined && this.handling === undefined) {
-      this.inboundHandled += 1;
+    const session = this.session;
+    const count = () => session?.sm?.handled();
+    if (work === undefined) {
+      this.whenHandled(count);
 
       return;
     }
-    const next: Promise<void> = Promise.all([this.handling, work]).then(() => {
-      this.inboundHandled += 1;
-      if (this.handling === next) {
-        this.handling = undefined;
-      }
-    });
+    this.chain(Promise.all([this.handling, work.catch(() => undefined)]).then(count));
+  }
+
+  /** Runs `task` once every stanza read so far is handled, in order with the count. */
+  private whenHandled(task: () => void): void {
+    if (this.handling === undefined) {
+      task();
+
+      return;
+    }
+    this.chain(this.handling.then(task));
+  }
+
+  private chain(step: Promise<unknown>): void {
+    const next: Promise<void> = step.then(
+      () => {
+        if (this.handling === next) {
+          this.handling = undefined;
+        }
+      },
+      (error: unknown) => this.onTaskError(error),
+    );
     this.handling = next;
+  }
+
+  /** Writes an element outside the stanza count: a stream management nonza or a replayed stanza. */
+  write(element: XmlElement): void {
+    if (this.state !== 'closed') {
+      this.transport.send(element);
+    }
+  }
+
+  /** XEP-0198 resumption: this stream carries `session` from now on. */
+  adopt(session: XmppSession): void {
+    this.session = session;
+    this.state = 'bound';
+  }
+
+  /** XEP-0198 resumption elsewhere: this stream ends, its session lives on. */
+  release(): Promise<void> {
+    this.session = undefined;
+    this.fail('conflict', 'the session was resumed on another stream');
+
+    // What the old stream was handling counts in the h the client is told, commits included.
+    return this.queue.then(() => this.handling);
   }
 
   private enqueue(task: () => Promise<void> | void): void {
@@ -186,7 +236,7 @@ export class XmppStream {
 
   private onTaskError(error: unknown): void {
     if (error instanceof StreamError) {
-      this.fail(error.condition, error.text);
+      this.fail(error.condition, error.text, error.appCondition);
 
       return;
     }
@@ -234,6 +284,7 @@ export class XmppStream {
       return features.append(
         el('bind', NS.bind),
         el('session', NS.session, {}, el('optional', NS.session)),
+        this.gateway.resumption.feature(this),
         this.gateway.capsElement(),
         ...this.gateway.handlers.streamFeatures(),
       );
@@ -287,11 +338,28 @@ export class XmppStream {
 
       return;
     }
+    if (element.ns === NS.sm) {
+      if (element.name === 'r') {
+        // The answer counts every stanza before it, messages still committing included.
+        this.whenHandled(() => {
+          this.gateway.resumption.nonza(this, element).catch((error: unknown) => {
+            this.onTaskError(error);
+          });
+        });
+
+        return;
+      }
+      // XEP-0198 nonzas: enable, resume (instead of binding), acks.
+      await this.gateway.resumption.nonza(this, element);
+
+      return;
+    }
     if (this.state !== 'bound') {
       await this.beforeBind(element);
 
       return;
     }
+    // Counted for XEP-0198 acks once handled, error replies included (see noteHandled).
     await this.stanza(element);
   }
 
@@ -474,7 +542,8 @@ export class XmppStream {
         throw error;
       }
       if (element.attr('type') !== 'error') {
-        this.send(error.reply(element, this.domain));
+        // Through the session: after a XEP-0198 takeover it is carried by the new stream.
+        session.send(error.reply(element, this.domain));
       }
     }
     this.noteHandled(this.stanzaWork);
@@ -493,12 +562,12 @@ export class XmppStream {
     }
   }
 
-  /** Leaves the router and the gateway's books; idempotent. */
-  private shutdown(): void {
+  /** Leaves the router and the gateway's books; idempotent. `lost`: the connection dropped. */
+  private shutdown(lost = false): void {
     if (this.state === 'closed') {
       return;
     }
     this.state = 'closed';
-    this.gateway.forget(this);
+    this.gateway.forget(this, lost);
   }
 }

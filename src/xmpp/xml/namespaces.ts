@@ -39,6 +39,8 @@ export const NS = {
   mucAdmin: 'http://jabber.org/protocol/muc#admin',
   mucOwner: 'http://jabber.org/protocol/muc#owner',
   mucRoomInfo: 'http://jabber.org/protocol/muc#roominfo',
+  /** XEP-0198 */
+  sm: 'urn:xmpp:sm:3',
   /** XEP-0191 section 3.6 */
   blockingErrors: 'urn:xmpp:blocking:errors',
   /** XEP-0054 */
