@@ -252,8 +252,12 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     }
     for (const session of sessions.values()) {
       if (session.id !== exceptSession) {
+        if (session.deliverAll !== undefined && deliveries.length > 1) {
+          session.deliverAll(deliveries);
+        } else {
+          deliveries.forEach((delivery) => session.deliver(delivery));
+        }
         for (const delivery of deliveries) {
-          session.deliver(delivery);
           this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
         }
       }
