@@ -76,7 +76,9 @@ function absentOr(
  * checked by hand for what is clearly valid; anything else gets
  * class-validator's verdict and wording.
  */
-registerFastAccept(SendMessageDto, (value) => {
+export function acceptSendMessage(
+  value: Readonly<Record<string, unknown>>,
+): SendMessageDto | undefined {
   if (
     !isPlainRecord(value, SEND_FIELDS) ||
     typeof value.to !== 'string' ||
@@ -93,7 +95,9 @@ registerFastAccept(SendMessageDto, (value) => {
   }
 
   return Object.assign(new SendMessageDto(), value);
-});
+}
+
+registerFastAccept(SendMessageDto, acceptSendMessage);
 
 export class AdminSendMessageDto extends SendMessageDto {
   @ApiPropertyOptional({
