@@ -75,13 +75,13 @@ export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
   /** The strategies' verdict when passport would only forward to one of them, else undefined. */
   private validateDirectly(request: Request): Promise<AuthenticatedUser> | undefined {
     const header = request.headers.authorization;
-    const query = request.query as Record<string, unknown> | undefined;
     const body = request.body as Record<string, unknown> | undefined;
-    // passport-http-bearer also reads `access_token` from the body and the query string.
+    // passport-http-bearer also reads `access_token` from the body and the query string
+    // (which Express parses anew on every read of `request.query`, so look for a query first).
     if (
       header === undefined ||
       (typeof body === 'object' && body !== null && Boolean(body.access_token)) ||
-      (typeof query === 'object' && query !== null && Boolean(query.access_token))
+      (request.url.includes('?') && hasQueryToken(request))
     ) {
       return undefined;
     }
@@ -106,6 +106,12 @@ export class BasicAuthGuard extends AuthGuard('basic') {
   override handleRequest<T>(error: unknown, user: T | false): T {
     return checkedUser(error, user, 'send Basic credentials (bare-jid:password)');
   }
+}
+
+function hasQueryToken(request: Request): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+
+  return typeof query === 'object' && query !== null && Boolean(query.access_token);
 }
 
 /** The answers every user-authenticated route may give, for the OpenAPI document. */
