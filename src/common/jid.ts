@@ -150,9 +150,13 @@ export function formatJid(jid: Jid): string {
   return jid.resource === undefined ? bare : `${bare}/${jid.resource}`;
 }
 
-/** Spellings already normalized: every message names its recipient, and most name the same few. */
+/**
+ * Spellings already normalized: every message names its recipient, and most
+ * name the same few. Only everyday lengths are kept, so the cache stays small.
+ */
 const normalizedUserJids = new Map<string, string>();
-const NORMALIZED_CACHE_MAX = 10_000;
+const NORMALIZED_CACHE_MAX = 4096;
+const NORMALIZED_CACHE_INPUT_MAX = 256;
 
 /** Normalizes a bare user JID given as text; throws JidError when it is not one. */
 export function normalizeUserJid(input: string): string {
@@ -161,10 +165,12 @@ export function normalizeUserJid(input: string): string {
     return known;
   }
   const normalized = bareJid(parseUserJid(input));
-  if (normalizedUserJids.size >= NORMALIZED_CACHE_MAX) {
-    normalizedUserJids.clear();
+  if (input.length <= NORMALIZED_CACHE_INPUT_MAX) {
+    if (normalizedUserJids.size >= NORMALIZED_CACHE_MAX) {
+      normalizedUserJids.clear();
+    }
+    normalizedUserJids.set(input, normalized);
   }
-  normalizedUserJids.set(input, normalized);
 
   return normalized;
 }

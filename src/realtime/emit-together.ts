@@ -37,12 +37,13 @@ export function emitTogether(socket: Socket, deliveries: readonly Delivery[]): v
   try {
     deliveries.forEach((delivery) => socket.emit(delivery.event, delivery.data));
   } finally {
+    // Whatever was queued goes out, together, even if an emit threw.
     transport.writable = true;
-  }
-  tcp.cork();
-  try {
-    engine.flush();
-  } finally {
-    tcp.uncork();
+    tcp.cork();
+    try {
+      engine.flush();
+    } finally {
+      tcp.uncork();
+    }
   }
 }
