@@ -38,6 +38,9 @@ import { AppConfig } from '#src/config/app-config.js';
     AdminAuthGuard,
     UserAuthGuard,
     BasicAuthGuard,
+    // The user guard calls them directly for the common requests.
+    BasicStrategy,
+    BearerStrategy,
   ],
 })
 export class AuthModule {}

@@ -150,7 +150,27 @@ export function formatJid(jid: Jid): string {
   return jid.resource === undefined ? bare : `${bare}/${jid.resource}`;
 }
 
+/**
+ * Spellings already normalized: every message names its recipient, and most
+ * name the same few. Only everyday lengths are kept, so the cache stays small.
+ */
+const normalizedUserJids = new Map<string, string>();
+const NORMALIZED_CACHE_MAX = 4096;
+const NORMALIZED_CACHE_INPUT_MAX = 256;
+
 /** Normalizes a bare user JID given as text; throws JidError when it is not one. */
 export function normalizeUserJid(input: string): string {
-  return bareJid(parseUserJid(input));
+  const known = normalizedUserJids.get(input);
+  if (known !== undefined) {
+    return known;
+  }
+  const normalized = bareJid(parseUserJid(input));
+  if (input.length <= NORMALIZED_CACHE_INPUT_MAX) {
+    if (normalizedUserJids.size >= NORMALIZED_CACHE_MAX) {
+      normalizedUserJids.clear();
+    }
+    normalizedUserJids.set(input, normalized);
+  }
+
+  return normalized;
 }

@@ -282,6 +282,10 @@ export class MessagesController {
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]([\x20-\x7e]{0,126}[\x21-\x7e])?$/;
 
 function idempotencyKeyOf(request: Request): string | undefined {
+  // `headersDistinct` copies every header of the request into arrays: only when there is a key.
+  if (request.headers['idempotency-key'] === undefined) {
+    return undefined;
+  }
   const values = request.headersDistinct['idempotency-key'];
   if (values === undefined) {
     return undefined;

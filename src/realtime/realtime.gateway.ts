@@ -29,6 +29,7 @@ import {
   SocketMarkerDto,
   SocketReactionDto,
 } from '#src/realtime/dto/message-operations.dto.js';
+import { emitTogether } from '#src/realtime/emit-together.js';
 import { SocketPayloadPipe } from '#src/realtime/socket-payload.pipe.js';
 import { SocketRoomMessageDto } from '#src/rooms/dto/rooms.dto.js';
 import { RoomMessagesService } from '#src/rooms/room-messages.service.js';
@@ -223,6 +224,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       connectedAt: Date.now(),
       address,
       deliver: (delivery) => socket.emit(delivery.event, delivery.data),
+      deliverAll: (deliveries) => emitTogether(socket, deliveries),
       close: (reason) => {
         socket.emit('session:closed', { reason });
         socket.disconnect(true);

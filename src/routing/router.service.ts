@@ -253,14 +253,20 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     for (const session of sessions.values()) {
-      if (session.id !== exceptSession) {
-        for (const delivery of deliveries) {
-          if (session.transport !== 'xmpp' && xmppOnly(delivery)) {
-            continue;
-          }
-          session.deliver(delivery);
-          this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
-        }
+      if (session.id === exceptSession) {
+        continue;
+      }
+      const taken =
+        session.transport !== 'xmpp' && deliveries.some(xmppOnly)
+          ? deliveries.filter((delivery) => !xmppOnly(delivery))
+          : deliveries;
+      if (session.deliverAll !== undefined && taken.length > 1) {
+        session.deliverAll(taken);
+      } else {
+        taken.forEach((delivery) => session.deliver(delivery));
+      }
+      for (const delivery of taken) {
+        this.metrics.deliveries.inc({ transport: session.transport, event: delivery.event });
       }
     }
   }

@@ -34,6 +34,8 @@ export interface SessionInfo {
 /** A session held by this node, able to receive deliveries. */
 export interface LocalSession extends SessionInfo {
   deliver(delivery: Delivery): void;
+  /** Several events in order, when the transport can send them together more cheaply. */
+  deliverAll?(deliveries: readonly Delivery[]): void;
   /** Ends the session from the server side (kick, shutdown). */
   close(reason: string): void;
 }

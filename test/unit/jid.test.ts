@@ -70,4 +70,14 @@ describe('JID parsing and normalization (RFC 7622)', () => {
       expect(normalizeUserJid(once)).toBe(once);
     }
   });
+
+  it('answers a repeated spelling as the first time, and refuses a bad one every time', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(normalizeUserJid('Romeo@Example.COM')).toBe('romeo@example.com');
+      expect(normalizeUserJid(`${'B'.repeat(300)}@example.com`)).toBe(
+        `${'b'.repeat(300)}@example.com`,
+      );
+      expect(() => normalizeUserJid('romeo@exa mple.com')).toThrow(JidError);
+    }
+  });
 });

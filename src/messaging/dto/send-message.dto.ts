@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 
 import { ArchivePageQuery } from '#src/common/paging.js';
-import { IsXmlText } from '#src/common/validation.js';
+import { isPlainRecord, IsXmlText, registerFastAccept } from '#src/common/validation.js';
+import { isXmlSafe } from '#src/common/xml-text.js';
 
 export class SendMessageDto {
   @ApiProperty({ description: 'Bare JID of the recipient', example: 'bob@localhost' })
@@ -52,6 +53,51 @@ export class SendMessageDto {
   @IsXmlText()
   thread?: string;
 }
+
+const SEND_FIELDS = new Set(['to', 'body', 'client_id', 'reply_to', 'thread']);
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/** A non-empty XML-safe string of at most `max` UTF-16 units (class-validator counts code points, never more). */
+function isShortText(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= max && isXmlSafe(value);
+}
+
+/** Absent, or present as the rule wants (a present null or undefined is left to class-validator). */
+function absentOr(
+  value: Readonly<Record<string, unknown>>,
+  key: string,
+  ok: (v: unknown) => boolean,
+): boolean {
+  return !(key in value) || ok(value[key]);
+}
+
+/**
+ * Every send passes here (REST and socket.io), so the rules above are also
+ * checked by hand for what is clearly valid; anything else gets
+ * class-validator's verdict and wording.
+ */
+export function acceptSendMessage(
+  value: Readonly<Record<string, unknown>>,
+): SendMessageDto | undefined {
+  if (
+    !isPlainRecord(value, SEND_FIELDS) ||
+    typeof value.to !== 'string' ||
+    value.to === '' ||
+    value.to.length > 3071 ||
+    typeof value.body !== 'string' ||
+    value.body === '' ||
+    !isXmlSafe(value.body) ||
+    !absentOr(value, 'client_id', (v) => isShortText(v, 128)) ||
+    !absentOr(value, 'reply_to', (v) => typeof v === 'string' && UUID_V7.test(v)) ||
+    !absentOr(value, 'thread', (v) => isShortText(v, 128))
+  ) {
+    return undefined;
+  }
+
+  return Object.assign(new SendMessageDto(), value);
+}
+
+registerFastAccept(SendMessageDto, acceptSendMessage);
 
 export class AdminSendMessageDto extends SendMessageDto {
   @ApiPropertyOptional({

@@ -207,6 +207,7 @@ export class XmppStream implements SmStream {
   release(): Promise<void> {
     this.session = undefined;
     this.fail('conflict', 'the session was resumed on another stream');
+
     // What the old stream was handling counts in the h the client is told, commits included.
     return this.queue.then(() => this.handling);
   }
