@@ -19,7 +19,8 @@
 // with --password, and --server-pid (a local pid) gives the memory figure. Registration is setup, never measured.
 // --keep-db keeps the benchmark database and prosody's data between runs, so the
 // accounts are created once. Environment: BENCH_POSTGRES_URL, BENCH_DATABASE
-// (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11).
+// (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11),
+// BENCH_SEMI_SPACE (the server's --max-semi-space-size in MiB; default 64, as `npm start`).
 //
 // Phases, in this order, against each server:
 //   1. the 2*pairs traffic sessions log in (a login ends with initial presence answered)
@@ -268,7 +269,7 @@ async function startRelay() {
   const profDir = join(RUN_DIR, 'prof');
   const nodeArgs = [
     // The same V8 flags as `npm start` and the Docker image.
-    '--max-semi-space-size=64',
+    `--max-semi-space-size=${env.BENCH_SEMI_SPACE ?? 64}`,
     ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
   ];
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
