@@ -1,5 +1,4 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 import { xml } from '@xmpp/client';
@@ -19,18 +18,14 @@ import {
   type TestUser,
 } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
+import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { connectXmpp, withTimeout, xmppPorts, type TestXmppClient } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-ext.py', import.meta.url).pathname;
 // Debian's python3-slixmpp is installed for the system interpreter, not for a user's pyenv.
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
-const inCi = process.env.CI === 'true';
 
-if (!hasSlixmpp && !inCi) {
-  process.emitWarning('python3-slixmpp is not installed: the slixmpp extensions test is skipped');
-}
+warnIfNoSlixmpp('slixmpp extensions');
 
 const CARBONS = 'urn:xmpp:carbons:2';
 const CORRECT = 'urn:xmpp:message-correct:0';
@@ -151,9 +146,7 @@ describe.skipIf(!servicesUp())('XMPP extensions interop with slixmpp (python3-sl
     ).body;
   }
 
-  it.runIf(!hasSlixmpp && inCi)('has python3-slixmpp installed in CI', () => {
-    throw new Error(`python3-slixmpp is missing (${PYTHON} cannot import slixmpp)`);
-  });
+  requireSlixmppInCi();
 
   it.runIf(hasSlixmpp)(
     'carbons, corrections, retractions, markers, blocking and CSI between slixmpp, xmpp.js, socket.io and REST',

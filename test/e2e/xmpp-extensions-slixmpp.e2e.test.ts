@@ -1,5 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import { xml } from '@xmpp/client';
@@ -8,22 +8,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfileView } from '#src/profiles/profile-view.js';
 import { http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
+import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { connectXmpp, withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-extensions.py', import.meta.url).pathname;
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
-const inCi = process.env.CI === 'true';
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string;
   }
 ).version;
 
-if (!hasSlixmpp && !inCi) {
-  process.emitWarning('python3-slixmpp is not installed: the slixmpp extensions test is skipped');
-}
+warnIfNoSlixmpp('slixmpp extensions');
 
 interface ScriptEvent {
   readonly event: string;
@@ -47,9 +43,7 @@ describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)',
     await server?.stop();
   });
 
-  it.runIf(!hasSlixmpp && inCi)('has python3-slixmpp installed in CI', () => {
-    throw new Error(`python3-slixmpp is missing (${PYTHON} cannot import slixmpp)`);
-  });
+  requireSlixmppInCi();
 
   it.runIf(hasSlixmpp)(
     'gets version, time, uptime, vCards, last activity, bookmarks in private storage and the inbox',

@@ -1,5 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 import { xml } from '@xmpp/client';
@@ -16,18 +15,14 @@ import {
 } from '#test/helpers/api.js';
 import { addMember, createRoom } from '#test/helpers/rooms.js';
 import { servicesUp } from '#test/helpers/services.js';
+import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { connectXmpp, withTimeout, xmppPorts, type TestXmppClient } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-muc-client.py', import.meta.url).pathname;
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
-const inCi = process.env.CI === 'true';
 const MUC = 'http://jabber.org/protocol/muc';
 
-if (!hasSlixmpp && !inCi) {
-  process.emitWarning('python3-slixmpp is not installed: the slixmpp MUC interop test is skipped');
-}
+warnIfNoSlixmpp('slixmpp MUC interop');
 
 interface ScriptEvent {
   readonly event: string;
@@ -114,9 +109,7 @@ describe.skipIf(!servicesUp())(
       await server?.stop();
     });
 
-    it.runIf(!hasSlixmpp && inCi)('has python3-slixmpp installed in CI', () => {
-      throw new Error(`python3-slixmpp is missing (${PYTHON} cannot import slixmpp)`);
-    });
+    requireSlixmppInCi();
 
     it.runIf(hasSlixmpp)(
       'a slixmpp occupant, an xmpp.js occupant and a socket.io member share the room, and slixmpp reads it over MAM',

@@ -1,5 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,18 +14,14 @@ import {
   type TestUser,
 } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
+import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-client.py', import.meta.url).pathname;
 // Debian's python3-slixmpp is installed for the system interpreter, not for a user's pyenv.
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
-const inCi = process.env.CI === 'true';
 
-if (!hasSlixmpp && !inCi) {
-  process.emitWarning('python3-slixmpp is not installed: the slixmpp interop test is skipped');
-}
+warnIfNoSlixmpp('slixmpp interop');
 
 interface ScriptEvent {
   readonly event: string;
@@ -48,11 +43,7 @@ describe.skipIf(!servicesUp())('XMPP interop with slixmpp (python3-slixmpp)', ()
     await server?.stop();
   });
 
-  it.runIf(!hasSlixmpp && inCi)('has python3-slixmpp installed in CI', () => {
-    throw new Error(
-      `python3-slixmpp is missing (${PYTHON} cannot import slixmpp); .ci/run installs it`,
-    );
-  });
+  requireSlixmppInCi();
 
   it.runIf(hasSlixmpp)(
     'logs in with SCRAM over STARTTLS, reads the roster, and exchanges messages with socket.io',

@@ -1,5 +1,4 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -8,17 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
+import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-sm-client.py', import.meta.url).pathname;
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const hasSlixmpp = spawnSync(PYTHON, ['-c', 'import slixmpp']).status === 0;
-const inCi = process.env.CI === 'true';
 
-if (!hasSlixmpp && !inCi) {
-  process.emitWarning('python3-slixmpp is not installed: the slixmpp resumption test is skipped');
-}
+warnIfNoSlixmpp('slixmpp resumption');
 
 /** What xmpp.js exposes of its XEP-0198 state. */
 interface StreamManagementState {
@@ -142,9 +137,7 @@ describe.skipIf(!servicesUp())('XMPP stream management interop', () => {
     await xmpp.stop();
   }, 40_000);
 
-  it.runIf(!hasSlixmpp && inCi)('has python3-slixmpp installed in CI', () => {
-    throw new Error(`python3-slixmpp is missing (${PYTHON} cannot import slixmpp)`);
-  });
+  requireSlixmppInCi();
 
   it.runIf(hasSlixmpp)(
     'slixmpp resumes after its TCP connection drops, with what was sent meanwhile once each',
