@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 
 import { AppError } from '#src/common/errors/problems.js';
@@ -155,9 +156,14 @@ async function insertBatch(
   // to oneself is stored once), then both owners' inbox entries: one row per
   // owner and conversation even when the batch holds several of its
   // messages, since one statement may not update a row twice.
-  const rows = await manager.query<
-    { id: string | null; owner_id: string | null; conversation: string | null; unread: number }[]
-  >(
+  const rows = await queryPrepared<{
+    id: string | null;
+    owner_id: string | null;
+    conversation: string | null;
+    unread: number;
+  }>(
+    manager,
+    'archive-insert-batch',
     `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
          AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only)
@@ -301,6 +307,32 @@ async function findFirstSend(
 
 /** PostgreSQL's foreign_key_violation: an owner was deleted between lookup and commit. */
 const FOREIGN_KEY_VIOLATION = '23503';
+
+/**
+ * Runs a statement prepared once per database connection: the batch insert
+ * runs on every commit, and its plan is the same every time, so it is not
+ * parsed and planned again. Errors are TypeORM's, as from `manager.query`.
+ */
+async function queryPrepared<T>(
+  manager: EntityManager,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<T[]> {
+  const runner = manager.queryRunner ?? manager.connection.createQueryRunner();
+  try {
+    const client = (await runner.connect()) as PoolClient;
+    try {
+      return (await client.query<T & QueryResultRow>({ name, text, values })).rows;
+    } catch (error: unknown) {
+      throw new QueryFailedError(text, values, error as Error);
+    }
+  } finally {
+    if (manager.queryRunner === undefined) {
+      await runner.release();
+    }
+  }
+}
 
 function translateWriteError(error: unknown): unknown {
   if (
