@@ -27,13 +27,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { agent, basic, call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
+import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -138,27 +138,8 @@ const r2 = (value) => Math.round(value * 100) / 100;
 
 // ---------------------------------------------------------------- stores
 
-async function resetStores() {
-  const admin = new pg.Client({ connectionString: opts.postgresUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${opts.database} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${opts.database}`);
-  await admin.end();
-  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  await redis.flushdb();
-  await redis.quit();
-}
-
-function databaseUrl() {
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${opts.database}`;
-
-  return url.toString();
-}
-
 async function archiveCounts() {
-  const client = new pg.Client({ connectionString: databaseUrl() });
+  const client = new pg.Client({ connectionString: databaseUrl(opts) });
   await client.connect();
   const { rows } = await client.query(
     `SELECT count(*) FILTER (WHERE outgoing)::int AS sent, count(*) FILTER (WHERE NOT outgoing)::int AS received FROM archived_messages`,
@@ -242,7 +223,7 @@ async function startServer() {
       // Free ports: runs side by side must not collide on 5222/5223.
       XMPP_C2S_PORT: '0',
       XMPP_C2S_TLS_PORT: '0',
-      DATABASE_URL: databaseUrl(),
+      DATABASE_URL: databaseUrl(opts),
       REDIS_URL: opts.redisUrl,
       DATA_DIR: join(RUN_DIR, 'data'),
       XMPP_DOMAINS: DOMAIN,
@@ -552,7 +533,7 @@ async function main() {
     );
   }
   delete figures.machine.busyBeforeStart.wallSeconds;
-  await resetStores();
+  await resetStores(opts);
   const server = await startServer();
   roles[server.child.pid] = 'server';
   log(

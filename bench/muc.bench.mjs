@@ -28,12 +28,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
-import { call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
+import { call, closeHttp, freePort, mapLimit, summary } from './lib/common.mjs';
+import { databaseUrl, resetStores } from './lib/stores.mjs';
 import {
   attrOf,
   childText,
@@ -116,38 +116,7 @@ const log = (message) =>
   process.stderr.write(`[muc bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
 const r1 = (value) => Math.round(value * 10) / 10;
 
-function summary(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-
-  return {
-    p50: r1(percentile(sorted, 0.5)),
-    p90: r1(percentile(sorted, 0.9)),
-    p99: r1(percentile(sorted, 0.99)),
-    max: r1(sorted.at(-1) ?? NaN),
-    mean: r1(sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length)),
-  };
-}
-
 // ---------------------------------------------------------------- stores and server
-
-async function resetStores() {
-  const admin = new pg.Client({ connectionString: opts.postgresUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${opts.database} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${opts.database}`);
-  await admin.end();
-  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  await redis.flushdb();
-  await redis.quit();
-}
-
-function databaseUrl() {
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${opts.database}`;
-
-  return url.toString();
-}
 
 async function startServer() {
   const httpPort = await freePort();
@@ -169,7 +138,7 @@ async function startServer() {
         XMPP_C2S_PORT: String(c2sPort),
         XMPP_C2S_TLS_PORT: '0',
         XMPP_REQUIRE_TLS: 'false',
-        DATABASE_URL: databaseUrl(),
+        DATABASE_URL: databaseUrl(opts),
         REDIS_URL: opts.redisUrl,
         DATA_DIR: join(RUN_DIR, 'data'),
         XMPP_DOMAINS: DOMAIN,
@@ -410,7 +379,7 @@ async function fanOutOnce(state, base, token, via, seq) {
 }
 
 async function archivedMessages() {
-  const client = new pg.Client({ connectionString: databaseUrl() });
+  const client = new pg.Client({ connectionString: databaseUrl(opts) });
   await client.connect();
   const { rows } = await client.query(
     "SELECT count(*)::int AS count FROM room_messages WHERE room_id = $1 AND kind = 'message'",
@@ -428,7 +397,7 @@ async function main() {
   const idle = cpuSnapshot();
   await sleep(1000);
   const busyBeforeStart = idle.stop(roles);
-  await resetStores();
+  await resetStores(opts);
   const server = await startServer();
   roles[server.child.pid] = 'server';
   log(`server pid ${server.child.pid} at ${server.base}; run dir ${relative(ROOT, RUN_DIR)}`);

@@ -23,12 +23,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
-import { call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
+import { call, closeHttp, freePort, mapLimit, summary } from './lib/common.mjs';
+import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -98,42 +98,7 @@ mkdirSync(RUN_DIR, { recursive: true });
 const log = (message) =>
   process.stderr.write(`[rooms bench +${(performance.now() / 1000).toFixed(1)}s] ${message}\n`);
 
-// ---------------------------------------------------------------- helpers
-
-const r1 = (value) => Math.round(value * 10) / 10;
-
-function summary(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-
-  return {
-    p50: r1(percentile(sorted, 0.5)),
-    p90: r1(percentile(sorted, 0.9)),
-    p99: r1(percentile(sorted, 0.99)),
-    max: r1(sorted.at(-1) ?? NaN),
-    mean: r1(sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length)),
-  };
-}
-
 // ---------------------------------------------------------------- stores and server
-
-async function resetStores() {
-  const admin = new pg.Client({ connectionString: opts.postgresUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${opts.database} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${opts.database}`);
-  await admin.end();
-  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  await redis.flushdb();
-  await redis.quit();
-}
-
-function databaseUrl() {
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${opts.database}`;
-
-  return url.toString();
-}
 
 async function startServer() {
   const port = await freePort();
@@ -151,7 +116,7 @@ async function startServer() {
         NODE_ENV: 'production',
         HTTP_PORT: String(port),
         HTTP_HOST: '127.0.0.1',
-        DATABASE_URL: databaseUrl(),
+        DATABASE_URL: databaseUrl(opts),
         REDIS_URL: opts.redisUrl,
         DATA_DIR: join(RUN_DIR, 'data'),
         XMPP_DOMAINS: DOMAIN,
@@ -355,7 +320,7 @@ async function main() {
   const idle = cpuSnapshot();
   await sleep(1000);
   const busyBeforeStart = idle.stop(roles);
-  await resetStores();
+  await resetStores(opts);
   const server = await startServer();
   roles[server.child.pid] = 'server';
   log(`server pid ${server.child.pid} at ${server.base}; run dir ${relative(ROOT, RUN_DIR)}`);
@@ -408,7 +373,7 @@ async function main() {
 }
 
 async function archivedMessages() {
-  const client = new pg.Client({ connectionString: databaseUrl() });
+  const client = new pg.Client({ connectionString: databaseUrl(opts) });
   await client.connect();
   const { rows } = await client.query(
     "SELECT count(*)::int AS count FROM room_messages WHERE room_id = 'bench' AND kind = 'message'",

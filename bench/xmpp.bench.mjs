@@ -52,6 +52,7 @@ import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
 import { call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
+import { databaseUrl } from './lib/stores.mjs';
 import {
   attrOf,
   childText,
@@ -217,13 +218,6 @@ async function scrapeMetrics(base) {
 
 // ---------------------------------------------------------------- our server
 
-function databaseUrl() {
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${opts.database}`;
-
-  return url.toString();
-}
-
 async function prepareStores() {
   const admin = new pg.Client({ connectionString: opts.postgresUrl });
   await admin.connect();
@@ -237,7 +231,7 @@ async function prepareStores() {
   await admin.end();
   if (opts.keepDb && rows.length > 0) {
     // Keep the accounts, not the history of earlier runs.
-    const db = new pg.Client({ connectionString: databaseUrl() });
+    const db = new pg.Client({ connectionString: databaseUrl(opts) });
     await db.connect();
     await db.query('TRUNCATE archived_messages CASCADE').catch(() => undefined);
     await db.end();
@@ -250,7 +244,7 @@ async function prepareStores() {
 
 /** Accounts of the domain a kept database already has (none after a reset). */
 async function existingUsers() {
-  const db = new pg.Client({ connectionString: databaseUrl() });
+  const db = new pg.Client({ connectionString: databaseUrl(opts) });
   await db.connect();
   try {
     const { rows } = await db.query('SELECT username FROM users WHERE domain = $1', [opts.domain]);
@@ -284,7 +278,7 @@ async function startRelay() {
       XMPP_C2S_PORT: String(c2sPort),
       XMPP_C2S_TLS_PORT: '0',
       XMPP_REQUIRE_TLS: 'false',
-      DATABASE_URL: databaseUrl(),
+      DATABASE_URL: databaseUrl(opts),
       REDIS_URL: opts.redisUrl,
       DATA_DIR: join(RUN_DIR, 'data'),
       XMPP_DOMAINS: opts.domain,
@@ -664,7 +658,7 @@ function perMessage(cpu, messages) {
 }
 
 async function archiveCount() {
-  const db = new pg.Client({ connectionString: databaseUrl() });
+  const db = new pg.Client({ connectionString: databaseUrl(opts) });
   await db.connect();
   const { rows } = await db.query(
     'SELECT count(*) FILTER (WHERE outgoing)::int AS sent, count(*) FILTER (WHERE NOT outgoing)::int AS received FROM archived_messages',

@@ -40,6 +40,20 @@ export function percentile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+/** Rounded p50, p90, p99, max and mean of a list of figures. */
+export function summary(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const r1 = (value) => Math.round(value * 10) / 10;
+
+  return {
+    p50: r1(percentile(sorted, 0.5)),
+    p90: r1(percentile(sorted, 0.9)),
+    p99: r1(percentile(sorted, 0.99)),
+    max: r1(sorted.at(-1) ?? NaN),
+    mean: r1(sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length)),
+  };
+}
+
 export const basic = (user, password) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
