@@ -1,6 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
-
 import { xml } from '@xmpp/client';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +15,14 @@ import {
   type TestUser,
 } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
-import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
+import {
+  hasSlixmpp,
+  requireSlixmppInCi,
+  SlixmppScript,
+  warnIfNoSlixmpp,
+} from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { connectXmpp, withTimeout, xmppPorts, type TestXmppClient } from '#test/helpers/xmpp.js';
+import { connectXmpp, xmppPorts, type TestXmppClient } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-ext.py', import.meta.url).pathname;
 // Debian's python3-slixmpp is installed for the system interpreter, not for a user's pyenv.
@@ -32,77 +34,9 @@ const CORRECT = 'urn:xmpp:message-correct:0';
 const RETRACT = 'urn:xmpp:message-retract:1';
 const MARKERS = 'urn:xmpp:chat-markers:0';
 
-interface ScriptEvent {
-  readonly event: string;
-  readonly [field: string]: unknown;
-}
-
-/** test/interop/slixmpp-ext.py as a child process: commands in, events out. */
-class Slixmpp {
-  readonly events: ScriptEvent[] = [];
-  private readonly waiters: {
-    match: (event: ScriptEvent) => boolean;
-    resolve: (event: ScriptEvent) => void;
-    reject: (error: Error) => void;
-  }[] = [];
-  private stderr = '';
-  private commands = 0;
-
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const event = JSON.parse(line) as ScriptEvent;
-      this.events.push(event);
-      for (const waiter of [...this.waiters]) {
-        if (waiter.match(event)) {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          waiter.resolve(event);
-        }
-      }
-    });
-    child.on('exit', (code) => {
-      // Fail fast with what the script said, rather than at a timeout.
-      this.waiters.forEach((waiter) =>
-        waiter.reject(new Error(`slixmpp exited ${code}: ${this.stderr.slice(-800)}`)),
-      );
-    });
-  }
-
-  static start(jid: string, password: string, port: number): Slixmpp {
-    return new Slixmpp(spawn(PYTHON, [SCRIPT, jid, password, '127.0.0.1', String(port)]));
-  }
-
-  next(match: (event: ScriptEvent) => boolean, what: string): Promise<ScriptEvent> {
-    return withTimeout(
-      new Promise<ScriptEvent>((resolve, reject) => {
-        const seen = this.events.find(match);
-        if (seen === undefined) {
-          this.waiters.push({ match, resolve, reject });
-        } else {
-          resolve(seen);
-        }
-      }),
-      15_000,
-      `slixmpp ${what}`,
-    );
-  }
-
-  /** Runs one command; resolves with its `done` or `failed` event. */
-  run(cmd: string, fields: Record<string, unknown> = {}): Promise<ScriptEvent> {
-    this.commands += 1;
-    const tag = `cmd-${this.commands}`;
-    this.child.stdin.write(`${JSON.stringify({ cmd, tag, ...fields })}\n`);
-
-    return this.next(
-      (event) => (event.event === 'done' || event.event === 'failed') && event.tag === tag,
-      cmd,
-    );
-  }
-
-  stop(): void {
-    this.child.stdin.end();
-    this.child.kill();
-  }
+/** test/interop/slixmpp-ext.py for one account: commands in, events out. */
+function startSlixmpp(jid: string, password: string, port: number): SlixmppScript {
+  return new SlixmppScript(SCRIPT, [jid, password, '127.0.0.1', String(port)], 15_000);
 }
 
 describe.skipIf(!servicesUp())('XMPP extensions interop with slixmpp (python3-slixmpp)', () => {
@@ -174,7 +108,7 @@ describe.skipIf(!servicesUp())('XMPP extensions interop with slixmpp (python3-sl
       sockets.push(samSocket);
       const sentCopies = new EventRecorder<MessageView>(samSocket, 'message:sent');
       const tomClient = await online(tom, 'desk');
-      const slix = Slixmpp.start(`${sam.jid}/slix`, sam.password, xmppPorts(server).c2s);
+      const slix = startSlixmpp(`${sam.jid}/slix`, sam.password, xmppPorts(server).c2s);
       try {
         await slix.next((event) => event.event === 'ready', 'ready');
         await slix.next((event) => event.event === 'csi_offered', 'the CSI stream feature');

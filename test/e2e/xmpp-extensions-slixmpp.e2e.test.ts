@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfileView } from '#src/profiles/profile-view.js';
 import { http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
-import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
+import {
+  hasSlixmpp,
+  requireSlixmppInCi,
+  SlixmppScript,
+  warnIfNoSlixmpp,
+} from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { connectXmpp, withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
+import { connectXmpp, xmppPorts } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-extensions.py', import.meta.url).pathname;
 const VERSION = (
@@ -20,11 +23,6 @@ const VERSION = (
 ).version;
 
 warnIfNoSlixmpp('slixmpp extensions');
-
-interface ScriptEvent {
-  readonly event: string;
-  readonly [field: string]: unknown;
-}
 
 describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)', () => {
   let server: TestServer;
@@ -68,8 +66,7 @@ describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)',
       await bobXmpp.waitFor((stanza) => stanza.is('presence') && stanza.attrs.from === bobXmpp.jid);
       expect((await sendMessage(server.url, bob.basic, alice.jid, 'first')).status).toBe(200);
 
-      const child = spawn(PYTHON, [
-        SCRIPT,
+      const script = new SlixmppScript(SCRIPT, [
         `${alice.jid}/slixmpp`,
         alice.password,
         '127.0.0.1',
@@ -77,45 +74,7 @@ describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)',
         bob.jid,
         carol.jid,
       ]);
-      const events: ScriptEvent[] = [];
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const waiters: {
-        name: string;
-        resolve: (event: ScriptEvent) => void;
-        reject: (error: Error) => void;
-      }[] = [];
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const event = JSON.parse(line) as ScriptEvent;
-        events.push(event);
-        if (event.event === 'error') {
-          waiters.forEach((w) => w.reject(new Error(`slixmpp: ${String(event.message)}`)));
-        }
-        waiters.filter((w) => w.name === event.event).forEach((w) => w.resolve(event));
-      });
-      child.on('exit', (code) => {
-        if (!events.some((event) => event.event === 'done')) {
-          waiters.forEach((w) =>
-            w.reject(new Error(`slixmpp exited ${code}: ${stderr.slice(-800)}`)),
-          );
-        }
-      });
-      const next = (name: string) =>
-        withTimeout(
-          new Promise<ScriptEvent>((resolve, reject) => {
-            const failed = events.find((event) => event.event === 'error');
-            const seen = events.find((event) => event.event === name);
-            if (failed !== undefined) {
-              reject(new Error(`slixmpp: ${String(failed.message)}`));
-            } else if (seen === undefined) {
-              waiters.push({ name, resolve, reject });
-            } else {
-              resolve(seen);
-            }
-          }),
-          20_000,
-          `slixmpp ${name}`,
-        );
+      const next = (name: string) => script.next(name);
 
       try {
         expect(await next('version')).toMatchObject({ name: 'relay', version: VERSION });
@@ -148,9 +107,9 @@ describe.skipIf(!servicesUp())('XMPP extensions with slixmpp (python3-slixmpp)',
         expect((await sendMessage(server.url, bob.basic, alice.jid, 'second')).status).toBe(200);
         expect(await next('inbox_push')).toMatchObject({ id: bob.jid, unread: 2 });
         await next('done');
-        expect(events.some((event) => event.event === 'failed_auth')).toBe(false);
+        expect(script.events.some((event) => event.event === 'failed_auth')).toBe(false);
       } finally {
-        child.kill();
+        script.child.kill();
         await bobXmpp.stop();
       }
     },

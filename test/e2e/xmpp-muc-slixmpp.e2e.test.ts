@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,69 +12,27 @@ import {
 } from '#test/helpers/api.js';
 import { addMember, createRoom } from '#test/helpers/rooms.js';
 import { servicesUp } from '#test/helpers/services.js';
-import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
+import {
+  hasSlixmpp,
+  requireSlixmppInCi,
+  SlixmppScript,
+  warnIfNoSlixmpp,
+} from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { connectXmpp, withTimeout, xmppPorts, type TestXmppClient } from '#test/helpers/xmpp.js';
+import { connectXmpp, xmppPorts, type TestXmppClient } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-muc-client.py', import.meta.url).pathname;
 const MUC = 'http://jabber.org/protocol/muc';
 
 warnIfNoSlixmpp('slixmpp MUC interop');
 
-interface ScriptEvent {
-  readonly event: string;
-  readonly [field: string]: unknown;
-}
-
-/** Runs the script; `next(name)` waits for its first event of that name. */
-function runScript(server: TestServer, user: TestUser, args: string[]) {
-  const child = spawn(PYTHON, [
+/** Runs the script for `user`, on the server's plain c2s port. */
+function runScript(server: TestServer, user: TestUser, args: string[]): SlixmppScript {
+  return new SlixmppScript(
     SCRIPT,
-    `${user.jid}/slixmpp`,
-    user.password,
-    '127.0.0.1',
-    String(xmppPorts(server).c2s),
-    ...args,
-  ]);
-  const events: ScriptEvent[] = [];
-  const waiters: {
-    name: string;
-    resolve: (event: ScriptEvent) => void;
-    reject: (e: Error) => void;
-  }[] = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    if (!line.startsWith('{')) {
-      // slixmpp's own output.
-      return;
-    }
-    const event = JSON.parse(line) as ScriptEvent;
-    events.push(event);
-    waiters.filter((w) => w.name === event.event).forEach((w) => w.resolve(event));
-  });
-  child.on('exit', (code) => {
-    if (!events.some((event) => event.event === 'done')) {
-      waiters.forEach((w) => w.reject(new Error(`slixmpp exited ${code}: ${stderr.slice(-800)}`)));
-    }
-  });
-  const next = (name: string) =>
-    withTimeout(
-      new Promise<ScriptEvent>((resolve, reject) => {
-        const seen = events.find((event) => event.event === name);
-        if (seen === undefined) {
-          waiters.push({ name, resolve, reject });
-        } else {
-          resolve(seen);
-        }
-      }),
-      25_000,
-      `slixmpp ${name}`,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; events ${JSON.stringify(events)}; ${stderr.slice(-6000)}`);
-    });
-
-  return { child, events, next };
+    [`${user.jid}/slixmpp`, user.password, '127.0.0.1', String(xmppPorts(server).c2s), ...args],
+    25_000,
+  );
 }
 
 describe.skipIf(!servicesUp())(

@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { MessageView } from '#src/messaging/message-view.js';
@@ -14,19 +11,19 @@ import {
   type TestUser,
 } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
-import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
+import {
+  hasSlixmpp,
+  requireSlixmppInCi,
+  SlixmppScript,
+  warnIfNoSlixmpp,
+} from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
+import { xmppPorts } from '#test/helpers/xmpp.js';
 
 const SCRIPT = new URL('../interop/slixmpp-client.py', import.meta.url).pathname;
 // Debian's python3-slixmpp is installed for the system interpreter, not for a user's pyenv.
 
 warnIfNoSlixmpp('slixmpp interop');
-
-interface ScriptEvent {
-  readonly event: string;
-  readonly [field: string]: unknown;
-}
 
 describe.skipIf(!servicesUp())('XMPP interop with slixmpp (python3-slixmpp)', () => {
   let server: TestServer;
@@ -56,8 +53,7 @@ describe.skipIf(!servicesUp())('XMPP interop with slixmpp (python3-slixmpp)', ()
       const bobSocket = await connectSocket(server.url, { token: await tokenFor(server.url, bob) });
       const received = new EventRecorder<MessageView>(bobSocket, 'message');
 
-      const child = spawn(PYTHON, [
-        SCRIPT,
+      const script = new SlixmppScript(SCRIPT, [
         `${alice.jid}/slixmpp`,
         alice.password,
         '127.0.0.1',
@@ -66,40 +62,7 @@ describe.skipIf(!servicesUp())('XMPP interop with slixmpp (python3-slixmpp)', ()
         bob.jid,
         'hello from slixmpp',
       ]);
-      const events: ScriptEvent[] = [];
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const waiters: {
-        name: string;
-        resolve: (event: ScriptEvent) => void;
-        reject: (error: Error) => void;
-      }[] = [];
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const event = JSON.parse(line) as ScriptEvent;
-        events.push(event);
-        waiters.filter((w) => w.name === event.event).forEach((w) => w.resolve(event));
-      });
-      child.on('exit', (code) => {
-        if (!events.some((event) => event.event === 'done')) {
-          // Fail fast with what the script said, rather than at a timeout.
-          waiters.forEach((w) =>
-            w.reject(new Error(`slixmpp exited ${code}: ${stderr.slice(-800)}`)),
-          );
-        }
-      });
-      const next = (name: string) =>
-        withTimeout(
-          new Promise<ScriptEvent>((resolve, reject) => {
-            const seen = events.find((event) => event.event === name);
-            if (seen === undefined) {
-              waiters.push({ name, resolve, reject });
-            } else {
-              resolve(seen);
-            }
-          }),
-          20_000,
-          `slixmpp ${name}`,
-        );
+      const next = (name: string) => script.next(name);
 
       try {
         await next('auth_success');
@@ -114,9 +77,9 @@ describe.skipIf(!servicesUp())('XMPP interop with slixmpp (python3-slixmpp)', ()
         const message = await next('message');
         expect(message).toMatchObject({ sender: bob.jid, body: 'hello from REST' });
         await next('done');
-        expect(events.some((event) => event.event === 'failed_auth')).toBe(false);
+        expect(script.events.some((event) => event.event === 'failed_auth')).toBe(false);
       } finally {
-        child.kill();
+        script.child.kill();
         bobSocket.disconnect();
       }
     },
