@@ -1,13 +1,16 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 
 import { client, xml, type Client } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
-import { hasSlixmpp, PYTHON, requireSlixmppInCi, warnIfNoSlixmpp } from '#test/helpers/slixmpp.js';
+import {
+  hasSlixmpp,
+  requireSlixmppInCi,
+  SlixmppScript,
+  warnIfNoSlixmpp,
+} from '#test/helpers/slixmpp.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { withTimeout, xmppPorts } from '#test/helpers/xmpp.js';
 
@@ -142,41 +145,36 @@ describe.skipIf(!servicesUp())('XMPP stream management interop', () => {
   it.runIf(hasSlixmpp)(
     'slixmpp resumes after its TCP connection drops, with what was sent meanwhile once each',
     async () => {
-      const child: ChildProcessWithoutNullStreams = spawn(PYTHON, [
-        SCRIPT,
+      const script = new SlixmppScript(SCRIPT, [
         `${bob.jid}/slixmpp`,
         bob.password,
         '127.0.0.1',
         String(xmppPorts(server).c2s),
       ]);
-      const events: { event: string; body?: string }[] = [];
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        events.push(JSON.parse(line) as { event: string; body?: string });
-      });
-      const seen = (name: string) => events.some((event) => event.event === name);
-      const bodies = () => events.filter((event) => event.event === 'message').map((e) => e.body);
+      const seen = (name: string) => script.events.some((event) => event.event === name);
+      const bodies = () =>
+        script.events.filter((event) => event.event === 'message').map((event) => event.body);
       try {
-        await until(() => seen('ready') && seen('sm_enabled'), `slixmpp ready (${stderr})`, 20_000);
+        await script.next('ready');
+        await script.next('sm_enabled');
         await post(alice, bob, 'live');
         await until(() => bodies().includes('live'), 'a live message');
 
-        child.stdin.write('drop\n');
-        await until(() => seen('dropped'), 'the drop');
+        script.child.stdin.write('drop\n');
+        await script.next('dropped');
         for (let n = 1; n <= 4; n++) {
           await post(alice, bob, `gap ${n}`);
         }
-        await until(() => seen('resumed'), `slixmpp resumed (${stderr.slice(-500)})`, 20_000);
+        await script.next('resumed');
         await post(alice, bob, 'resumed');
         await until(() => bodies().includes('resumed'), 'a message after resumption');
 
         expect(bodies()).toEqual(['live', 'gap 1', 'gap 2', 'gap 3', 'gap 4', 'resumed']);
         expect(seen('sm_failed')).toBe(false);
-        child.stdin.write('quit\n');
-        await until(() => seen('done'), 'slixmpp done');
+        script.child.stdin.write('quit\n');
+        await script.next('done');
       } finally {
-        child.kill();
+        script.child.kill();
       }
     },
     60_000,
