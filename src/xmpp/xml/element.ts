@@ -29,21 +29,6 @@ export class XmlElement {
     return element;
   }
 
-  /** A copy with other attributes, sharing the children. */
-  withAttrs(attrs: Record<string, string | undefined>): XmlElement {
-    const copy = new XmlElement(this.name, this.ns, { ...this.attrs });
-    for (const [name, value] of Object.entries(attrs)) {
-      if (value === undefined) {
-        delete copy.attrs[name];
-      } else {
-        copy.attrs[name] = value;
-      }
-    }
-    copy.children.push(...this.children);
-
-    return copy;
-  }
-
   /** Appends children; `undefined` and `false` are skipped, so optional parts read inline. */
   append(...children: (XmlElement | string | undefined | false)[]): this {
     for (const child of children) {
