@@ -21,6 +21,7 @@ import { mountQueueDashboard } from '#src/events/queue-dashboard.js';
 import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { RouterService } from '#src/routing/router.service.js';
+import { SendFastRoute } from '#src/messaging/send-fast-route.js';
 
 export interface RunningServer {
   readonly app: INestApplication;
@@ -65,6 +66,8 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   const app = await createApp(config);
   const drain = new DrainSwitch();
   app.use(drain.middleware);
+  // After the middleware every request gets, ahead of Express's router: see SendFastRoute.
+  app.use(app.get(SendFastRoute).middleware);
   try {
     await (config.http.host === undefined
       ? app.listen(config.http.port)

@@ -55,7 +55,7 @@ export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
     const request = context
       .switchToHttp()
       .getRequest<Request & { user?: AuthenticatedUser; authInfo?: unknown }>();
-    const direct = this.validateDirectly(request);
+    const direct = this.authenticateDirectly(request);
     if (direct === undefined) {
       return super.canActivate(context) as Promise<boolean>;
     }
@@ -72,8 +72,12 @@ export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
     return checkedUser(error, user, 'send a bearer token or Basic credentials (bare-jid:password)');
   }
 
-  /** The strategies' verdict when passport would only forward to one of them, else undefined. */
-  private validateDirectly(request: Request): Promise<AuthenticatedUser> | undefined {
+  /**
+   * The strategies' verdict when passport would only forward to one of them,
+   * else undefined (the request then needs passport). Also used by the send
+   * fast route, which runs outside Nest's pipeline.
+   */
+  authenticateDirectly(request: Request): Promise<AuthenticatedUser> | undefined {
     const header = request.headers.authorization;
     const body = request.body as Record<string, unknown> | undefined;
     // passport-http-bearer also reads `access_token` from the body and the query string

@@ -19,6 +19,18 @@ const PLAIN_JSON = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 const OPEN_BRACE = 0x7b;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
+/** Requests whose body this middleware has read and checked already, earlier in the chain. */
+const bodiesRead = new WeakSet<Request>();
+
+/**
+ * Marks a request whose body was read through `use` before the middleware's
+ * own turn (the send fast route reads it first, then may hand the request
+ * on): its turn then only passes the request along.
+ */
+export function markBodyRead(request: Request): void {
+  bodiesRead.add(request);
+}
+
 /**
  * Parses JSON bodies with the configured size limit, and refuses what a
  * lenient parser would quietly mangle: invalid UTF-8 (which would otherwise
@@ -44,6 +56,11 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   use(request: Request, response: Response, next: NextFunction): void {
+    if (bodiesRead.has(request)) {
+      next();
+
+      return;
+    }
     const hasBody =
       request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
     if (
@@ -70,6 +87,27 @@ export class JsonBodyMiddleware implements NestMiddleware {
     }
   }
 
+  /**
+   * Whether `use` reads this request's body itself (a declared length within
+   * the limit, `application/json` in UTF-8 without content coding, a body
+   * not read yet) rather than through body-parser.
+   */
+  readsDirectly(request: Request): boolean {
+    const { headers } = request;
+    const length = headers['content-length'];
+
+    return (
+      length !== undefined &&
+      /^[1-9]\d{0,9}$/.test(length) &&
+      Number(length) <= this.limit &&
+      headers['transfer-encoding'] === undefined &&
+      headers['content-encoding'] === undefined &&
+      PLAIN_JSON.test(headers['content-type'] ?? '') &&
+      request.readable &&
+      request.readableFlowing === null
+    );
+  }
+
   private parseWithBodyParser(request: Request, response: Response, next: NextFunction): void {
     this.parse(request, response, (error?: unknown) => {
       if (error !== undefined) {
@@ -90,20 +128,10 @@ export class JsonBodyMiddleware implements NestMiddleware {
    * reference. False when the request is not one of these.
    */
   private readPlainJson(request: Request, response: Response, next: NextFunction): boolean {
-    const { headers } = request;
-    const length = headers['content-length'];
-    if (
-      length === undefined ||
-      !/^[1-9]\d{0,9}$/.test(length) ||
-      Number(length) > this.limit ||
-      headers['transfer-encoding'] !== undefined ||
-      headers['content-encoding'] !== undefined ||
-      !PLAIN_JSON.test(headers['content-type'] ?? '') ||
-      !request.readable ||
-      request.readableFlowing !== null
-    ) {
+    if (!this.readsDirectly(request)) {
       return false;
     }
+    const length = request.headers['content-length']!;
     const chunks: Buffer[] = [];
     let received = 0;
     const detach = () => {
