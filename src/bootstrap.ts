@@ -30,8 +30,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Builds the application without listening: for the server, the tests and the OpenAPI generator. */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+/**
+ * Builds the application without listening: for the server, the tests and
+ * the OpenAPI generator. A server that will listen passes its drain switch,
+ * which goes in front of every route.
+ */
+export async function createApp(
+  config: AppConfig,
+  drain?: DrainSwitch,
+): Promise<NestExpressApplication> {
   const rootLogger = createRootLogger(config);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
@@ -48,6 +55,11 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   if (config.isEnabled('metrics')) {
     app.use(httpMetricsMiddleware(app.get(MetricsService)));
   }
+  if (drain !== undefined) {
+    app.use(drain.middleware);
+    // Ahead of the dashboard's and the docs' routes, which every request would otherwise walk.
+    app.use(app.get(SendFastRoute).middleware);
+  }
   if (config.isEnabled('webhooks')) {
     mountQueueDashboard(app);
   }
@@ -63,11 +75,8 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   if (config.webhooks.workers === 'only') {
     return startWorkerOnly(config);
   }
-  const app = await createApp(config);
   const drain = new DrainSwitch();
-  app.use(drain.middleware);
-  // After the middleware every request gets, ahead of Express's router: see SendFastRoute.
-  app.use(app.get(SendFastRoute).middleware);
+  const app = await createApp(config, drain);
   try {
     await (config.http.host === undefined
       ? app.listen(config.http.port)
