@@ -19,16 +19,17 @@ const PLAIN_JSON = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 const OPEN_BRACE = 0x7b;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
-/** Requests whose body this middleware has read and checked already, earlier in the chain. */
-const bodiesRead = new WeakSet<Request>();
+/** Requests whose body `use` read ahead of the middleware's turn, with its error if any. */
+const bodiesRead = new WeakMap<Request, { readonly error?: unknown }>();
 
 /**
- * Marks a request whose body was read through `use` before the middleware's
- * own turn (the send fast route reads it first, then may hand the request
- * on): its turn then only passes the request along.
+ * Marks a request whose body was read through `use` ahead of the
+ * middleware's own turn (the send fast route reads it before handing the
+ * request to Express): at its turn the middleware passes on what that read
+ * gave, the error or the body already in place.
  */
-export function markBodyRead(request: Request): void {
-  bodiesRead.add(request);
+export function markBodyRead(request: Request, error?: unknown): void {
+  bodiesRead.set(request, error === undefined ? {} : { error });
 }
 
 /**
@@ -56,8 +57,9 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   use(request: Request, response: Response, next: NextFunction): void {
-    if (bodiesRead.has(request)) {
-      next();
+    const earlier = bodiesRead.get(request);
+    if (earlier !== undefined) {
+      next(earlier.error);
 
       return;
     }

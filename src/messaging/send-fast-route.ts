@@ -1,10 +1,14 @@
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+
 import { Injectable } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { Express, Request, Response } from 'express';
 
 import type { AuthenticatedUser } from '#src/auth/authenticated-user.js';
-import { UserAuthGuard } from '#src/auth/guards.js';
+import { type DirectCredentials, UserAuthGuard } from '#src/auth/guards.js';
 import { ProblemFilter } from '#src/common/errors/problem.filter.js';
+import type { EveryRequest } from '#src/common/every-request.js';
 import { JsonBodyMiddleware, markBodyRead } from '#src/common/json-body.middleware.js';
+import { inRequestContext } from '#src/common/request-context.js';
 import { clientSendCommand } from '#src/messaging/client-send.js';
 import { acceptSendMessage, type SendMessageDto } from '#src/messaging/dto/send-message.dto.js';
 import { MessagesService } from '#src/messaging/messages.service.js';
@@ -14,17 +18,17 @@ import { labelRoute } from '#src/observability/http-metrics.middleware.js';
 const SEND_ROUTE = '/api/messages';
 
 /**
- * `POST /api/messages` for the requests nearly every client sends, without
- * Express's router or Nest's guard, pipe and handler machinery, which cost
- * more than the rest of a send. It runs after the middleware every request
- * gets (request id, log line, metrics, shutdown drain) and takes the same
- * steps as the general path, with the same code: the body middleware's
+ * `POST /api/messages` for the requests nearly every client sends, answered
+ * in front of Express: Express's dispatch and Nest's guard, pipe and handler
+ * machinery cost more than the rest of a send. It takes the general path's
+ * steps with the general path's code: the middleware every request gets
+ * (request id, log line, metrics, shutdown drain), the body middleware's
  * reader, the user guard's direct authentication, the DTO's hand check, the
  * controller's command and the problem filter. A request it is not sure of
- * (query string, other body framing, a body the hand check does not accept,
- * credentials that need passport) goes on to the general path unchanged,
- * its body already read, so every answer outside the common case is still
- * the general path's own.
+ * (another URL or method, no declared length, credentials that need
+ * passport, a body the hand check does not accept, a body that could not
+ * be read) goes on to Express with what was done so far, so every answer
+ * outside the common case is the general path's own.
  */
 @Injectable()
 export class SendFastRoute {
@@ -36,43 +40,67 @@ export class SendFastRoute {
     private readonly messages: MessagesService,
   ) {}
 
-  readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
-    if (
-      request.method !== 'POST' ||
-      request.url !== SEND_ROUTE ||
-      request.headers.authorization === undefined ||
-      !this.body.readsDirectly(request)
-    ) {
-      next();
-
-      return;
-    }
-    this.body.use(request, response, (error?: unknown) => {
-      if (error !== undefined) {
-        next(error);
+  /** Puts the route in front of `application` on `server`, as the other listeners that share the port do. */
+  install(server: Server, application: Express, everyRequest: EveryRequest): void {
+    const general = server.listeners('request') as RequestListener[];
+    server.removeAllListeners('request');
+    const handOn = (request: IncomingMessage, response: ServerResponse) => {
+      general.forEach((listener) => listener.call(server, request, response));
+    };
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      const credentials = this.credentialsOf(request);
+      if (credentials === undefined) {
+        handOn(request, response);
 
         return;
       }
-      this.afterBody(request, response, next);
-    });
-  };
-
-  private afterBody(request: Request, response: Response, next: NextFunction): void {
-    const dto = acceptSendMessage(request.body as Record<string, unknown>);
-    const user = dto === undefined ? undefined : this.auth.authenticateDirectly(request);
-    if (dto === undefined || user === undefined) {
-      markBodyRead(request);
-      next();
-
-      return;
-    }
-    labelRoute(request, SEND_ROUTE);
-    void user
-      .then((authenticated) => this.send(authenticated, dto, request))
-      .then(
-        (id) => reply(response, id),
-        (error: unknown) => this.problems.respond(error, request, response),
+      const [expressRequest, expressResponse] = asExpress(application, request, response);
+      everyRequest.run(expressRequest, expressResponse, () =>
+        this.readBody(expressRequest, expressResponse, credentials, () => {
+          everyRequest.ranFor(request);
+          handOn(request, response);
+        }),
       );
+    });
+  }
+
+  /** The credentials of a request this route may take, judged on its head alone. */
+  private credentialsOf(request: IncomingMessage): DirectCredentials | undefined {
+    return request.method === 'POST' &&
+      request.url === SEND_ROUTE &&
+      this.body.readsDirectly(request as Request)
+      ? this.auth.directCredentials(request as Request)
+      : undefined;
+  }
+
+  private readBody(
+    request: Request,
+    response: Response,
+    credentials: DirectCredentials,
+    handOn: () => void,
+  ): void {
+    // The body's events come in the connection's context, not the request's.
+    const read = inRequestContext((error?: unknown) => {
+      const dto =
+        error === undefined
+          ? acceptSendMessage(request.body as Record<string, unknown>)
+          : undefined;
+      if (dto === undefined) {
+        markBodyRead(request, error);
+        handOn();
+
+        return;
+      }
+      labelRoute(request, SEND_ROUTE);
+      void this.auth
+        .validateDirectly(request, credentials)
+        .then((user) => this.send(user, dto, request))
+        .then(
+          (id) => reply(response, id),
+          (failure: unknown) => this.problems.respond(failure, request, response),
+        );
+    });
+    this.body.use(request, response, read);
   }
 
   private async send(
@@ -86,6 +114,29 @@ export class SendFastRoute {
 
     return result.id;
   }
+}
+
+/**
+ * What Express does first with every request it handles, so that the code
+ * shared with the general path finds what it expects (`request.ip`,
+ * `request.originalUrl`, `response.status()`).
+ */
+function asExpress(
+  application: Express,
+  request: IncomingMessage,
+  response: ServerResponse,
+): [Request, Response] {
+  Object.setPrototypeOf(request, application.request);
+  Object.setPrototypeOf(response, application.response);
+  const expressRequest = request as Request;
+  const expressResponse = response as Response;
+  expressRequest.res = expressResponse;
+  expressResponse.req = expressRequest;
+  expressResponse.locals = Object.create(null) as Record<string, unknown>;
+  expressRequest.baseUrl = '';
+  expressRequest.originalUrl = request.url!;
+
+  return [expressRequest, expressResponse];
 }
 
 /**
