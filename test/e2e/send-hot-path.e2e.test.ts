@@ -3,8 +3,11 @@ import { request as httpRequest } from 'node:http';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import pg from 'pg';
+
 import type { MessageView } from '#src/messaging/message-view.js';
 import {
+  ADMIN_AUTH,
   connectSocket,
   http,
   registerUser,
@@ -12,8 +15,9 @@ import {
   tokenFor,
   type TestUser,
 } from '#test/helpers/api.js';
-import { servicesUp } from '#test/helpers/services.js';
+import { servicesUp, TEST_DATABASE_URL } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
+import { WebhookReceiver } from '#test/helpers/webhook-receiver.js';
 
 /**
  * POST /api/messages takes shortcuts for the requests nearly every client
@@ -29,7 +33,8 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // The webhook test delivers to a receiver on loopback.
+    server = await startTestServer({ WEBHOOK_ALLOW_HOSTS: '127.0.0.1' });
     [alice, bob] = await Promise.all([
       registerUser(server.url, server.domain, 'alice'),
       registerUser(server.url, server.domain, 'bob'),
@@ -284,6 +289,96 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
       /relay_http_request_duration_seconds_count\{method="POST",route="\/api\/messages",status="404"\} \d+/,
     );
     expect(metrics.body).not.toMatch(/method="POST",route="unmatched",status="(200|404)"/);
+  });
+
+  /** The request-duration count of one route and status, from the metrics endpoint. */
+  async function requestCount(status: number): Promise<number> {
+    const metrics = await http<string>(server.url, 'GET', '/metrics');
+    const line = metrics.body
+      .split('\n')
+      .find((text) =>
+        text.startsWith(
+          `relay_http_request_duration_seconds_count{method="POST",route="/api/messages",status="${status}"}`,
+        ),
+      );
+
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+
+  it('hands a body its check does not accept to the general path, which runs the common middleware once', async () => {
+    const before = await requestCount(200);
+    // class-validator lets a null optional field through; the hand check leaves it to it.
+    const [fast, general] = await bothPaths(
+      JSON.stringify({ to: bob.jid, body: 'null client id', client_id: null }),
+      { authorization: `Bearer ${aliceToken}`, 'x-request-id': 'same-handed-on' },
+    );
+    expect(fast.status).toBe(200);
+    const withId = (answer: RawAnswer) => answer.text.replace(/[0-9a-f-]{36}/, '…');
+    expect(withId(fast)).toBe(withId(general));
+    expect(fast.headers.filter((line) => line.startsWith('X-Request-Id: '))).toEqual([
+      'X-Request-Id: same-handed-on',
+    ]);
+    expect(await requestCount(200)).toBe(before + 2);
+  });
+
+  it('carries the request id into the webhook events of a send, also when the body comes in pieces', async () => {
+    const receiver = await WebhookReceiver.start();
+    try {
+      const created = await http(server.url, 'POST', '/api/admin/webhooks', {
+        auth: ADMIN_AUTH,
+        json: { url: receiver.url, events: ['message.created'], domains: [server.domain] },
+      });
+      expect(created.status).toBe(201);
+      const send = (body: string) => JSON.stringify({ to: bob.jid, body });
+      const auth = `Bearer ${aliceToken}`;
+      const whole = await rawPost(
+        '/api/messages',
+        send('whole'),
+        {
+          authorization: auth,
+          'x-request-id': 'trace-whole',
+        },
+        false,
+      );
+      const bytes = Buffer.from(send('pieces'));
+      const pieces = await sendInPieces([bytes.subarray(0, 9), bytes.subarray(9)], {
+        authorization: auth,
+        'x-request-id': 'trace-pieces',
+      });
+      const general = await rawPost(
+        '/api/messages',
+        send('general'),
+        {
+          authorization: auth,
+          'x-request-id': 'trace-general',
+        },
+        true,
+      );
+      const ids = [whole, general].map((answer) => (JSON.parse(answer.text) as { id: string }).id);
+      ids.splice(1, 0, pieces.body.id!);
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ body: string; request_id: string | null }>(
+          `SELECT body, request_id FROM webhook_deliveries WHERE event_type = 'message.created'`,
+        );
+        const byId = new Map(
+          rows.map((row) => [
+            (JSON.parse(row.body) as { data: { id: string } }).data.id,
+            row.request_id,
+          ]),
+        );
+        expect(ids.map((id) => byId.get(id))).toEqual([
+          'trace-whole',
+          'trace-pieces',
+          'trace-general',
+        ]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it('authenticates a bearer header, a Basic header, a lower-case scheme and a query token alike', async () => {
