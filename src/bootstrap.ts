@@ -12,6 +12,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from '#src/app.module.js';
 import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
 import { EveryRequest } from '#src/common/every-request.js';
+import { RelayExpressAdapter } from '#src/common/express-adapter.js';
 import { currentRequestId, requestContextMiddleware } from '#src/common/request-context.js';
 import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
@@ -41,11 +42,15 @@ export async function createApp(
   drain?: DrainSwitch,
 ): Promise<NestExpressApplication> {
   const rootLogger = createRootLogger(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    logger: new AppLogger(rootLogger),
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config),
+    new RelayExpressAdapter(),
+    {
+      bodyParser: false,
+      logger: new AppLogger(rootLogger),
+      abortOnError: false,
+    },
+  );
   // Ahead of the dashboard's and the docs' routes, which would otherwise come first.
   const everyRequest = new EveryRequest([
     requestContextMiddleware,
