@@ -109,7 +109,9 @@ export class SendFastRoute {
     request: Request,
   ): Promise<string> {
     // As the guard leaves them, for anything that reads the request later.
-    Object.assign(request, { authInfo: undefined, user });
+    const authenticated = request as Request & { authInfo?: unknown; user?: unknown };
+    authenticated.authInfo = undefined;
+    authenticated.user = user;
     const result = await this.messages.send(clientSendCommand(user, dto, request));
 
     return result.id;
