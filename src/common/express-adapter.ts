@@ -18,7 +18,9 @@ export class RelayExpressAdapter extends ExpressAdapter {
     if (
       options.httpsOptions !== undefined ||
       options.forceCloseConnections === true ||
-      options.return503OnClosing === true
+      options.return503OnClosing === true ||
+      !callable(IncomingMessage) ||
+      !callable(ServerResponse)
     ) {
       super.initHttpServer(options);
 
@@ -37,16 +39,25 @@ export class RelayExpressAdapter extends ExpressAdapter {
 
 /**
  * A constructor that builds what `type` builds, with `prototype` as the
- * prototype (which must lead to `type.prototype`, as Express's do).
+ * prototype (which must lead to `type.prototype`, as Express's do). Node's
+ * request and response constructors are plain functions, so they run on an
+ * object V8 allocates for this constructor itself, which keeps allocation
+ * on its fast path (`Reflect.construct` with another target does not).
  */
 function withPrototype<T extends typeof IncomingMessage | typeof ServerResponse>(
   type: T,
   prototype: object,
 ): T {
-  function Prototyped(this: unknown, ...args: unknown[]): object {
-    return Reflect.construct(type, args, Prototyped) as object;
+  function Prototyped(this: object, first: unknown, second: unknown): void {
+    Reflect.apply(type, this, [first, second]);
   }
   Prototyped.prototype = prototype;
 
   return Prototyped as unknown as T;
+}
+
+/** Whether `type` may be called on an object of ours: a plain function, not a class. */
+function callable(type: typeof IncomingMessage | typeof ServerResponse): boolean {
+  // A class's `prototype` is read-only; a plain function's is not.
+  return Object.getOwnPropertyDescriptor(type, 'prototype')?.writable === true;
 }
