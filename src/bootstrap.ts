@@ -11,6 +11,8 @@ import { SwaggerModule } from '@nestjs/swagger';
 
 import { AppModule } from '#src/app.module.js';
 import { AppError, toProblemDocument } from '#src/common/errors/problems.js';
+import { EveryRequest } from '#src/common/every-request.js';
+import { RelayExpressAdapter } from '#src/common/express-adapter.js';
 import { currentRequestId, requestContextMiddleware } from '#src/common/request-context.js';
 import { buildOpenApiDocument } from '#src/common/openapi/openapi.js';
 import { createValidationPipe } from '#src/common/validation.js';
@@ -21,6 +23,7 @@ import { mountQueueDashboard } from '#src/events/queue-dashboard.js';
 import { httpMetricsMiddleware } from '#src/observability/http-metrics.middleware.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { RouterService } from '#src/routing/router.service.js';
+import { SendFastRoute } from '#src/messaging/send-fast-route.js';
 
 export interface RunningServer {
   readonly app: INestApplication;
@@ -29,23 +32,42 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Builds the application without listening: for the server, the tests and the OpenAPI generator. */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+/**
+ * Builds the application without listening: for the server, the tests and
+ * the OpenAPI generator. A server that will listen passes its drain switch,
+ * which goes in front of every route, and gets the send fast route.
+ */
+export async function createApp(
+  config: AppConfig,
+  drain?: DrainSwitch,
+): Promise<NestExpressApplication> {
   const rootLogger = createRootLogger(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    logger: new AppLogger(rootLogger),
-    abortOnError: false,
-  });
-  app.use(requestContextMiddleware);
-  app.use(requestLogMiddleware(rootLogger));
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config),
+    new RelayExpressAdapter(),
+    {
+      bodyParser: false,
+      logger: new AppLogger(rootLogger),
+      abortOnError: false,
+    },
+  );
+  // Ahead of the dashboard's and the docs' routes, which would otherwise come first.
+  const everyRequest = new EveryRequest([
+    requestContextMiddleware,
+    requestLogMiddleware(rootLogger),
+    ...(config.isEnabled('metrics') ? [httpMetricsMiddleware(app.get(MetricsService))] : []),
+    ...(drain === undefined ? [] : [drain.middleware]),
+  ]);
+  app.use(everyRequest.middleware);
   app.set('trust proxy', config.http.trustProxy);
   // API answers are not cached by validators; hashing every body for an ETag is wasted work.
   app.set('etag', false);
   app.disable('x-powered-by');
   app.useGlobalPipes(createValidationPipe());
-  if (config.isEnabled('metrics')) {
-    app.use(httpMetricsMiddleware(app.get(MetricsService)));
+  if (drain !== undefined) {
+    app
+      .get(SendFastRoute)
+      .install(app.getHttpServer(), app.getHttpAdapter().getInstance(), everyRequest);
   }
   if (config.isEnabled('webhooks')) {
     mountQueueDashboard(app);
@@ -62,9 +84,8 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   if (config.webhooks.workers === 'only') {
     return startWorkerOnly(config);
   }
-  const app = await createApp(config);
   const drain = new DrainSwitch();
-  app.use(drain.middleware);
+  const app = await createApp(config, drain);
   try {
     await (config.http.host === undefined
       ? app.listen(config.http.port)

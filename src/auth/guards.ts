@@ -19,6 +19,11 @@ import { BasicStrategy, BearerStrategy } from '#src/auth/strategies.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 
+/** Credentials in the two forms the strategies take without passport's dispatch. */
+export type DirectCredentials =
+  | { readonly scheme: 'bearer'; readonly token: string }
+  | { readonly scheme: 'basic'; readonly login: string; readonly password: string };
+
 /** Passport's failure for a request with no usable credentials, turned into our problem. */
 function checkedUser<T>(error: unknown, user: T | false, detail: string): T {
   if (error instanceof Error) {
@@ -55,7 +60,7 @@ export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
     const request = context
       .switchToHttp()
       .getRequest<Request & { user?: AuthenticatedUser; authInfo?: unknown }>();
-    const direct = this.validateDirectly(request);
+    const direct = this.authenticateDirectly(request);
     if (direct === undefined) {
       return super.canActivate(context) as Promise<boolean>;
     }
@@ -72,8 +77,23 @@ export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
     return checkedUser(error, user, 'send a bearer token or Basic credentials (bare-jid:password)');
   }
 
-  /** The strategies' verdict when passport would only forward to one of them, else undefined. */
-  private validateDirectly(request: Request): Promise<AuthenticatedUser> | undefined {
+  /**
+   * The strategies' verdict when passport would only forward to one of them,
+   * else undefined (the request then needs passport).
+   */
+  authenticateDirectly(request: Request): Promise<AuthenticatedUser> | undefined {
+    const credentials = this.directCredentials(request);
+
+    return credentials === undefined ? undefined : this.validateDirectly(request, credentials);
+  }
+
+  /**
+   * The credentials of a request that passport would only forward to one
+   * strategy: one `Bearer` or `Basic` header and no `access_token` in the
+   * body or the query string. The send fast route asks before the body is
+   * read; the send hand check then refuses a body with `access_token`.
+   */
+  directCredentials(request: Request): DirectCredentials | undefined {
     const header = request.headers.authorization;
     const body = request.body as Record<string, unknown> | undefined;
     // passport-http-bearer also reads `access_token` from the body and the query string
@@ -91,12 +111,17 @@ export class UserAuthGuard extends AuthGuard(['bearer', 'basic']) {
     }
     const scheme = header.slice(0, space).toLowerCase();
     if (scheme === 'bearer' && space < header.length - 1) {
-      return this.bearer.validate(header.slice(space + 1));
+      return { scheme: 'bearer', token: header.slice(space + 1) };
     }
-    const credentials = scheme === 'basic' ? parseBasicAuthorization(header) : undefined;
+    const basic = scheme === 'basic' ? parseBasicAuthorization(header) : undefined;
 
-    return credentials === undefined
-      ? undefined
+    return basic === undefined ? undefined : { scheme: 'basic', ...basic };
+  }
+
+  /** What the strategy of these credentials says, as passport would have it say. */
+  validateDirectly(request: Request, credentials: DirectCredentials): Promise<AuthenticatedUser> {
+    return credentials.scheme === 'bearer'
+      ? this.bearer.validate(credentials.token)
       : this.basic.validate(request, credentials.login, credentials.password);
   }
 }

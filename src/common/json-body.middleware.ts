@@ -19,6 +19,19 @@ const PLAIN_JSON = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 const OPEN_BRACE = 0x7b;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
+/** Requests whose body `use` read ahead of the middleware's turn, with its error if any. */
+const bodiesRead = new WeakMap<Request, { readonly error?: unknown }>();
+
+/**
+ * Marks a request whose body was read through `use` ahead of the
+ * middleware's own turn (the send fast route reads it before handing the
+ * request to Express): at its turn the middleware passes on what that read
+ * gave, the error or the body already in place.
+ */
+export function markBodyRead(request: Request, error?: unknown): void {
+  bodiesRead.set(request, error === undefined ? {} : { error });
+}
+
 /**
  * Parses JSON bodies with the configured size limit, and refuses what a
  * lenient parser would quietly mangle: invalid UTF-8 (which would otherwise
@@ -44,6 +57,12 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   use(request: Request, response: Response, next: NextFunction): void {
+    const earlier = bodiesRead.get(request);
+    if (earlier !== undefined) {
+      next(earlier.error);
+
+      return;
+    }
     const hasBody =
       request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
     if (
@@ -70,6 +89,27 @@ export class JsonBodyMiddleware implements NestMiddleware {
     }
   }
 
+  /**
+   * Whether `use` reads this request's body itself (a declared length within
+   * the limit, `application/json` in UTF-8 without content coding, a body
+   * not read yet) rather than through body-parser.
+   */
+  readsDirectly(request: Request): boolean {
+    const { headers } = request;
+    const length = headers['content-length'];
+
+    return (
+      length !== undefined &&
+      /^[1-9]\d{0,9}$/.test(length) &&
+      Number(length) <= this.limit &&
+      headers['transfer-encoding'] === undefined &&
+      headers['content-encoding'] === undefined &&
+      PLAIN_JSON.test(headers['content-type'] ?? '') &&
+      request.readable &&
+      request.readableFlowing === null
+    );
+  }
+
   private parseWithBodyParser(request: Request, response: Response, next: NextFunction): void {
     this.parse(request, response, (error?: unknown) => {
       if (error !== undefined) {
@@ -90,20 +130,10 @@ export class JsonBodyMiddleware implements NestMiddleware {
    * reference. False when the request is not one of these.
    */
   private readPlainJson(request: Request, response: Response, next: NextFunction): boolean {
-    const { headers } = request;
-    const length = headers['content-length'];
-    if (
-      length === undefined ||
-      !/^[1-9]\d{0,9}$/.test(length) ||
-      Number(length) > this.limit ||
-      headers['transfer-encoding'] !== undefined ||
-      headers['content-encoding'] !== undefined ||
-      !PLAIN_JSON.test(headers['content-type'] ?? '') ||
-      !request.readable ||
-      request.readableFlowing !== null
-    ) {
+    if (!this.readsDirectly(request)) {
       return false;
     }
+    const length = request.headers['content-length']!;
     const chunks: Buffer[] = [];
     let received = 0;
     const detach = () => {

@@ -31,3 +31,16 @@ export function requestContextMiddleware(
 export function currentRequestId(): string | undefined {
   return storage.getStore()?.requestId;
 }
+
+/**
+ * `callback` bound to the running request's context, for callbacks that
+ * async hooks do not carry it to (stream events of the request, whose
+ * context is the connection's).
+ */
+export function inRequestContext<A extends unknown[]>(
+  callback: (...args: A) => void,
+): (...args: A) => void {
+  const context = storage.getStore();
+
+  return context === undefined ? callback : (...args) => storage.run(context, callback, ...args);
+}

@@ -31,6 +31,7 @@ import { ProblemResponse } from '#src/common/openapi/problem.schema.js';
 import { ArchivePageQuery } from '#src/common/paging.js';
 import { MessageMarkersResponse } from '#src/inbox/dto/inbox.dto.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
+import { clientSendCommand } from '#src/messaging/client-send.js';
 import {
   EditMessageDto,
   MarkerDto,
@@ -105,16 +106,7 @@ export class MessagesController {
     @Body() dto: SendMessageDto,
     @Req() request: Request,
   ): Promise<SentMessageResponse> {
-    const clientId = dto.client_id ?? idempotencyKeyOf(request);
-    const result = await this.messages.send({
-      sender: user,
-      to: dto.to,
-      body: dto.body,
-      source: 'client',
-      ...(clientId === undefined ? {} : { clientId }),
-      ...(dto.reply_to === undefined ? {} : { replyTo: dto.reply_to }),
-      ...(dto.thread === undefined ? {} : { thread: dto.thread }),
-    });
+    const result = await this.messages.send(clientSendCommand(user, dto, request));
 
     return { id: result.id };
   }
@@ -276,32 +268,4 @@ export class MessagesController {
   ): Promise<MessageMarkers> {
     return this.markers.ofMessage(user, id);
   }
-}
-
-/** Visible ASCII and inner spaces: header bytes outside it arrive as Latin-1 and would not round-trip. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]([\x20-\x7e]{0,126}[\x21-\x7e])?$/;
-
-function idempotencyKeyOf(request: Request): string | undefined {
-  // `headersDistinct` copies every header of the request into arrays: only when there is a key.
-  if (request.headers['idempotency-key'] === undefined) {
-    return undefined;
-  }
-  const values = request.headersDistinct['idempotency-key'];
-  if (values === undefined) {
-    return undefined;
-  }
-  // Repeated headers reach us joined by commas, so a comma cannot be part of a key.
-  if (values.length !== 1 || !IDEMPOTENCY_KEY.test(values[0]!) || values[0]!.includes(',')) {
-    throw new AppError('validation', {
-      detail: 'give one Idempotency-Key of 1 to 128 visible ASCII characters, without commas',
-      fields: [
-        {
-          name: 'header.idempotency-key',
-          reason: 'one value, 1 to 128 visible ASCII characters, no comma',
-        },
-      ],
-    });
-  }
-
-  return values[0];
 }

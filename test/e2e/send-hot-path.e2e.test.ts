@@ -3,8 +3,11 @@ import { request as httpRequest } from 'node:http';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import pg from 'pg';
+
 import type { MessageView } from '#src/messaging/message-view.js';
 import {
+  ADMIN_AUTH,
   connectSocket,
   http,
   registerUser,
@@ -12,8 +15,9 @@ import {
   tokenFor,
   type TestUser,
 } from '#test/helpers/api.js';
-import { servicesUp } from '#test/helpers/services.js';
+import { servicesUp, TEST_DATABASE_URL } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
+import { WebhookReceiver } from '#test/helpers/webhook-receiver.js';
 
 /**
  * POST /api/messages takes shortcuts for the requests nearly every client
@@ -29,7 +33,8 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // The webhook test delivers to a receiver on loopback.
+    server = await startTestServer({ WEBHOOK_ALLOW_HOSTS: '127.0.0.1' });
     [alice, bob] = await Promise.all([
       registerUser(server.url, server.domain, 'alice'),
       registerUser(server.url, server.domain, 'bob'),
@@ -92,6 +97,289 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
       setTimeout(next, 20);
     });
   }
+
+  interface RawAnswer {
+    status: number;
+    /** Header lines as sent, in order, without Date (the only one that may differ by itself). */
+    headers: string[];
+    text: string;
+  }
+
+  /**
+   * A POST as bytes; `chunked` sends the same body without a declared
+   * length, which the fast route leaves to the general path (body-parser,
+   * Express's router, Nest's guard, pipe and controller).
+   */
+  function rawPost(
+    path: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+    chunked: boolean,
+  ): Promise<RawAnswer> {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        `${server.url}${path}`,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(chunked
+              ? { 'transfer-encoding': 'chunked' }
+              : { 'content-length': String(bytes.length) }),
+            ...headers,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const lines: string[] = [];
+            for (let i = 0; i < res.rawHeaders.length; i += 2) {
+              if (res.rawHeaders[i]!.toLowerCase() !== 'date') {
+                lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+              }
+            }
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: lines,
+              text: Buffer.concat(chunks).toString('utf8'),
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(bytes);
+    });
+  }
+
+  /** The same request down the fast route and down the general path. */
+  async function bothPaths(
+    body: string | Buffer,
+    headers: Record<string, string>,
+  ): Promise<[RawAnswer, RawAnswer]> {
+    const fast = await rawPost('/api/messages', body, headers, false);
+    const general = await rawPost('/api/messages', body, headers, true);
+
+    return [fast, general];
+  }
+
+  it('answers a send on the fast route with the bytes and headers of the general path', async () => {
+    const send = JSON.stringify({ to: bob.jid, body: 'same answer' });
+    const withId = (answer: RawAnswer) => ({
+      ...answer,
+      text: answer.text.replace(/"id":"[0-9a-f-]{36}"/, '"id":"…"'),
+    });
+    for (const auth of [`Bearer ${aliceToken}`, alice.basic]) {
+      const [fast, general] = await bothPaths(send, {
+        authorization: auth,
+        'x-request-id': 'same-send',
+      });
+      expect(fast.status).toBe(200);
+      expect(fast.text).toMatch(/^\{"id":"[0-9a-f-]{36}"\}$/);
+      expect(withId(fast)).toEqual(withId(general));
+    }
+    const archive = await archiveOfBob();
+    expect(archive.filter((message) => message.body === 'same answer')).toHaveLength(4);
+  });
+
+  it('refuses the same sends on the fast route with the same problems as the general path', async () => {
+    const bearer = `Bearer ${aliceToken}`;
+    const cases: [string, string | Buffer, Record<string, string>][] = [
+      ['an unknown recipient', JSON.stringify({ to: `nobody@${server.domain}`, body: 'x' }), {}],
+      ['an invalid recipient', JSON.stringify({ to: 'a@b@c', body: 'x' }), {}],
+      [
+        'a recipient on no served domain',
+        JSON.stringify({ to: 'bob@elsewhere.test', body: 'x' }),
+        {},
+      ],
+      [
+        'a body over the message limit',
+        JSON.stringify({ to: bob.jid, body: 'é'.repeat(40_000) }),
+        {},
+      ],
+      ['a control character', JSON.stringify({ to: bob.jid, body: 'a\u0001b' }), {}],
+      ['an unknown field', JSON.stringify({ to: bob.jid, body: 'x', from: alice.jid }), {}],
+      ['a number for a body', JSON.stringify({ to: bob.jid, body: 42 }), {}],
+      ['an empty object', '{}', {}],
+      ['a prototype key', `{"to":"${bob.jid}","body":"x","__proto__":{}}`, {}],
+      [
+        'invalid UTF-8',
+        Buffer.concat([
+          Buffer.from(`{"to":"${bob.jid}","body":"`),
+          Buffer.from([0xff, 0x22, 0x7d]),
+        ]),
+        {},
+      ],
+      [
+        'a bad idempotency key',
+        JSON.stringify({ to: bob.jid, body: 'x' }),
+        { 'idempotency-key': 'a,b' },
+      ],
+      [
+        'a wrong token',
+        JSON.stringify({ to: bob.jid, body: 'x' }),
+        { authorization: 'Bearer at_wrong' },
+      ],
+      ['no credentials', JSON.stringify({ to: bob.jid, body: 'x' }), { authorization: '' }],
+    ];
+    for (const [name, body, headers] of cases) {
+      const [fast, general] = await bothPaths(body, {
+        authorization: bearer,
+        'x-request-id': 'same-problem',
+        ...headers,
+      });
+      expect(fast.status, name).toBeGreaterThanOrEqual(400);
+      expect(fast, name).toEqual(general);
+    }
+    // A key used before for another message: 422 on both paths.
+    const keyed = { authorization: bearer, 'idempotency-key': 'hot-path-key' };
+    expect(
+      (await rawPost('/api/messages', JSON.stringify({ to: bob.jid, body: 'first' }), keyed, false))
+        .status,
+    ).toBe(200);
+    const [fast, general] = await bothPaths(JSON.stringify({ to: bob.jid, body: 'second' }), {
+      ...keyed,
+      'x-request-id': 'same-reuse',
+    });
+    expect(fast.status).toBe(422);
+    expect(fast).toEqual(general);
+    expect((await archiveOfBob()).some((message) => message.body === 'second')).toBe(false);
+  });
+
+  it('throttles failed Basic logins on the fast route as on the general path', async () => {
+    const carol = await registerUser(server.url, server.domain, 'carol');
+    const wrong = `Basic ${Buffer.from(`${carol.jid}:wrong`).toString('base64')}`;
+    const send = JSON.stringify({ to: bob.jid, body: 'x' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await rawPost('/api/messages', send, { authorization: wrong }, false)).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const [fast, general] = await bothPaths(send, {
+      authorization: wrong,
+      'x-request-id': 'same-429',
+    });
+    const retryAfter = (answer: RawAnswer) =>
+      Number(answer.headers.find((line) => line.startsWith('Retry-After: '))?.slice(13));
+    expect(fast.status).toBe(429);
+    expect(Math.abs(retryAfter(fast) - retryAfter(general))).toBeLessThanOrEqual(1);
+    const withoutRetry = (answer: RawAnswer) => ({
+      ...answer,
+      headers: answer.headers.filter((line) => !line.startsWith('Retry-After: ')),
+    });
+    expect(withoutRetry(fast)).toEqual(withoutRetry(general));
+  });
+
+  it('counts fast-route requests under the route and status of the general path', async () => {
+    await rawPost(
+      '/api/messages',
+      JSON.stringify({ to: bob.jid, body: 'counted' }),
+      {
+        authorization: `Bearer ${aliceToken}`,
+      },
+      false,
+    );
+    const metrics = await http<string>(server.url, 'GET', '/metrics');
+    expect(metrics.body).toMatch(
+      /relay_http_request_duration_seconds_count\{method="POST",route="\/api\/messages",status="200"\} \d+/,
+    );
+    expect(metrics.body).toMatch(
+      /relay_http_request_duration_seconds_count\{method="POST",route="\/api\/messages",status="404"\} \d+/,
+    );
+    expect(metrics.body).not.toMatch(/method="POST",route="unmatched",status="(200|404)"/);
+  });
+
+  /** The request-duration count of one route and status, from the metrics endpoint. */
+  async function requestCount(status: number): Promise<number> {
+    const metrics = await http<string>(server.url, 'GET', '/metrics');
+    const line = metrics.body
+      .split('\n')
+      .find((text) =>
+        text.startsWith(
+          `relay_http_request_duration_seconds_count{method="POST",route="/api/messages",status="${status}"}`,
+        ),
+      );
+
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+
+  it('hands a body its check does not accept to the general path, which runs the common middleware once', async () => {
+    const before = await requestCount(200);
+    // class-validator lets a null optional field through; the hand check leaves it to it.
+    const [fast, general] = await bothPaths(
+      JSON.stringify({ to: bob.jid, body: 'null client id', client_id: null }),
+      { authorization: `Bearer ${aliceToken}`, 'x-request-id': 'same-handed-on' },
+    );
+    expect(fast.status).toBe(200);
+    const withId = (answer: RawAnswer) => answer.text.replace(/[0-9a-f-]{36}/, '…');
+    expect(withId(fast)).toBe(withId(general));
+    expect(fast.headers.filter((line) => line.startsWith('X-Request-Id: '))).toEqual([
+      'X-Request-Id: same-handed-on',
+    ]);
+    expect(await requestCount(200)).toBe(before + 2);
+  });
+
+  it('carries the request id into the webhook events of a send, also when the body comes in pieces', async () => {
+    const receiver = await WebhookReceiver.start();
+    try {
+      const created = await http(server.url, 'POST', '/api/admin/webhooks', {
+        auth: ADMIN_AUTH,
+        json: { url: receiver.url, events: ['message.created'], domains: [server.domain] },
+      });
+      expect(created.status).toBe(201);
+      const send = (body: string) => JSON.stringify({ to: bob.jid, body });
+      const auth = `Bearer ${aliceToken}`;
+      const whole = await rawPost(
+        '/api/messages',
+        send('whole'),
+        {
+          authorization: auth,
+          'x-request-id': 'trace-whole',
+        },
+        false,
+      );
+      const bytes = Buffer.from(send('pieces'));
+      const pieces = await sendInPieces([bytes.subarray(0, 9), bytes.subarray(9)], {
+        authorization: auth,
+        'x-request-id': 'trace-pieces',
+      });
+      const general = await rawPost(
+        '/api/messages',
+        send('general'),
+        {
+          authorization: auth,
+          'x-request-id': 'trace-general',
+        },
+        true,
+      );
+      const ids = [whole, general].map((answer) => (JSON.parse(answer.text) as { id: string }).id);
+      ids.splice(1, 0, pieces.body.id!);
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ body: string; request_id: string | null }>(
+          `SELECT body, request_id FROM webhook_deliveries WHERE event_type = 'message.created'`,
+        );
+        const byId = new Map(
+          rows.map((row) => [
+            (JSON.parse(row.body) as { data: { id: string } }).data.id,
+            row.request_id,
+          ]),
+        );
+        expect(ids.map((id) => byId.get(id))).toEqual([
+          'trace-whole',
+          'trace-pieces',
+          'trace-general',
+        ]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await receiver.stop();
+    }
+  });
 
   it('authenticates a bearer header, a Basic header, a lower-case scheme and a query token alike', async () => {
     const bearer = await sendMessage(server.url, `Bearer ${aliceToken}`, bob.jid, 'by bearer');

@@ -25,8 +25,15 @@ export class ProblemFilter implements ExceptionFilter {
     if (host.getType() !== 'http') {
       throw exception;
     }
-    const request = host.switchToHttp().getRequest<Request>();
-    const response = host.switchToHttp().getResponse<Response>();
+    this.respond(
+      exception,
+      host.switchToHttp().getRequest<Request>(),
+      host.switchToHttp().getResponse<Response>(),
+    );
+  }
+
+  /** The answer to a failed request; also for routes that run outside Nest's pipeline. */
+  respond(exception: unknown, request: Request, response: Response): void {
     const error = toAppError(exception);
     if (error.status >= 500) {
       // Logged once, with the request id; the client sees nothing internal.
