@@ -129,9 +129,13 @@ export class XmlStreamParser {
   private failed = false;
   private rootOpen = false;
   private rootClosed = false;
-  /** The root's qualified name as the input spelt it, for the replayed start tag. */
-  private rootName = '';
-  /** The version of the XML declaration, if there was one, to parse a replay by the same rules. */
+  /**
+   * The root's start tag as a rebuilt saxes object reads it: its qualified
+   * name as the input spelt it and its namespace declarations, after the XML
+   * declaration's version if there was one (to parse by the same rules).
+   */
+  private rootTag?: string;
+  /** The version of the XML declaration, until the root opens. */
   private xmlVersion?: string;
   /** Set while a rebuilt saxes reads the replayed root: nothing of it is reported again. */
   private replaying = false;
@@ -230,7 +234,12 @@ export class XmlStreamParser {
       const saxes = this.parserState();
       this.pieceStartChar = saxes.position;
       this.pieceText = text;
-      saxes.write(text);
+      try {
+        saxes.write(text);
+      } finally {
+        // Only positions inside this write need it; kept, it would pin the text of the last read.
+        this.pieceText = '';
+      }
       // Inside a stanza or in the gap before one, nothing may grow past the limit.
       if (!this.rootClosed && this.takenBytes - this.markByte > this.options.maxStanzaBytes) {
         this.refuse('policy-violation', `stanza larger than ${this.options.maxStanzaBytes} bytes`);
@@ -316,22 +325,7 @@ export class XmlStreamParser {
 
   /** What a new saxes object reads first: the synthetic root, or the start tag of the one read. */
   private replayedRoot(): string | undefined {
-    if (this.options.syntheticRoot !== undefined) {
-      return this.options.syntheticRoot;
-    }
-    const root = this.stack[0];
-    if (!this.rootOpen || root === undefined) {
-      return undefined;
-    }
-    let tag = this.xmlVersion === undefined ? '' : `<?xml version='${this.xmlVersion}'?>`;
-    tag += `<${this.rootName}`;
-    for (const [name, value] of Object.entries(root.attrs)) {
-      if (name === 'xmlns' || name.startsWith('xmlns:')) {
-        tag += ` ${name}='${escapeAttr(value)}'`;
-      }
-    }
-
-    return `${tag}>`;
+    return this.options.syntheticRoot ?? this.rootTag;
   }
 
   /** The byte offset in the input of saxes' current position. */
@@ -381,13 +375,14 @@ export class XmlStreamParser {
     const element = new XmlElement(tag.local, tag.uri, attrs);
     if (depth === 0) {
       this.rootOpen = true;
-      this.rootName = tag.name;
       if (this.options.syntheticRoot !== undefined) {
-        this.stack.push(element);
+        this.stack.push(STREAM_LEVEL);
 
         return;
       }
       this.markByte = this.offset();
+      this.rootTag = startTagOf(tag, this.xmlVersion);
+      this.xmlVersion = undefined;
       this.handler.onOpen(element);
       if (tag.isSelfClosing) {
         // An empty root (a BOSH `<body/>`) opens and closes at once.
@@ -396,7 +391,8 @@ export class XmlStreamParser {
 
         return;
       }
-      this.stack.push(element);
+      // The root's children are reported, never added to it: it need not be kept.
+      this.stack.push(STREAM_LEVEL);
 
       return;
     }
@@ -483,6 +479,23 @@ export class XmlStreamParser {
 }
 
 const BYTE_ORDER_MARK = 0xfeff;
+
+/** Stands for the root on the stack once it is open: the stream level, depth 1. */
+const STREAM_LEVEL = new XmlElement('', '');
+
+/** A root's start tag with only its namespace declarations, behind the XML declaration's version. */
+function startTagOf(tag: SaxesTagNS, xmlVersion: string | undefined): string {
+  let text = xmlVersion === undefined ? '' : `<?xml version='${escapeAttr(xmlVersion)}'?>`;
+  text += `<${tag.name}`;
+  for (const name in tag.attributes) {
+    const attribute = tag.attributes[name]!;
+    if (attribute.prefix === 'xmlns' || attribute.name === 'xmlns') {
+      text += ` ${attribute.name}='${escapeAttr(attribute.value)}'`;
+    }
+  }
+
+  return `${text}>`;
+}
 
 /**
  * How many bytes at the end of `bytes` start a UTF-8 sequence that more
