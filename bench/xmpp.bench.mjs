@@ -20,7 +20,8 @@
 // --keep-db keeps the benchmark database and prosody's data between runs, so the
 // accounts are created once. Environment: BENCH_POSTGRES_URL, BENCH_DATABASE
 // (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11),
-// BENCH_SEMI_SPACE (the server's --max-semi-space-size in MiB; default 64, as `npm start`).
+// BENCH_SEMI_SPACE (the server's --max-semi-space-size in MiB; default 64, as `npm start`),
+// BENCH_NODE_ARGS (more node flags for the server, for diagnostics such as --trace-gc).
 //
 // Phases, in this order, against each server:
 //   1. the 2*pairs traffic sessions log in (a login ends with initial presence answered)
@@ -192,6 +193,37 @@ function vmRssKiB(pid) {
   return match === null ? NaN : Number(match[1]);
 }
 
+/**
+ * Where a process's resident memory lies, in KiB, for the memory phase's diagnostics:
+ * /proc/<pid>/smaps summed by mapping kind (`[heap]` is malloc's main arena; anonymous
+ * mappings hold V8's heap pages, malloc's other arenas and its large blocks).
+ */
+function residentByMapping(pid) {
+  const totals = { brkHeap: 0, anonymous: 0, files: 0, other: 0 };
+  let kind = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header !== null) {
+      const name = header[1];
+      kind =
+        name === '[heap]'
+          ? 'brkHeap'
+          : name === ''
+            ? 'anonymous'
+            : name.startsWith('/')
+              ? 'files'
+              : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) {
+      totals[kind] += Number(rss[1]);
+    }
+  }
+
+  return totals;
+}
+
 function uptime() {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim();
@@ -265,6 +297,8 @@ async function startRelay() {
     // The same V8 flags as `npm start` and the Docker image.
     `--max-semi-space-size=${env.BENCH_SEMI_SPACE ?? 64}`,
     ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    // Diagnostics only (--trace-gc, --heapsnapshot-signal=SIGUSR2): never part of a figure reported.
+    ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
     cwd: ROOT,
@@ -678,6 +712,39 @@ async function heapOf(target) {
   return used === undefined ? undefined : used / 1024;
 }
 
+/**
+ * The server's memory by part, in KiB: V8's heap (committed and used, by space) and
+ * external memory from its metrics, and resident memory by mapping kind.
+ */
+async function memoryParts(target) {
+  const parts = target.pid === undefined ? {} : residentByMapping(target.pid);
+  if (target.base !== undefined) {
+    const metrics = await scrapeMetrics(target.base);
+    const kib = (name) => (metrics.get(name) ?? NaN) / 1024;
+    parts.v8Committed = kib('nodejs_heap_size_total_bytes');
+    parts.v8Used = kib('nodejs_heap_size_used_bytes');
+    parts.external = kib('nodejs_external_memory_bytes');
+    for (const space of ['new', 'old', 'code', 'map', 'large_object']) {
+      parts[`${space}Committed`] = kib(`nodejs_heap_space_size_total_bytes{space="${space}"}`);
+      parts[`${space}Used`] = kib(`nodejs_heap_space_size_used_bytes{space="${space}"}`);
+    }
+  }
+
+  return parts;
+}
+
+/** Per-session change of every part between two memoryParts, in KiB. */
+function partsPerSession(before, after, sessions) {
+  const change = {};
+  for (const [name, value] of Object.entries(after)) {
+    if (Number.isFinite(value) && Number.isFinite(before[name])) {
+      change[name] = r2((value - before[name]) / sessions);
+    }
+  }
+
+  return change;
+}
+
 // ---------------------------------------------------------------- one server
 
 async function benchServer(target) {
@@ -702,6 +769,7 @@ async function benchServer(target) {
     await sleep(5000);
     const rssBefore = target.pid === undefined ? NaN : vmRssKiB(target.pid);
     const heapBefore = await heapOf(target);
+    const partsBefore = await memoryParts(target);
     const cold = await loginMany(target, idleNumbers, keyCache, roles);
     log(`${opts.idleSessions} idle sessions (cold keys): ${cold.figures.loginsPerSecond}/s`);
     // Sampled for `settle` seconds while the sessions idle: a collector (V8's, Lua's) gives
@@ -713,6 +781,7 @@ async function benchServer(target) {
     }
     const rssAfter = rssSeries.at(-1) ?? NaN;
     const heapAfter = await heapOf(target);
+    const partsAfter = await memoryParts(target);
     figures.memory = {
       sessions: opts.idleSessions,
       vmRssBeforeKiB: rssBefore,
@@ -724,6 +793,7 @@ async function benchServer(target) {
       ...(heapBefore === undefined || heapAfter === undefined
         ? {}
         : { jsHeapPerSessionKiB: r2((heapAfter - heapBefore) / opts.idleSessions) }),
+      partsPerSessionKiB: partsPerSession(partsBefore, partsAfter, opts.idleSessions),
     };
     figures.loginsCold = cold.figures;
     await closeAll(cold.clients);
@@ -942,6 +1012,13 @@ function report(all) {
           `${f.memory.perSessionKiB} KiB VmRSS`,
           target(`< 25 KB  ${pass(f.memory.perSessionKiB * 1.024 < 25)}`) +
             `  (VmRSS ${f.memory.vmRssBeforeKiB} -> ${f.memory.vmRssAfterKiB} KiB after ${f.memory.settleSeconds} s idle; ${f.memory.perSessionAfter5sKiB} KiB/session after 5 s${f.memory.jsHeapPerSessionKiB === undefined ? '' : `; JS heap ${f.memory.jsHeapPerSessionKiB} KiB/session`})`,
+        ],
+        [
+          '  by part (KiB/session)',
+          '',
+          Object.entries(f.memory.partsPerSessionKiB)
+            .map(([name, value]) => `${name} ${value}`)
+            .join(', '),
         ],
         [
           `SCRAM logins per second (cached client keys, ${f.logins.sessions})`,

@@ -121,24 +121,34 @@ export class RedisSessionRegistry extends SessionRegistry {
     this.keys = registryKeys(prefix);
   }
 
+  // One script each, atomic as a MULTI would be: a client-side MULTI builds a pipeline object and a
+  // command object per step, held until Redis answers, which every login and logout would pay for.
   async register(session: SessionInfo): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.sessions(session.jid), session.id, JSON.stringify(session))
-      .hset(this.keys.domain(domainOf(session.jid)), session.id, session.jid)
-      .sadd(this.keys.node(session.node), `${session.jid} ${session.id}`)
-      .hset(this.keys.index, session.id, session.jid)
-      .exec();
+    await this.redis.eval(
+      REGISTER,
+      4,
+      this.keys.sessions(session.jid),
+      this.keys.domain(domainOf(session.jid)),
+      this.keys.node(session.node),
+      this.keys.index,
+      session.id,
+      JSON.stringify(session),
+      session.jid,
+      `${session.jid} ${session.id}`,
+    );
   }
 
   async unregister(session: SessionInfo): Promise<void> {
-    await this.redis
-      .multi()
-      .hdel(this.keys.sessions(session.jid), session.id)
-      .hdel(this.keys.domain(domainOf(session.jid)), session.id)
-      .srem(this.keys.node(session.node), `${session.jid} ${session.id}`)
-      .hdel(this.keys.index, session.id)
-      .exec();
+    await this.redis.eval(
+      UNREGISTER,
+      4,
+      this.keys.sessions(session.jid),
+      this.keys.domain(domainOf(session.jid)),
+      this.keys.node(session.node),
+      this.keys.index,
+      session.id,
+      `${session.jid} ${session.id}`,
+    );
   }
 
   async sessionsOf(jid: string): Promise<SessionInfo[]> {
@@ -242,6 +252,20 @@ export class RedisSessionRegistry extends SessionRegistry {
     await pipeline.del(this.keys.node(node)).zrem(this.keys.nodes, node).exec();
   }
 }
+
+/** A session into its user's hash, its domain's, its node's set and the index (keys as register passes them). */
+const REGISTER = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+return 1`;
+
+/** The inverse of REGISTER. */
+const UNREGISTER = `redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1`;
 
 /** HSET only when the field exists. */
 const SET_IF_PRESENT = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then

@@ -14,11 +14,18 @@ import { TrafficShaper } from '#src/xmpp/stream/traffic-shaper.js';
 import type { StreamTransport } from '#src/xmpp/stream/transport.js';
 import { XmppStream } from '#src/xmpp/stream/xmpp-stream.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
+import { IdleRelease } from '#src/xmpp/xml/idle-release.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
 
 /** How long a stream may take from connecting to binding a resource. */
 const NEGOTIATION_TIMEOUT_MS = 60_000;
 export const CAPS_NODE = 'https://relay.invalid/caps';
+/**
+ * A stream parser without input for one to two ticks of this lets go of its parse state: soon
+ * enough after a login that the state mostly dies young instead of being promoted to the old
+ * generation; a stream reading more often than this keeps it.
+ */
+const PARSER_IDLE_TICK_MS = 100;
 
 /**
  * The gateway's shared state: every open stream (for shutdown and the one
@@ -32,6 +39,8 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   private readonly byUser = new Map<string, Set<XmppSession>>();
   readonly shaper: TrafficShaper;
   readonly resumption: StreamResumption;
+  /** Idle streams' parse state, released by one timer (src/xmpp/xml/idle-release.ts). */
+  readonly parserRelease = new IdleRelease(PARSER_IDLE_TICK_MS);
   private sweeper?: NodeJS.Timeout;
   private pingCounter = 0;
   private caps?: XmlElement;
@@ -67,6 +76,7 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     clearInterval(this.sweeper);
     this.shaper.close();
+    this.parserRelease.close();
     this.closeAll();
   }
 

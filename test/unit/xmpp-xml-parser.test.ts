@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { el, XmlElement } from '#src/xmpp/xml/element.js';
+import { IdleRelease } from '#src/xmpp/xml/idle-release.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
 import { XmlStreamParser, type XmlStreamError } from '#src/xmpp/xml/stream-parser.js';
 
@@ -205,6 +206,202 @@ describe('XML stream parser', () => {
 
     expect(parser.write('<message/>')).toBe(false);
     expect(seen.elements).toHaveLength(0);
+  });
+
+  it.each([
+    ['an overlong form', [0xc0, 0xaf]],
+    ['a surrogate', [0xed, 0xa0, 0x80]],
+    ['a code point past U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+    ['a lone continuation byte', [0x80]],
+  ])('refuses %s as not-well-formed, whole or one byte at a time', (_name, bytes) => {
+    const whole = parserFor();
+    whole.parser.write(`${HEADER}<message><body>`);
+    whole.parser.write(Buffer.from(bytes));
+    expect(whole.seen.error?.condition).toBe('not-well-formed');
+
+    const split = parserFor();
+    split.parser.write(`${HEADER}<message><body>`);
+    for (const byte of [...bytes, 0x3c]) {
+      split.parser.write(Buffer.from([byte]));
+    }
+    expect(split.seen.error?.condition).toBe('not-well-formed');
+  });
+
+  it('skips a byte order mark opening the stream', () => {
+    const seen = parse(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(HEADER)]));
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.root?.name).toBe('stream');
+  });
+});
+
+describe('XML stream parser between stanzas (released state)', () => {
+  it('lets go of its state only between stanzas, and goes on mid-stream as before', () => {
+    const { parser, seen } = parserFor();
+    parser.write(`${HEADER}<message><body>one</body></message>\n`);
+    expect(parser.holdsState).toBe(true);
+    expect(parser.release()).toBe(true);
+    expect(parser.holdsState).toBe(false);
+
+    parser.write('<message><body>t');
+    expect(parser.release()).toBe(false);
+    expect(parser.holdsState).toBe(true);
+    parser.write('wo</body></message>');
+    parser.release();
+    parser.write(
+      `<stream:error><reset xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`,
+    );
+    parser.release();
+    parser.write('</stream:stream>');
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.elements.map((element) => `${element.ns} ${element.name}`)).toEqual([
+      `${NS.client} message`,
+      `${NS.client} message`,
+      `${NS.stream} error`,
+    ]);
+    expect(seen.elements[1]?.childText('body')).toBe('two');
+    expect(seen.closed).toBe(true);
+  });
+
+  it('keeps a UTF-8 sequence cut by a write across a release, down to single bytes', () => {
+    const { parser, seen } = parserFor();
+    parser.write(`${HEADER}<iq type='get' id='1'/>`);
+    parser.release();
+    const stanza = Buffer.from('<message><body>日本 😀 é</body></message>');
+    const cut = stanza.indexOf(Buffer.from('日')) + 1;
+    parser.write(stanza.subarray(0, cut));
+    parser.write(stanza.subarray(cut));
+    parser.release();
+    for (const byte of stanza) {
+      parser.write(Buffer.from([byte]));
+      parser.release();
+    }
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.elements.map((element) => element.childText('body'))).toEqual([
+      undefined,
+      '日本 😀 é',
+      '日本 😀 é',
+    ]);
+  });
+
+  it.each([
+    ['a comment', '<!-- x -->', 'restricted-xml'],
+    ['a DOCTYPE', '<!DOCTYPE x>', 'restricted-xml'],
+    ['an entity declaration', "<!ENTITY x 'y'>", 'restricted-xml'],
+    ['a processing instruction', '<?foo bar?>', 'restricted-xml'],
+    ['an undefined entity', '<message><body>&nbsp;</body></message>', 'restricted-xml'],
+    ['a mismatched end tag', '<message></iq>', 'not-well-formed'],
+    ['an unbound prefix', '<foo:bar/>', 'not-well-formed'],
+    ['an end tag of another root', '</foo:stream>', 'not-well-formed'],
+    ['an XML declaration', "<?xml version='1.0'?>", 'not-well-formed'],
+    ['invalid UTF-8', Buffer.from([0xc3, 0x28]), 'not-well-formed'],
+  ])('still refuses %s after a release', (_name, input, condition) => {
+    const { parser, seen } = parserFor();
+    parser.write(`${HEADER}<presence/>`);
+    expect(parser.release()).toBe(true);
+    parser.write(input);
+
+    expect(seen.error?.condition).toBe(condition);
+    // saxes reports the element a wrong end tag closes before it fails; the stream has failed by then.
+    expect(seen.elements.map((element) => element.name)).toEqual(
+      _name === 'a mismatched end tag' ? ['presence', 'message'] : ['presence'],
+    );
+  });
+
+  it('still counts the size limit and the gap after a release', () => {
+    const { parser, seen } = parserFor(1000);
+    parser.write(`${HEADER}<presence/>`);
+    parser.release();
+    parser.write(`<message><body>${'x'.repeat(900)}`);
+    parser.release();
+    parser.write('x'.repeat(200));
+
+    expect(seen.error?.condition).toBe('policy-violation');
+
+    const gap = parserFor(1000);
+    gap.parser.write(`${HEADER}<presence/>`);
+    gap.parser.release();
+    gap.parser.write(`<${'a'.repeat(600)}`);
+    gap.parser.write('a'.repeat(600));
+    expect(gap.seen.error?.condition).toBe('policy-violation');
+  });
+
+  it('replays the root as the client spelt it: its prefix and namespaces', () => {
+    const { parser, seen } = parserFor();
+    parser.write(
+      `<foo:stream xmlns:foo='${NS.stream}' xmlns='${NS.client}' xmlns:x='urn:example:x' to='example.org' version='1.0'><x:ping/>`,
+    );
+    parser.release();
+    parser.write('<x:ping/><message/>');
+    parser.release();
+    parser.write('</foo:stream>');
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.elements.map((element) => `${element.ns} ${element.name}`)).toEqual([
+      'urn:example:x ping',
+      'urn:example:x ping',
+      `${NS.client} message`,
+    ]);
+    expect(seen.closed).toBe(true);
+  });
+
+  it('releases and rebuilds frames under a synthetic root (RFC 7395)', () => {
+    const { parser, seen } = parserFor(
+      4096,
+      `<frames xmlns='${NS.client}' xmlns:stream='${NS.stream}'>`,
+    );
+    parser.write(`<open xmlns='${NS.framing}' to='example.org' version='1.0'/>`);
+    expect(parser.release()).toBe(true);
+    parser.write('<message to="a@example.org"><body>x</body></message>');
+    parser.release();
+    parser.write('<stream:error/>');
+
+    expect(seen.error).toBeUndefined();
+    expect(seen.root).toBeUndefined();
+    expect(seen.elements.map((element) => `${element.ns} ${element.name}`)).toEqual([
+      `${NS.framing} open`,
+      `${NS.client} message`,
+      `${NS.stream} error`,
+    ]);
+  });
+
+  it('is released by the shared timer after a tick without input, and rebuilt by the next', () => {
+    const idleRelease = new IdleRelease(60_000);
+    const seen: XmlElement[] = [];
+    const parser = new XmlStreamParser(
+      {
+        onOpen: () => undefined,
+        onElement: (element) => seen.push(element),
+        onClose: () => undefined,
+        onError: (error) => {
+          throw error;
+        },
+      },
+      { maxStanzaBytes: 4096, idleRelease },
+    );
+    try {
+      parser.write(`${HEADER}<presence/>`);
+      expect(idleRelease.size).toBe(1);
+      idleRelease.tick();
+      expect(parser.holdsState).toBe(true);
+      idleRelease.tick();
+      expect(parser.holdsState).toBe(false);
+      expect(idleRelease.size).toBe(0);
+
+      parser.write('<message><body>');
+      idleRelease.tick();
+      idleRelease.tick();
+      expect(parser.holdsState).toBe(true);
+      parser.write('hi</body></message>');
+      idleRelease.tick();
+      idleRelease.tick();
+      expect(parser.holdsState).toBe(false);
+      expect(seen.map((element) => element.name)).toEqual(['presence', 'message']);
+    } finally {
+      idleRelease.close();
+    }
   });
 });
 

@@ -171,11 +171,7 @@ export class PresenceHandler implements OnModuleInit {
     if (await this.blocking.isBlocked(recipient.id, session.jid)) {
       return;
     }
-    if (own === undefined) {
-      session.directedTo.delete(target.bare);
-    } else {
-      session.directedTo.add(target.bare);
-    }
+    session.noteDirected(target.bare, own !== undefined);
     const view = await this.viewWith(session, own);
     await this.router.deliver(target.bare, { event: 'presence', data: view });
   }
@@ -202,12 +198,11 @@ export class PresenceHandler implements OnModuleInit {
   }
 
   private async endDirected(session: XmppSession): Promise<void> {
-    if (session.directedTo.size === 0) {
+    const targets = session.takeDirected();
+    if (targets.length === 0) {
       return;
     }
     const view = await this.viewWith(session, undefined);
-    const targets = [...session.directedTo];
-    session.directedTo.clear();
     await Promise.all(
       targets.map((jid) => this.router.deliver(jid, { event: 'presence', data: view })),
     );

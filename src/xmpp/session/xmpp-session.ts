@@ -45,7 +45,7 @@ export class XmppSession implements LocalSession {
   /** Present while the client says it is inactive (XEP-0352): what waits for it to be active. */
   private csi?: CsiBuffer;
   /** Addresses sent directed presence, told when the session goes (RFC 6121 section 4.6.3). */
-  readonly directedTo = new Set<string>();
+  private directedTo?: Set<string>;
   /** Room events for this session, set once it joins a room (XEP-0045, src/xmpp/muc). */
   roomEvents?: (session: XmppSession, delivery: Delivery) => void;
   /** The presence rendered to this client per contact and resource, to send changes and unavailable. */
@@ -81,6 +81,23 @@ export class XmppSession implements LocalSession {
   /** Whether a message to the bare JID reaches this resource (RFC 6121 section 8.5.2.1). */
   get receivesBareMessages(): boolean {
     return this.available && this.priority >= 0;
+  }
+
+  /** Notes directed presence to a bare JID: available (it is told when the session goes) or not. */
+  noteDirected(bare: string, available: boolean): void {
+    if (available) {
+      (this.directedTo ??= new Set()).add(bare);
+    } else {
+      this.directedTo?.delete(bare);
+    }
+  }
+
+  /** The addresses sent directed available presence, forgotten as they are handed out. */
+  takeDirected(): string[] {
+    const targets = [...(this.directedTo ?? [])];
+    this.directedTo = undefined;
+
+    return targets;
   }
 
   markUnavailable(): void {

@@ -52,8 +52,8 @@ export class XmppStream implements SmStream {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private paused = false;
-  /** Pipelined work this stream started that has not settled. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Pipelined work this stream started that has not settled; unset while there is none. */
+  private inFlight?: Set<Promise<void>>;
   /** What the stanza being handled pipelined, if anything. */
   private stanzaWork?: Promise<void>;
   /** Settles when every stanza read so far is handled, in order; unset when nothing is pending. */
@@ -105,7 +105,9 @@ export class XmppStream implements SmStream {
   /** The client closed its stream (RFC 6120 section 4.4): close ours too, once its messages are answered. */
   onEnd(): void {
     this.enqueue(async () => {
-      await Promise.allSettled(this.inFlight);
+      if (this.inFlight !== undefined) {
+        await Promise.allSettled(this.inFlight);
+      }
       this.shutdown();
       this.transport.end();
     });
@@ -143,14 +145,20 @@ export class XmppStream implements SmStream {
   }
 
   pipeline(work: Promise<void>): Promise<void> {
-    const tracked = work.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
+    const inFlight = (this.inFlight ??= new Set());
+    const tracked = work.finally(() => {
+      inFlight.delete(tracked);
+      if (inFlight.size === 0 && this.inFlight === inFlight) {
+        this.inFlight = undefined;
+      }
+    });
+    inFlight.add(tracked);
     this.stanzaWork = tracked;
-    if (this.inFlight.size < MAX_IN_FLIGHT) {
+    if (inFlight.size < MAX_IN_FLIGHT) {
       return Promise.resolve();
     }
 
-    return Promise.race(this.inFlight);
+    return Promise.race(inFlight);
   }
 
   /**

@@ -7,7 +7,12 @@ import type { XmppStream } from '#src/xmpp/stream/xmpp-stream.js';
 import { channelBindingsOf, type TlsCredentials } from '#src/xmpp/transports/tls-credentials.js';
 import { escapeAttr, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
-import { XmlStreamParser } from '#src/xmpp/xml/stream-parser.js';
+import type { IdleRelease } from '#src/xmpp/xml/idle-release.js';
+import {
+  XmlStreamParser,
+  type XmlStreamError,
+  type XmlStreamHandler,
+} from '#src/xmpp/xml/stream-parser.js';
 import type { XmppGateway } from '#src/xmpp/xmpp-gateway.service.js';
 
 const NO_BINDINGS: ChannelBindings = { types: new Map() };
@@ -19,13 +24,14 @@ const CLOSE_GRACE_MS = 2000;
  * STARTTLS and SASL; direct TLS (XEP-0368) is the same with TLS from the
  * first byte.
  */
-export class TcpTransport implements StreamTransport {
+export class TcpTransport implements StreamTransport, XmlStreamHandler {
   readonly kind = 'tcp' as const;
   readonly address: string;
   private parser!: XmlStreamParser;
   private bindings: ChannelBindings = NO_BINDINGS;
   private readonly stream: XmppStream;
   private readonly maxStanzaBytes: number;
+  private readonly idleRelease: IdleRelease;
   private ended = false;
   /** Output written in this turn of the event loop, sent as one write when it ends. */
   private pending = '';
@@ -53,6 +59,7 @@ export class TcpTransport implements StreamTransport {
   ) {
     this.address = socket.remoteAddress ?? 'unknown';
     this.maxStanzaBytes = gateway.config.xmpp.maxStanzaBytes;
+    this.idleRelease = gateway.parserRelease;
     socket.setNoDelay(true);
     this.stream = gateway.open(this);
     if (socket instanceof TLSSocket) {
@@ -69,27 +76,38 @@ export class TcpTransport implements StreamTransport {
   }
 
   private newParser(): void {
-    this.parser = new XmlStreamParser(
-      {
-        onOpen: (root) => {
-          if (!root.is('stream', NS.stream)) {
-            this.stream.fail('invalid-namespace', 'the root must be stream:stream');
-          } else if (root.attr('xmlns') !== NS.client) {
-            this.stream.fail('invalid-namespace', 'the content namespace must be jabber:client');
-          } else {
-            this.stream.onHeader({
-              to: root.attr('to'),
-              version: root.attr('version'),
-              lang: root.attr('xml:lang'),
-            });
-          }
-        },
-        onElement: (element) => this.stream.onElement(element),
-        onClose: () => this.stream.onEnd(),
-        onError: (error) => this.stream.fail(error.condition, error.message),
-      },
-      { maxStanzaBytes: this.maxStanzaBytes },
-    );
+    this.parser = new XmlStreamParser(this, {
+      maxStanzaBytes: this.maxStanzaBytes,
+      idleRelease: this.idleRelease,
+    });
+  }
+
+  /** The stream header (RFC 6120 section 4.2): the root must be a stream in jabber:client. */
+  onOpen(root: XmlElement): void {
+    if (!root.is('stream', NS.stream)) {
+      this.stream.fail('invalid-namespace', 'the root must be stream:stream');
+    } else if (root.attr('xmlns') !== NS.client) {
+      this.stream.fail('invalid-namespace', 'the content namespace must be jabber:client');
+    } else {
+      this.stream.onHeader({
+        to: root.attr('to'),
+        version: root.attr('version'),
+        lang: root.attr('xml:lang'),
+      });
+    }
+  }
+
+  onElement(element: XmlElement): void {
+    this.stream.onElement(element);
+  }
+
+  /** The client closed its stream. */
+  onClose(): void {
+    this.stream.onEnd();
+  }
+
+  onError(error: XmlStreamError): void {
+    this.stream.fail(error.condition, error.message);
   }
 
   isSecure(): boolean {

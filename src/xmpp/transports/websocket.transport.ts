@@ -46,7 +46,11 @@ export class WebSocketTransport implements StreamTransport {
         onClose: () => undefined,
         onError: (error) => this.stream.fail(error.condition, error.message),
       },
-      { maxStanzaBytes: gateway.config.xmpp.maxStanzaBytes, syntheticRoot: FRAME_ROOT },
+      {
+        maxStanzaBytes: gateway.config.xmpp.maxStanzaBytes,
+        syntheticRoot: FRAME_ROOT,
+        idleRelease: gateway.parserRelease,
+      },
     );
     socket.on('message', (data: RawData) => {
       if (!this.ended) {
