@@ -1,7 +1,8 @@
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { registerUser, type TestUser } from '#test/helpers/api.js';
+import type { MessageView } from '#src/messaging/message-view.js';
+import { http, registerUser, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import {
@@ -103,6 +104,21 @@ describe.skipIf(!servicesUp())('XMPP gateway: bad input ends that stream only', 
     connection.send('<message to="carol@x"><body>a & b</body></message>');
 
     await expectStreamError(connection, 'not-well-formed');
+  });
+
+  it('refuses a stanza closed by the wrong end tag, and neither delivers nor stores it', async () => {
+    const connection = await authenticated(alice);
+    const carol = `carol@${server.domain}`;
+    connection.send(`<message to='${carol}' type='chat'><body>half-formed</body></iq>`);
+
+    await expectStreamError(connection, 'not-well-formed');
+    expect(bystander.stanzas.some((stanza) => stanza.getChildText('body') === 'half-formed')).toBe(
+      false,
+    );
+    const archive = await http<MessageView[]>(server.url, 'GET', `/api/messages/${carol}`, {
+      auth: alice.basic,
+    });
+    expect(archive.body.map((message) => message.body)).not.toContain('half-formed');
   });
 
   it('refuses a stanza before authentication with not-authorized', async () => {

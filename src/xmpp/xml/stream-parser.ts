@@ -68,6 +68,9 @@ interface SaxesInternals {
   /** A CR or high surrogate held back from the end of the last write. */
   carriedFromPrevious?: string;
   fail(message: string): void;
+  closeTag: (this: SaxesInternals) => void;
+  /** The name in the end tag being read; saxes clears it before it reports the element closed. */
+  name: string;
 }
 const S_TEXT = 13;
 const S_ENTITY = 14;
@@ -99,6 +102,24 @@ function installStrictEntities(parser: SaxesParser<{ xmlns: true }>): void {
     }
     original.call(this);
   };
+}
+
+/**
+ * saxes reports the innermost open element closed before it checks that the
+ * end tag names it, so `<message><body>hi</body></iq>` would hand over a
+ * complete `<message/>` and fail only after it had been acted on. This keeps
+ * the name of each end tag where `onCloseTag` can compare it first.
+ */
+function recordEndTagNames(parser: SaxesParser<{ xmlns: true }>): { name: string } {
+  const internals = parser as unknown as SaxesInternals;
+  const original = internals.closeTag;
+  const endTag = { name: '' };
+  internals.closeTag = function recordingCloseTag(this: SaxesInternals) {
+    endTag.name = this.name;
+    original.call(this);
+  };
+
+  return endTag;
 }
 
 /**
@@ -298,7 +319,8 @@ export class XmlStreamParser {
     saxes.on('xmldecl', (decl) => this.onXmlDecl(decl));
     saxes.on('opentag', (tag) => this.onOpenTag(tag));
     saxes.on('opentagstart', (tag) => this.onOpenTagStart(tag));
-    saxes.on('closetag', () => this.onCloseTag());
+    const endTag = recordEndTagNames(saxes);
+    saxes.on('closetag', (tag) => this.onCloseTag(tag, endTag.name));
     saxes.on('text', (text) => this.onText(text));
     saxes.on('cdata', (text) => this.onText(text));
     saxes.on('comment', () => this.refuse('restricted-xml', 'comments are not allowed'));
@@ -405,7 +427,10 @@ export class XmlStreamParser {
     this.stack.push(element);
   }
 
-  private onCloseTag(): void {
+  private onCloseTag(tag: SaxesTagNS, endTagName: string): void {
+    if (!tag.isSelfClosing && tag.name !== endTagName) {
+      this.refuse('not-well-formed', `end tag </${endTagName}> does not close <${tag.name}>`);
+    }
     const element = this.stack.pop();
     const depth = this.stack.length;
     if (element === undefined) {
@@ -466,7 +491,7 @@ export class XmlStreamParser {
         /undefined entity|doctype|incorrect syntax/.test(message)
           ? 'restricted-xml'
           : 'not-well-formed',
-        message.replace(/^[^:]*:\d+:\d+: /, ''),
+        message.replace(/^(?:[^:\s]*:)?\d+:\d+: /, ''),
       );
     }
     this.handler.onError(streamError);
