@@ -46,6 +46,12 @@ describe.skipIf(!servicesUp())('XMPP routing to resources on another node', () =
     const client = await connectXmpp(node, user, { resource });
     clients.push(client);
     await client.xmpp.send(xml('presence', {}, xml('priority', {}, String(priority))));
+    // A ping answered means the initial presence before it was handled, offline delivery included,
+    // so nothing sent afterwards can arrive as an offline message instead of a live one.
+    await client.xmpp.iqCaller.request(
+      xml('iq', { type: 'get', to: domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
+      5000,
+    );
 
     return client;
   }
