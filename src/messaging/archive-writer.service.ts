@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 
 import { AppError } from '#src/common/errors/problems.js';
@@ -109,10 +109,10 @@ export class ArchiveWriter {
     this.metrics.archiveBatchSize.observe(batch.length);
     try {
       const writes = batch.map((item) => item.write);
-      const withEvents = await this.events.wantsAny(
-        'message.created',
-        writes.map((write) => domainOf(write.recipientJid)),
-      );
+      const domains = writes.map((write) => domainOf(write.recipientJid));
+      const withEvents =
+        this.events.wantsAnyCached('message.created', domains) ??
+        (await this.events.wantsAny('message.created', domains));
       let results: ArchiveWriteResult[];
       if (withEvents) {
         // The message.created events commit with the messages, or not at all.
@@ -228,30 +228,65 @@ async function insertBatch(
       });
     }
   }
-  const changesOf = (write: ArchiveWrite): InboxChange[] =>
-    [
-      write.senderId === null ? undefined : inbox.get(`${write.senderId} ${write.recipientJid}`),
-      write.recipientId === write.senderId
-        ? undefined
-        : inbox.get(`${write.recipientId} ${write.senderJid}`),
-    ].filter((change) => change !== undefined);
-
-  return Promise.all(
-    writes.map(async (write, index): Promise<ArchiveWriteResult> => {
-      const id = ids[index]!;
-      if (write.senderId === null || inserted.has(id)) {
-        return {
-          id,
-          duplicate: false,
-          body: write.body,
-          recipientJid: write.recipientJid,
-          inbox: changesOf(write),
-        };
+  const results: ArchiveWriteResult[] = [];
+  let duplicates = false;
+  for (let index = 0; index < writes.length; index += 1) {
+    const write = writes[index]!;
+    const id = ids[index]!;
+    if (write.senderId === null || inserted.has(id)) {
+      results.push({
+        id,
+        duplicate: false,
+        body: write.body,
+        recipientJid: write.recipientJid,
+        inbox: inboxChangesOf(write, inbox),
+      });
+    } else {
+      duplicates = true;
+      results.push(DUPLICATE);
+    }
+  }
+  if (duplicates) {
+    // A repeated idempotency key is rare: only then is the first message looked up.
+    for (let index = 0; index < writes.length; index += 1) {
+      if (results[index] === DUPLICATE) {
+        results[index] = await findFirstSend(manager, writes[index]!);
       }
+    }
+  }
 
-      return findFirstSend(manager, write);
-    }),
-  );
+  return results;
+}
+
+/** Stands for a result still to be looked up by its idempotency key. */
+const DUPLICATE: ArchiveWriteResult = {
+  id: '',
+  duplicate: true,
+  body: '',
+  recipientJid: '',
+  inbox: [],
+};
+
+/** Both owners' inbox entries a new message changed (one for a message to oneself). */
+function inboxChangesOf(
+  write: ArchiveWrite,
+  inbox: ReadonlyMap<string, InboxChange>,
+): InboxChange[] {
+  const changes: InboxChange[] = [];
+  const own =
+    write.senderId === null ? undefined : inbox.get(`${write.senderId} ${write.recipientJid}`);
+  if (own !== undefined) {
+    changes.push(own);
+  }
+  const peer =
+    write.recipientId === write.senderId
+      ? undefined
+      : inbox.get(`${write.recipientId} ${write.senderJid}`);
+  if (peer !== undefined) {
+    changes.push(peer);
+  }
+
+  return changes;
 }
 
 function domainOf(jid: string): string {
@@ -312,6 +347,8 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * Runs a statement prepared once per database connection: the batch insert
  * runs on every commit, and its plan is the same every time, so it is not
  * parsed and planned again. Errors are TypeORM's, as from `manager.query`.
+ * Outside a transaction the connection is taken from the driver's pool
+ * directly: a TypeORM query runner per commit is garbage on the send path.
  */
 async function queryPrepared<T>(
   manager: EntityManager,
@@ -319,17 +356,18 @@ async function queryPrepared<T>(
   text: string,
   values: unknown[],
 ): Promise<T[]> {
-  const runner = manager.queryRunner ?? manager.connection.createQueryRunner();
+  const runner = manager.queryRunner;
+  const client =
+    runner === undefined
+      ? await (manager.connection.driver as unknown as { readonly master: Pool }).master.connect()
+      : ((await runner.connect()) as PoolClient);
   try {
-    const client = (await runner.connect()) as PoolClient;
-    try {
-      return (await client.query<T & QueryResultRow>({ name, text, values })).rows;
-    } catch (error: unknown) {
-      throw new QueryFailedError(text, values, error as Error);
-    }
+    return (await client.query<T & QueryResultRow>({ name, text, values })).rows;
+  } catch (error: unknown) {
+    throw new QueryFailedError(text, values, error as Error);
   } finally {
-    if (manager.queryRunner === undefined) {
-      await runner.release();
+    if (runner === undefined) {
+      client.release();
     }
   }
 }
