@@ -146,28 +146,19 @@ export class ArchiveWriter {
   }
 }
 
-async function insertBatch(
-  manager: EntityManager,
-  writes: readonly ArchiveWrite[],
-): Promise<ArchiveWriteResult[]> {
-  const ids = writes.map(() => messageIds.next());
-  // The sender's side (skipped for a repeated idempotency key), then the
-  // recipient's side of every message whose sender side is new (a message
-  // to oneself is stored once), then both owners' inbox entries: one row per
-  // owner and conversation even when the batch holds several of its
-  // messages, since one statement may not update a row twice.
-  const rows = await queryPrepared<{
-    id: string | null;
-    owner_id: string | null;
-    conversation: string | null;
-    unread: number;
-  }>(
-    manager,
-    'archive-insert-batch',
-    `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
-         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only)
-     ), sent AS (
+/** The columns of one write, as both statements' `input` has them. */
+const INPUT_COLUMNS =
+  'id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only';
+
+/**
+ * What follows the input rows in both statements: the sender's side
+ * (skipped for a repeated idempotency key), then the recipient's side of
+ * every message whose sender side is new (a message to oneself is stored
+ * once), then both owners' inbox entries: one row per owner and
+ * conversation even when the batch holds several of its messages, since
+ * one statement may not update a row twice.
+ */
+const INSERT_AFTER_INPUT = `sent AS (
        INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id, reply_to, thread)
        SELECT sender_id, id, recipient_jid, true, body, client_id, reply_to, thread FROM input WHERE sender_id IS NOT NULL
        ON CONFLICT (owner_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
@@ -201,19 +192,69 @@ async function insertBatch(
      )
      SELECT id, NULL::uuid AS owner_id, NULL AS conversation, 0 AS unread FROM sent
      UNION ALL
-     SELECT NULL, owner_id, conversation, unread FROM inbox`,
-    [
-      ids,
-      writes.map((write) => write.senderId),
-      writes.map((write) => write.senderJid),
-      writes.map((write) => write.recipientId),
-      writes.map((write) => write.recipientJid),
-      writes.map((write) => write.body),
-      writes.map((write) => write.clientId ?? null),
-      writes.map((write) => write.replyTo ?? null),
-      writes.map((write) => write.thread ?? null),
-      writes.map((write) => write.senderOnly === true),
-    ],
+     SELECT NULL, owner_id, conversation, unread FROM inbox`;
+
+/** A batch, one array per column. */
+const INSERT_BATCH = `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
+         AS t(${INPUT_COLUMNS})
+     ), ${INSERT_AFTER_INPUT}`;
+
+/**
+ * A single message, the usual batch when the server is not busy: plain
+ * parameters, so no array is built and serialized for one row.
+ */
+const INSERT_ONE = `WITH input AS (
+       SELECT * FROM (VALUES ($1::uuid, $2::uuid, $3::text, $4::uuid, $5::text, $6::text, $7::text, $8::uuid, $9::text, $10::boolean))
+         AS t(${INPUT_COLUMNS})
+     ), ${INSERT_AFTER_INPUT}`;
+
+function batchValues(writes: readonly ArchiveWrite[], ids: readonly string[]): unknown[] {
+  return [
+    ids,
+    writes.map((write) => write.senderId),
+    writes.map((write) => write.senderJid),
+    writes.map((write) => write.recipientId),
+    writes.map((write) => write.recipientJid),
+    writes.map((write) => write.body),
+    writes.map((write) => write.clientId ?? null),
+    writes.map((write) => write.replyTo ?? null),
+    writes.map((write) => write.thread ?? null),
+    writes.map((write) => write.senderOnly === true),
+  ];
+}
+
+function singleValues(write: ArchiveWrite, id: string): unknown[] {
+  return [
+    id,
+    write.senderId,
+    write.senderJid,
+    write.recipientId,
+    write.recipientJid,
+    write.body,
+    write.clientId ?? null,
+    write.replyTo ?? null,
+    write.thread ?? null,
+    write.senderOnly === true,
+  ];
+}
+
+async function insertBatch(
+  manager: EntityManager,
+  writes: readonly ArchiveWrite[],
+): Promise<ArchiveWriteResult[]> {
+  const ids = writes.map(() => messageIds.next());
+  const single = writes.length === 1;
+  const rows = await queryPrepared<{
+    id: string | null;
+    owner_id: string | null;
+    conversation: string | null;
+    unread: number;
+  }>(
+    manager,
+    single ? 'archive-insert-one' : 'archive-insert-batch',
+    single ? INSERT_ONE : INSERT_BATCH,
+    single ? singleValues(writes[0]!, ids[0]!) : batchValues(writes, ids),
   );
   const inserted = new Set<string>();
   const inbox = new Map<string, InboxChange>();
