@@ -9,6 +9,7 @@
 //        [--idle-sessions 10000] [--login-concurrency 100] [--starttls] [--mechanism SCRAM-SHA-1]
 //        [--host H --port P --domain D --user-pattern 'bench{n}' --password PW --server-pid PID]
 //        [--keep-db] [--settle 20] [--cpu-prof] [--log-level warn] [--prosody-port 15222]
+//        [--server-node-args='--max-semi-space-size=64 --trace-gc']
 //        [--sm] [--ack-every 5] [--sm-rounds 2]
 //
 // Without --host it starts the server(s) itself on 127.0.0.1: ours (dist/src/main.js
@@ -22,6 +23,7 @@
 // (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11),
 // BENCH_SEMI_SPACE (the server's --max-semi-space-size in MiB; default 64, as `npm start`),
 // BENCH_NODE_ARGS (more node flags for the server, for diagnostics such as --trace-gc).
+// --server-node-args replaces the server's V8 flags (then BENCH_SEMI_SPACE is not used).
 //
 // Phases, in this order, against each server:
 //   1. the 2*pairs traffic sessions log in (a login ends with initial presence answered)
@@ -95,6 +97,7 @@ const { values: argv } = parseArgs({
     'log-level': { type: 'string' },
     'prosody-port': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
+    'server-node-args': { type: 'string' },
     settle: { type: 'string' },
     sm: { type: 'boolean' },
     'ack-every': { type: 'string' },
@@ -106,7 +109,7 @@ if (argv.help) {
   console.log(
     readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 37)
+      .slice(1, 40)
       .join('\n')
       .replace(/^\/\/ ?/gm, ''),
   );
@@ -150,6 +153,7 @@ const opts = {
   logLevel: argv['log-level'] ?? 'warn',
   prosodyPort: positive('prosody-port', 15222),
   cpuProf: argv['cpu-prof'] ?? false,
+  serverNodeArgs: argv['server-node-args']?.split(' ').filter(Boolean),
   settle: positive('settle', 20),
   sm: argv.sm ?? false,
   ackEvery: positive('ack-every', 5),
@@ -294,8 +298,8 @@ async function startRelay() {
   const fd = openSync(logFile, 'a');
   const profDir = join(RUN_DIR, 'prof');
   const nodeArgs = [
-    // The same V8 flags as `npm start` and the Docker image.
-    `--max-semi-space-size=${env.BENCH_SEMI_SPACE ?? 64}`,
+    // The same V8 flags as `npm start` and the Docker image, unless told otherwise.
+    ...(opts.serverNodeArgs ?? [`--max-semi-space-size=${env.BENCH_SEMI_SPACE ?? 64}`]),
     ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     // Diagnostics only (--trace-gc, --heapsnapshot-signal=SIGUSR2): never part of a figure reported.
     ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),

@@ -90,6 +90,20 @@ export class DomainsService {
     await this.router.notifyAll({ kind: 'domain-changed', domain, usable: false });
   }
 
+  /**
+   * True when the cache, still fresh, has the domain enabled; false when it
+   * does not know so (ask `isEnabled`). Lets the send path skip a promise.
+   */
+  knownEnabled(domain: string): boolean {
+    const cache = this.cache;
+
+    return (
+      cache !== undefined &&
+      Date.now() - cache.at <= CACHE_TTL_MS &&
+      cache.enabled.get(domain) === true
+    );
+  }
+
   /** Whether a domain is served and enabled; undefined when it is not served at all. */
   async isEnabled(domain: string): Promise<boolean | undefined> {
     const now = Date.now();

@@ -177,11 +177,18 @@ export class UsersService {
     }
   }
 
+  /** The user as `findByJid` cached it, while fresh; undefined when it would have to ask the database. */
+  cachedByJid(jid: string): UserRef | undefined {
+    const cached = this.lookups.get(jid);
+
+    return cached !== undefined && Date.now() - cached.at < LOOKUP_TTL_MS ? cached.user : undefined;
+  }
+
   /** Finds a user by bare JID, for routing messages; cached briefly. */
   async findByJid(jid: string): Promise<UserRef | undefined> {
-    const cached = this.lookups.get(jid);
-    if (cached !== undefined && Date.now() - cached.at < LOOKUP_TTL_MS) {
-      return cached.user;
+    const cached = this.cachedByJid(jid);
+    if (cached !== undefined) {
+      return cached;
     }
     const at = jid.indexOf('@');
     // On every message and login: plain SQL, no query builder.

@@ -85,13 +85,30 @@ export class BlockingService {
     recipient: UserRef,
   ): Promise<SendVerdict> {
     if (sender.id !== null && (await this.isBlocked(sender.id, recipient.jid))) {
-      throw new AppError('recipient-blocked', {
-        detail: `you block ${recipient.jid}`,
-        fields: [{ name: 'to', reason: 'blocked by you' }],
-      });
+      throw recipientBlocked(recipient);
     }
 
     return (await this.isBlocked(recipient.id, sender.jid)) ? 'drop' : 'deliver';
+  }
+
+  /**
+   * `checkSend` answered from the cache, without a promise, when both
+   * blocklists are cached; undefined when one has to be read first.
+   */
+  checkSendCached(
+    sender: { readonly id: string | null; readonly jid: string },
+    recipient: UserRef,
+  ): SendVerdict | undefined {
+    const senderList = sender.id === null ? undefined : this.cache.get(sender.id);
+    const recipientList = this.cache.get(recipient.id);
+    if ((sender.id !== null && senderList === undefined) || recipientList === undefined) {
+      return undefined;
+    }
+    if (senderList !== undefined && matches(senderList, recipient.jid)) {
+      throw recipientBlocked(recipient);
+    }
+
+    return matches(recipientList, sender.jid) ? 'drop' : 'deliver';
   }
 
   /** Those of `candidates` (bare user JIDs here) that block `jid`; one query. */
@@ -291,6 +308,14 @@ export function parseBlockTarget(value: string, field: string): string {
     }
     throw error;
   }
+}
+
+/** XEP-0191 section 3.6: the sender blocks the address it sends to. */
+function recipientBlocked(recipient: UserRef): AppError {
+  return new AppError('recipient-blocked', {
+    detail: `you block ${recipient.jid}`,
+    fields: [{ name: 'to', reason: 'blocked by you' }],
+  });
 }
 
 function matches(blocklist: ReadonlySet<string>, jid: string): boolean {

@@ -95,6 +95,16 @@ export class EndpointRegistry {
     return (await this.enabled(manager)).filter((endpoint) => wants(endpoint, type, domain));
   }
 
+  /** `anyWants` from a fresh cache, without a promise; undefined when the endpoints must be read. */
+  anyWantsCached(type: EventType, domain: string): boolean | undefined {
+    const cache = this.cache;
+    if (cache === undefined || Date.now() - cache.at > TTL_MS) {
+      return undefined;
+    }
+
+    return cache.enabled.some((endpoint) => wants(endpoint, type, domain));
+  }
+
   async anyWants(type: EventType, domain: string, manager?: EntityManager): Promise<boolean> {
     return (await this.enabled(manager)).some((endpoint) => wants(endpoint, type, domain));
   }

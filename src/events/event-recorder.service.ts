@@ -102,8 +102,9 @@ export class EventRecorder {
 
   /** Whether events of this type in any of these domains would be recorded; from the cache, no query when warm. */
   async wantsAny(type: EventType, domains: readonly string[]): Promise<boolean> {
-    if (!this.config.isEnabled('webhooks')) {
-      return false;
+    const cached = this.wantsAnyCached(type, domains);
+    if (cached !== undefined) {
+      return cached;
     }
     for (const domain of new Set(domains)) {
       if (await this.endpoints.anyWants(type, domain)) {
@@ -112,6 +113,25 @@ export class EventRecorder {
     }
 
     return false;
+  }
+
+  /** `wantsAny` without a promise while the endpoints are cached; undefined when they must be read. */
+  wantsAnyCached(type: EventType, domains: readonly string[]): boolean | undefined {
+    if (!this.config.isEnabled('webhooks')) {
+      return false;
+    }
+    let wanted: boolean | undefined = false;
+    for (const domain of domains) {
+      const answer = this.endpoints.anyWantsCached(type, domain);
+      if (answer === true) {
+        return true;
+      }
+      if (answer === undefined) {
+        wanted = undefined;
+      }
+    }
+
+    return wanted;
   }
 
   async record(manager: EntityManager, events: readonly NewEvent[]): Promise<number> {

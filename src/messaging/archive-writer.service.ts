@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 
 import { AppError } from '#src/common/errors/problems.js';
@@ -109,10 +109,10 @@ export class ArchiveWriter {
     this.metrics.archiveBatchSize.observe(batch.length);
     try {
       const writes = batch.map((item) => item.write);
-      const withEvents = await this.events.wantsAny(
-        'message.created',
-        writes.map((write) => domainOf(write.recipientJid)),
-      );
+      const domains = writes.map((write) => domainOf(write.recipientJid));
+      const withEvents =
+        this.events.wantsAnyCached('message.created', domains) ??
+        (await this.events.wantsAny('message.created', domains));
       let results: ArchiveWriteResult[];
       if (withEvents) {
         // The message.created events commit with the messages, or not at all.
@@ -146,28 +146,19 @@ export class ArchiveWriter {
   }
 }
 
-async function insertBatch(
-  manager: EntityManager,
-  writes: readonly ArchiveWrite[],
-): Promise<ArchiveWriteResult[]> {
-  const ids = writes.map(() => messageIds.next());
-  // The sender's side (skipped for a repeated idempotency key), then the
-  // recipient's side of every message whose sender side is new (a message
-  // to oneself is stored once), then both owners' inbox entries: one row per
-  // owner and conversation even when the batch holds several of its
-  // messages, since one statement may not update a row twice.
-  const rows = await queryPrepared<{
-    id: string | null;
-    owner_id: string | null;
-    conversation: string | null;
-    unread: number;
-  }>(
-    manager,
-    'archive-insert-batch',
-    `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
-         AS t(id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only)
-     ), sent AS (
+/** The columns of one write, as both statements' `input` has them. */
+const INPUT_COLUMNS =
+  'id, sender_id, sender_jid, recipient_id, recipient_jid, body, client_id, reply_to, thread, sender_only';
+
+/**
+ * What follows the input rows in both statements: the sender's side
+ * (skipped for a repeated idempotency key), then the recipient's side of
+ * every message whose sender side is new (a message to oneself is stored
+ * once), then both owners' inbox entries: one row per owner and
+ * conversation even when the batch holds several of its messages, since
+ * one statement may not update a row twice.
+ */
+const INSERT_AFTER_INPUT = `sent AS (
        INSERT INTO archived_messages (owner_id, id, peer, outgoing, body, client_id, reply_to, thread)
        SELECT sender_id, id, recipient_jid, true, body, client_id, reply_to, thread FROM input WHERE sender_id IS NOT NULL
        ON CONFLICT (owner_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
@@ -201,19 +192,69 @@ async function insertBatch(
      )
      SELECT id, NULL::uuid AS owner_id, NULL AS conversation, 0 AS unread FROM sent
      UNION ALL
-     SELECT NULL, owner_id, conversation, unread FROM inbox`,
-    [
-      ids,
-      writes.map((write) => write.senderId),
-      writes.map((write) => write.senderJid),
-      writes.map((write) => write.recipientId),
-      writes.map((write) => write.recipientJid),
-      writes.map((write) => write.body),
-      writes.map((write) => write.clientId ?? null),
-      writes.map((write) => write.replyTo ?? null),
-      writes.map((write) => write.thread ?? null),
-      writes.map((write) => write.senderOnly === true),
-    ],
+     SELECT NULL, owner_id, conversation, unread FROM inbox`;
+
+/** A batch, one array per column. */
+const INSERT_BATCH = `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::boolean[])
+         AS t(${INPUT_COLUMNS})
+     ), ${INSERT_AFTER_INPUT}`;
+
+/**
+ * A single message, the usual batch when the server is not busy: plain
+ * parameters, so no array is built and serialized for one row.
+ */
+const INSERT_ONE = `WITH input AS (
+       SELECT * FROM (VALUES ($1::uuid, $2::uuid, $3::text, $4::uuid, $5::text, $6::text, $7::text, $8::uuid, $9::text, $10::boolean))
+         AS t(${INPUT_COLUMNS})
+     ), ${INSERT_AFTER_INPUT}`;
+
+function batchValues(writes: readonly ArchiveWrite[], ids: readonly string[]): unknown[] {
+  return [
+    ids,
+    writes.map((write) => write.senderId),
+    writes.map((write) => write.senderJid),
+    writes.map((write) => write.recipientId),
+    writes.map((write) => write.recipientJid),
+    writes.map((write) => write.body),
+    writes.map((write) => write.clientId ?? null),
+    writes.map((write) => write.replyTo ?? null),
+    writes.map((write) => write.thread ?? null),
+    writes.map((write) => write.senderOnly === true),
+  ];
+}
+
+function singleValues(write: ArchiveWrite, id: string): unknown[] {
+  return [
+    id,
+    write.senderId,
+    write.senderJid,
+    write.recipientId,
+    write.recipientJid,
+    write.body,
+    write.clientId ?? null,
+    write.replyTo ?? null,
+    write.thread ?? null,
+    write.senderOnly === true,
+  ];
+}
+
+async function insertBatch(
+  manager: EntityManager,
+  writes: readonly ArchiveWrite[],
+): Promise<ArchiveWriteResult[]> {
+  const ids = writes.map(() => messageIds.next());
+  const single = writes.length === 1;
+  const rows = await queryPrepared<{
+    id: string | null;
+    owner_id: string | null;
+    conversation: string | null;
+    unread: number;
+  }>(
+    manager,
+    single ? 'archive-insert-one' : 'archive-insert-batch',
+    single ? INSERT_ONE : INSERT_BATCH,
+    single ? singleValues(writes[0]!, ids[0]!) : batchValues(writes, ids),
   );
   const inserted = new Set<string>();
   const inbox = new Map<string, InboxChange>();
@@ -228,30 +269,65 @@ async function insertBatch(
       });
     }
   }
-  const changesOf = (write: ArchiveWrite): InboxChange[] =>
-    [
-      write.senderId === null ? undefined : inbox.get(`${write.senderId} ${write.recipientJid}`),
-      write.recipientId === write.senderId
-        ? undefined
-        : inbox.get(`${write.recipientId} ${write.senderJid}`),
-    ].filter((change) => change !== undefined);
-
-  return Promise.all(
-    writes.map(async (write, index): Promise<ArchiveWriteResult> => {
-      const id = ids[index]!;
-      if (write.senderId === null || inserted.has(id)) {
-        return {
-          id,
-          duplicate: false,
-          body: write.body,
-          recipientJid: write.recipientJid,
-          inbox: changesOf(write),
-        };
+  const results: ArchiveWriteResult[] = [];
+  let duplicates = false;
+  for (let index = 0; index < writes.length; index += 1) {
+    const write = writes[index]!;
+    const id = ids[index]!;
+    if (write.senderId === null || inserted.has(id)) {
+      results.push({
+        id,
+        duplicate: false,
+        body: write.body,
+        recipientJid: write.recipientJid,
+        inbox: inboxChangesOf(write, inbox),
+      });
+    } else {
+      duplicates = true;
+      results.push(DUPLICATE);
+    }
+  }
+  if (duplicates) {
+    // A repeated idempotency key is rare: only then is the first message looked up.
+    for (let index = 0; index < writes.length; index += 1) {
+      if (results[index] === DUPLICATE) {
+        results[index] = await findFirstSend(manager, writes[index]!);
       }
+    }
+  }
 
-      return findFirstSend(manager, write);
-    }),
-  );
+  return results;
+}
+
+/** Stands for a result still to be looked up by its idempotency key. */
+const DUPLICATE: ArchiveWriteResult = {
+  id: '',
+  duplicate: true,
+  body: '',
+  recipientJid: '',
+  inbox: [],
+};
+
+/** Both owners' inbox entries a new message changed (one for a message to oneself). */
+function inboxChangesOf(
+  write: ArchiveWrite,
+  inbox: ReadonlyMap<string, InboxChange>,
+): InboxChange[] {
+  const changes: InboxChange[] = [];
+  const own =
+    write.senderId === null ? undefined : inbox.get(`${write.senderId} ${write.recipientJid}`);
+  if (own !== undefined) {
+    changes.push(own);
+  }
+  const peer =
+    write.recipientId === write.senderId
+      ? undefined
+      : inbox.get(`${write.recipientId} ${write.senderJid}`);
+  if (peer !== undefined) {
+    changes.push(peer);
+  }
+
+  return changes;
 }
 
 function domainOf(jid: string): string {
@@ -312,6 +388,8 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * Runs a statement prepared once per database connection: the batch insert
  * runs on every commit, and its plan is the same every time, so it is not
  * parsed and planned again. Errors are TypeORM's, as from `manager.query`.
+ * Outside a transaction the connection is taken from the driver's pool
+ * directly: a TypeORM query runner per commit is garbage on the send path.
  */
 async function queryPrepared<T>(
   manager: EntityManager,
@@ -319,17 +397,18 @@ async function queryPrepared<T>(
   text: string,
   values: unknown[],
 ): Promise<T[]> {
-  const runner = manager.queryRunner ?? manager.connection.createQueryRunner();
+  const runner = manager.queryRunner;
+  const client =
+    runner === undefined
+      ? await (manager.connection.driver as unknown as { readonly master: Pool }).master.connect()
+      : ((await runner.connect()) as PoolClient);
   try {
-    const client = (await runner.connect()) as PoolClient;
-    try {
-      return (await client.query<T & QueryResultRow>({ name, text, values })).rows;
-    } catch (error: unknown) {
-      throw new QueryFailedError(text, values, error as Error);
-    }
+    return (await client.query<T & QueryResultRow>({ name, text, values })).rows;
+  } catch (error: unknown) {
+    throw new QueryFailedError(text, values, error as Error);
   } finally {
-    if (manager.queryRunner === undefined) {
-      await runner.release();
+    if (runner === undefined) {
+      client.release();
     }
   }
 }

@@ -84,11 +84,16 @@ export class MessagesService {
         fields: [{ name: 'body', reason: `longer than ${this.config.messageMaxBytes} bytes` }],
       });
     }
-    const recipient = await this.resolveRecipient(to);
+    // What nearly every send asks is cached: answered without a promise, then a query when cold.
+    const recipient = this.cachedRecipient(to) ?? (await this.resolveRecipient(to));
     // XEP-0191: 409 when the sender blocks the recipient; when the recipient blocks the sender the
     // message is kept on the sender's side only and goes no further, and the sender is not told.
-    const dropped = (await this.blocking.checkSend(command.sender, recipient)) === 'drop';
-    const thread = await this.threadOf(command, recipient);
+    const verdict =
+      this.blocking.checkSendCached(command.sender, recipient) ??
+      (await this.blocking.checkSend(command.sender, recipient));
+    const dropped = verdict === 'drop';
+    const thread =
+      command.replyTo === undefined ? command.thread : await this.threadOf(command, recipient);
     const written = this.writer.write({
       senderId: command.sender.id,
       senderJid: command.sender.jid,
@@ -106,13 +111,14 @@ export class MessagesService {
     };
   }
 
-  private async afterCommit(
+  /** Settles a committed send: routed, unless it was a retry. Sessions on this node get it at once. */
+  private afterCommit(
     command: SendCommand,
     recipient: UserRef,
     stored: ArchiveWriteResult,
     thread: string | undefined,
     dropped: boolean,
-  ): Promise<SendResult> {
+  ): SendResult | Promise<SendResult> {
     if (stored.duplicate) {
       // A retry is the same request again; the same key on another message is a client bug, not a retry.
       if (stored.body !== command.body || stored.recipientJid !== recipient.jid) {
@@ -124,12 +130,36 @@ export class MessagesService {
       return { id: stored.id, duplicate: true };
     }
     this.metrics.messagesAccepted.inc({ source: command.source });
+    const result: SendResult = { id: stored.id, duplicate: false };
     // Stored is what counts: a routing failure is logged, and devices catch up from the archive.
-    await this.route(command, recipient, stored, thread, dropped).catch((error: unknown) =>
-      this.logger.error({ err: error, messageId: stored.id }, 'live delivery failed after commit'),
-    );
+    let remote: Promise<unknown> | undefined;
+    try {
+      remote = this.route(command, recipient, stored, thread, dropped);
+    } catch (error: unknown) {
+      this.routeFailed(error, stored.id);
+    }
 
-    return { id: stored.id, duplicate: false };
+    return remote === undefined
+      ? result
+      : remote.then(
+          () => result,
+          (error: unknown) => {
+            this.routeFailed(error, stored.id);
+
+            return result;
+          },
+        );
+  }
+
+  private routeFailed(error: unknown, messageId: string): void {
+    this.logger.error({ err: error, messageId }, 'live delivery failed after commit');
+  }
+
+  /** The recipient as the caches have it, when both the domain and the user are there. */
+  private cachedRecipient(jid: string): UserRef | undefined {
+    const domain = jid.slice(jid.indexOf('@') + 1);
+
+    return this.domains.knownEnabled(domain) ? this.users.cachedByJid(jid) : undefined;
   }
 
   /**
@@ -169,71 +199,114 @@ export class MessagesService {
     return recipient;
   }
 
-  private async route(
+  /**
+   * Delivers to the recipient's sessions and copies to the sender's others,
+   * here at once; a promise comes back only for sessions on other nodes.
+   */
+  private route(
     command: SendCommand,
     recipient: UserRef,
     stored: ArchiveWriteResult,
     thread: string | undefined,
     dropped: boolean,
-  ): Promise<void> {
-    const { id } = stored;
-    const base = {
-      id,
-      from: command.sender.jid,
-      to: recipient.jid,
-      body: command.body,
-      timestamp: timestampOf(id),
-      ...(command.replyTo === undefined ? {} : { reply_to: command.replyTo }),
-      ...(thread === undefined ? {} : { thread }),
-    };
-    const incoming: MessageView = { ...base, direction: 'in' };
-    const outgoing: MessageView = {
-      ...base,
-      direction: 'out',
-      ...(command.clientId === undefined ? {} : { client_id: command.clientId }),
-    };
+  ): Promise<unknown> | undefined {
     const self = command.sender.jid === recipient.jid;
-    const inboxOf = (ownerId: string | null, conversation: string): Delivery[] => {
-      const change = stored.inbox.find((entry) => entry.ownerId === ownerId);
-
-      return change === undefined
-        ? []
-        : [
-            {
-              event: 'inbox',
-              data: { type: 'chat', id: conversation, unread: change.unread, last_message_id: id },
-            },
-          ];
-    };
     // The sending session knows what it sent; every other session hears of it.
-    await Promise.all([
-      dropped
-        ? undefined
-        : this.router.deliver(
-            recipient.jid,
-            [
-              {
-                event: 'message',
-                data: self ? outgoing : incoming,
-                ...(command.recipientResource === undefined
-                  ? {}
-                  : { resource: command.recipientResource }),
-                ...(command.noCopies === true ? { private: true as const } : {}),
-              },
-              ...inboxOf(recipient.id, command.sender.jid),
-            ],
-            command.senderSession,
-          ),
-      command.sender.id === null || self || command.noCopies === true
-        ? undefined
-        : this.router.deliver(
+    const toRecipient = !dropped && this.router.mayReach(recipient.jid, command.senderSession);
+    const toSender =
+      command.sender.id !== null &&
+      !self &&
+      command.noCopies !== true &&
+      this.router.mayReach(command.sender.jid, command.senderSession);
+    if (!toRecipient && !toSender) {
+      return undefined;
+    }
+    const outgoing =
+      self || toSender ? viewOf(command, recipient, stored.id, thread, 'out') : undefined;
+    const incoming = self ? outgoing! : viewOf(command, recipient, stored.id, thread, 'in');
+    const delivered = toRecipient
+      ? this.router.deliverNow(
+          recipient.jid,
+          withInbox(
+            {
+              event: 'message',
+              data: incoming,
+              ...(command.recipientResource === undefined
+                ? {}
+                : { resource: command.recipientResource }),
+              ...(command.noCopies === true ? { private: true as const } : {}),
+            },
+            stored,
+            recipient.id,
             command.sender.jid,
-            [
-              { event: 'message:sent', data: outgoing },
-              ...inboxOf(command.sender.id, recipient.jid),
-            ],
-            command.senderSession,
           ),
-    ]);
+          command.senderSession,
+        )
+      : undefined;
+    const copied = toSender
+      ? this.router.deliverNow(
+          command.sender.jid,
+          withInbox(
+            { event: 'message:sent', data: outgoing! },
+            stored,
+            command.sender.id,
+            recipient.jid,
+          ),
+          command.senderSession,
+        )
+      : undefined;
+    if (delivered === undefined || copied === undefined) {
+      return delivered ?? copied;
+    }
+
+    return Promise.all([delivered, copied]);
   }
+}
+
+/** A new message as one side sees it; the sender's idempotency key only on its own side. */
+function viewOf(
+  command: SendCommand,
+  recipient: UserRef,
+  id: string,
+  thread: string | undefined,
+  direction: 'in' | 'out',
+): MessageView {
+  return {
+    id,
+    from: command.sender.jid,
+    to: recipient.jid,
+    body: command.body,
+    timestamp: timestampOf(id),
+    ...(command.replyTo === undefined ? {} : { reply_to: command.replyTo }),
+    ...(thread === undefined ? {} : { thread }),
+    direction,
+    ...(direction === 'out' && command.clientId !== undefined
+      ? { client_id: command.clientId }
+      : {}),
+  };
+}
+
+/** The message's delivery, then the change it made to this owner's inbox entry, if any. */
+function withInbox(
+  message: Delivery,
+  stored: ArchiveWriteResult,
+  ownerId: string | null,
+  conversation: string,
+): Delivery[] {
+  const change = stored.inbox.find((entry) => entry.ownerId === ownerId);
+
+  return change === undefined
+    ? [message]
+    : [
+        message,
+        {
+          event: 'inbox',
+          data: {
+            type: 'chat',
+            id: conversation,
+            unread: change.unread,
+            last_message_id: stored.id,
+          },
+        },
+      ];
 }

@@ -156,11 +156,48 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     delivery: Delivery | readonly Delivery[],
     exceptSession?: string,
   ): Promise<void> {
-    const deliveries: readonly Delivery[] = Array.isArray(delivery) ? delivery : [delivery];
+    await this.deliverNow(jid, Array.isArray(delivery) ? delivery : [delivery], exceptSession);
+  }
+
+  /**
+   * `deliver` for the send path: the sessions here get the events before it
+   * returns, and a promise comes back only when other nodes may hold
+   * sessions of `jid`, so a single node allocates none per message.
+   */
+  deliverNow(
+    jid: string,
+    deliveries: readonly Delivery[],
+    exceptSession?: string,
+  ): Promise<void> | undefined {
     this.deliverLocally(jid, deliveries, exceptSession);
-    if (!this.registry.hasPeers()) {
-      return;
+
+    return this.registry.hasPeers()
+      ? this.deliverRemotely(jid, deliveries, exceptSession)
+      : undefined;
+  }
+
+  /**
+   * Whether `deliver` to `jid` may reach any session but `exceptSession`:
+   * false only when no other node exists and none is here, so that a caller
+   * can skip building events nobody would get.
+   */
+  mayReach(jid: string, exceptSession?: string): boolean {
+    if (this.registry.hasPeers()) {
+      return true;
     }
+    const sessions = this.local.get(jid);
+
+    return (
+      sessions !== undefined &&
+      (sessions.size > 1 || exceptSession === undefined || !sessions.has(exceptSession))
+    );
+  }
+
+  private async deliverRemotely(
+    jid: string,
+    deliveries: readonly Delivery[],
+    exceptSession?: string,
+  ): Promise<void> {
     const remoteNodes = new Set(
       (await this.registry.sessionsOf(jid)).map((session) => session.node),
     );

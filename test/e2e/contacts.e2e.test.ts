@@ -469,11 +469,17 @@ describe.skipIf(!servicesUp())('contacts, presence subscriptions and blocking', 
     });
     expect(sent.status).toBe(200);
     expect(sent.body.id).toMatch(/^[0-9a-f-]{36}$/);
+    // Again, with both blocklists cached by now: the same verdict without reading them.
+    const again = await call<{ id: string }>('frank', 'POST', '/api/messages', {
+      to: user('gina').jid,
+      body: 'still there?',
+    });
+    expect(again.status).toBe(200);
     expect(
       (await call<{ id: string }[]>('frank', 'GET', `/api/messages/${user('gina').jid}`)).body.map(
         (m) => m.id,
       ),
-    ).toEqual([sent.body.id]);
+    ).toEqual([sent.body.id, again.body.id]);
     expect((await call('gina', 'GET', `/api/messages/${user('frank').jid}`)).body).toEqual([]);
     // Typing and presence from Frank are dropped too, without an error.
     expect(
@@ -483,6 +489,7 @@ describe.skipIf(!servicesUp())('contacts, presence subscriptions and blocking', 
     await frank.socket.emitWithAck('presence:set', { show: 'away' });
     await settle(gina, 'gina');
     expect(gina.message.events.map((message) => message.body)).not.toContain('are you there?');
+    expect(gina.message.events.map((message) => message.body)).not.toContain('still there?');
     expect(gina.typing.events).toEqual([]);
     // Frank was online, went offline with the block, and nothing of his came after.
     const shows = presenceOf(gina, 'frank').map((view) => view.show);
@@ -495,6 +502,10 @@ describe.skipIf(!servicesUp())('contacts, presence subscriptions and blocking', 
       call<{ type: string }>('gina', 'POST', '/api/messages', {
         to: user('frank').jid,
         body: 'hi',
+      }),
+      call<{ type: string }>('gina', 'POST', '/api/messages', {
+        to: user('frank').jid,
+        body: 'hi again',
       }),
       call<{ type: string }>('gina', 'POST', '/api/typing', {
         to: user('frank').jid,

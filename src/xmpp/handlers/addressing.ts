@@ -8,7 +8,14 @@ export interface LocalAddress {
   readonly bare: string;
 }
 
-export async function localAddress(domains: DomainsService, to: string): Promise<LocalAddress> {
+/**
+ * The stanza's `to` as a local address. Answered at once while the domain
+ * is known to be served (every message asks), else after the domain lookup.
+ */
+export function localAddress(
+  domains: DomainsService,
+  to: string,
+): LocalAddress | Promise<LocalAddress> {
   let jid: Jid;
   try {
     jid = parseJid(to);
@@ -18,10 +25,21 @@ export async function localAddress(domains: DomainsService, to: string): Promise
     }
     throw error;
   }
-  if ((await domains.isEnabled(jid.domain)) !== true) {
-    // No server-to-server in this gateway.
-    throw new StanzaError('remote-server-not-found');
+  if (domains.knownEnabled(jid.domain)) {
+    return addressOf(jid);
   }
+
+  return domains.isEnabled(jid.domain).then((enabled) => {
+    if (enabled !== true) {
+      // No server-to-server in this gateway.
+      throw new StanzaError('remote-server-not-found');
+    }
+
+    return addressOf(jid);
+  });
+}
+
+function addressOf(jid: Jid): LocalAddress {
   if (jid.local === '') {
     throw new StanzaError('service-unavailable');
   }

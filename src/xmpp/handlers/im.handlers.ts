@@ -52,7 +52,8 @@ export class ImHandlers implements OnModuleInit {
   private async message(session: XmppSession, stanza: XmlElement): Promise<void> {
     const type = stanza.attr('type') ?? 'normal';
     const to = stanza.attr('to');
-    const address = to === undefined ? undefined : await localAddress(this.domains, to);
+    const found = to === undefined ? undefined : localAddress(this.domains, to);
+    const address = found instanceof Promise ? await found : found;
     const recipient = address?.bare ?? session.jid;
     const resource = address?.jid.resource;
     if (type === 'error') {
@@ -73,7 +74,8 @@ export class ImHandlers implements OnModuleInit {
 
       return;
     }
-    if (await this.extensions.operation(session, stanza, recipient)) {
+    const operation = this.extensions.operation(session, stanza, recipient);
+    if (operation !== false && (await operation)) {
       return;
     }
     const body = stanza.childText('body', NS.client);

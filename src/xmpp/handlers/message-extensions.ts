@@ -72,7 +72,7 @@ export class MessageExtensions implements OnModuleInit {
    * `peer`: done, and true; false for any other stanza. Whatever is
    * refused stores nothing.
    */
-  async operation(session: XmppSession, stanza: XmlElement, peer: string): Promise<boolean> {
+  operation(session: XmppSession, stanza: XmlElement, peer: string): false | Promise<boolean> {
     const replace = stanza.child('replace', NS.correction);
     const retract =
       stanza.child('retract', NS.retraction) ??
@@ -80,8 +80,20 @@ export class MessageExtensions implements OnModuleInit {
         ? undefined
         : stanza.child('apply-to', NS.fasten));
     if (replace === undefined && retract === undefined) {
+      // Nearly every message: answered without a promise.
       return false;
     }
+
+    return this.apply(session, stanza, peer, replace, retract);
+  }
+
+  private async apply(
+    session: XmppSession,
+    stanza: XmlElement,
+    peer: string,
+    replace: XmlElement | undefined,
+    retract: XmlElement | undefined,
+  ): Promise<boolean> {
     try {
       if (retract !== undefined) {
         const id = await this.ownMessage(session, retract.attr('id'), peer);
