@@ -32,7 +32,16 @@ import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
-import { agent, basic, call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
+import {
+  agent,
+  basic,
+  call,
+  closeHttp,
+  freePort,
+  mapLimit,
+  percentile,
+  SERVER_NODE_FLAGS,
+} from './lib/common.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -107,13 +116,9 @@ const opts = {
       .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
   ),
   // The same V8 flags as `npm start` and the Docker image, so the figures are those of the server as shipped.
-  serverNodeArgs: (
-    argv['server-node-args'] ??
-    env.BENCH_SERVER_NODE_ARGS ??
-    '--max-semi-space-size=64'
-  )
-    .split(' ')
-    .filter(Boolean),
+  serverNodeArgs:
+    (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS)?.split(' ').filter(Boolean) ??
+    SERVER_NODE_FLAGS,
   postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   database: env.BENCH_DATABASE ?? 'relay_bench',
   // A Redis database of its own (the tests use 0), flushed before each run.

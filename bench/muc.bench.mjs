@@ -32,7 +32,7 @@ import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
-import { call, closeHttp, freePort, mapLimit, summary } from './lib/common.mjs';
+import { call, closeHttp, freePort, mapLimit, SERVER_NODE_FLAGS, summary } from './lib/common.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 import {
   attrOf,
@@ -123,33 +123,29 @@ async function startServer() {
   const c2sPort = await freePort();
   const logFile = join(RUN_DIR, 'server.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    ['--max-semi-space-size=64', join(ROOT, 'dist/src/main.js')],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', fd, fd],
-      env: {
-        PATH: env.PATH,
-        HOME: env.HOME,
-        NODE_ENV: 'production',
-        HTTP_PORT: String(httpPort),
-        HTTP_HOST: '127.0.0.1',
-        XMPP_C2S_PORT: String(c2sPort),
-        XMPP_C2S_TLS_PORT: '0',
-        XMPP_REQUIRE_TLS: 'false',
-        DATABASE_URL: databaseUrl(opts),
-        REDIS_URL: opts.redisUrl,
-        DATA_DIR: join(RUN_DIR, 'data'),
-        XMPP_DOMAINS: DOMAIN,
-        ADMIN_USERNAME: 'admin',
-        ADMIN_PASSWORD,
-        LOG_LEVEL: opts.logLevel,
-        LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
-        ...opts.serverEnv,
-      },
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(ROOT, 'dist/src/main.js')], {
+    cwd: ROOT,
+    stdio: ['ignore', fd, fd],
+    env: {
+      PATH: env.PATH,
+      HOME: env.HOME,
+      NODE_ENV: 'production',
+      HTTP_PORT: String(httpPort),
+      HTTP_HOST: '127.0.0.1',
+      XMPP_C2S_PORT: String(c2sPort),
+      XMPP_C2S_TLS_PORT: '0',
+      XMPP_REQUIRE_TLS: 'false',
+      DATABASE_URL: databaseUrl(opts),
+      REDIS_URL: opts.redisUrl,
+      DATA_DIR: join(RUN_DIR, 'data'),
+      XMPP_DOMAINS: DOMAIN,
+      ADMIN_USERNAME: 'admin',
+      ADMIN_PASSWORD,
+      LOG_LEVEL: opts.logLevel,
+      LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
+      ...opts.serverEnv,
     },
-  );
+  });
   closeSync(fd);
   let exited = null;
   const exit = new Promise((resolveExit) =>

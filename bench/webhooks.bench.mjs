@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 
+import { SERVER_NODE_FLAGS } from './lib/common.mjs';
 import { cpuSnapshot } from './lib/cpu.mjs';
 
 const { values: args } = parseArgs({
@@ -121,7 +122,7 @@ async function until(predicate, timeoutMs) {
 async function startServer(prefix, workers) {
   const profile = args['cpu-prof'];
   const nodeArgs = [
-    '--max-semi-space-size=64',
+    ...SERVER_NODE_FLAGS,
     ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
   ];
   const child = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {

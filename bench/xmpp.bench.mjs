@@ -54,7 +54,14 @@ import pg from 'pg';
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
-import { call, closeHttp, freePort, mapLimit, percentile } from './lib/common.mjs';
+import {
+  call,
+  closeHttp,
+  freePort,
+  mapLimit,
+  percentile,
+  SERVER_NODE_FLAGS,
+} from './lib/common.mjs';
 import { databaseUrl } from './lib/stores.mjs';
 import {
   attrOf,
@@ -299,7 +306,12 @@ async function startRelay() {
   const profDir = join(RUN_DIR, 'prof');
   const nodeArgs = [
     // The same V8 flags as `npm start` and the Docker image, unless told otherwise.
-    ...(opts.serverNodeArgs ?? [`--max-semi-space-size=${env.BENCH_SEMI_SPACE ?? 64}`]),
+    ...(opts.serverNodeArgs ??
+      SERVER_NODE_FLAGS.map((flag) =>
+        flag.startsWith('--max-semi-space-size=') && env.BENCH_SEMI_SPACE !== undefined
+          ? `--max-semi-space-size=${env.BENCH_SEMI_SPACE}`
+          : flag,
+      )),
     ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     // Diagnostics only (--trace-gc, --heapsnapshot-signal=SIGUSR2): never part of a figure reported.
     ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),

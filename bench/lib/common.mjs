@@ -1,7 +1,19 @@
 // Small helpers every benchmark uses: a free loopback port, bounded
 // concurrency, percentiles, and JSON over one keep-alive HTTP agent.
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+
+/**
+ * The node flags `npm start` gives the server (package.json's start script,
+ * which the Dockerfile repeats), so every benchmark measures the server as
+ * shipped.
+ */
+export const SERVER_NODE_FLAGS = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+)
+  .scripts.start.split(' ')
+  .filter((word) => word.startsWith('--'));
 
 /** A TCP port free on 127.0.0.1 at the time of asking. */
 export function freePort() {
