@@ -18,8 +18,8 @@
 // latency sender, so send and receive times share one clock), the server
 // under test, and a fresh load-generator child (autocannon) per autocannon
 // phase. Everything listens on and talks to 127.0.0.1 only.
-import { fork, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,11 +37,11 @@ import {
   basic,
   call,
   closeHttp,
-  freePort,
   mapLimit,
   percentile,
   SERVER_NODE_FLAGS,
 } from './lib/common.mjs';
+import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -208,80 +208,24 @@ function batchStats(before, after) {
 // ---------------------------------------------------------------- server under test
 
 async function startServer() {
-  const port = await freePort();
-  const logFile = join(RUN_DIR, `server-${opts.logLevel}.log`);
-  const fd = openSync(logFile, 'a');
   const profDir = join(RUN_DIR, 'prof');
-  const nodeArgs = [
-    ...opts.serverNodeArgs,
-    ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-  ];
-  const child = spawn(process.execPath, [...nodeArgs, opts.serverEntry], {
-    cwd: ROOT,
-    stdio: ['ignore', fd, fd],
-    env: {
-      PATH: env.PATH,
-      HOME: env.HOME,
-      NODE_ENV: 'production',
-      HTTP_PORT: String(port),
-      HTTP_HOST: '127.0.0.1',
-      // Free ports: runs side by side must not collide on 5222/5223.
-      XMPP_C2S_PORT: '0',
-      XMPP_C2S_TLS_PORT: '0',
-      DATABASE_URL: databaseUrl(opts),
-      REDIS_URL: opts.redisUrl,
-      DATA_DIR: join(RUN_DIR, 'data'),
-      XMPP_DOMAINS: DOMAIN,
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD,
-      LOG_LEVEL: opts.logLevel,
-      ...opts.serverEnv,
-    },
+  const server = await startBenchServer({
+    runDir: RUN_DIR,
+    logName: `server-${opts.logLevel}.log`,
+    databaseUrl: databaseUrl(opts),
+    redisUrl: opts.redisUrl,
+    domain: DOMAIN,
+    adminPassword: ADMIN_PASSWORD,
+    logLevel: opts.logLevel,
+    nodeArgs: [
+      ...opts.serverNodeArgs,
+      ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    ],
+    entry: opts.serverEntry,
+    env: opts.serverEnv,
   });
-  closeSync(fd);
-  let exited = null;
-  const exit = new Promise((resolveExit) =>
-    child.once('exit', (code, signal) => resolveExit((exited = { code, signal }))),
-  );
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited !== null) {
-      throw new Error(
-        `server exited during startup (${JSON.stringify(exited)}); see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`,
-      );
-    }
-    try {
-      const res = await call(base, 'GET', '/health/ready');
-      if (res.status === 200) {
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready after 60 s; see ${logFile}`);
-    }
-    await sleep(100);
-  }
 
-  return {
-    child,
-    base,
-    logFile,
-    profDir,
-    async stop() {
-      if (exited === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exit;
-        clearTimeout(timer);
-      }
-
-      return exited;
-    },
-  };
+  return { ...server, profDir };
 }
 
 // ---------------------------------------------------------------- users, tokens, receivers

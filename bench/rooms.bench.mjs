@@ -14,8 +14,7 @@
 // Processes: this one (the sender and every member's socket.io client, so
 // send and receive times share one clock) and the server under test, with
 // PostgreSQL and Redis. Everything listens on and talks to 127.0.0.1 only.
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,7 +26,8 @@ import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
-import { call, closeHttp, freePort, mapLimit, SERVER_NODE_FLAGS, summary } from './lib/common.mjs';
+import { call, closeHttp, mapLimit, summary } from './lib/common.mjs';
+import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -100,70 +100,17 @@ const log = (message) =>
 
 // ---------------------------------------------------------------- stores and server
 
-async function startServer() {
-  const port = await freePort();
-  const logFile = join(RUN_DIR, 'server.log');
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(ROOT, 'dist/src/main.js')], {
-    cwd: ROOT,
-    stdio: ['ignore', fd, fd],
-    env: {
-      PATH: env.PATH,
-      HOME: env.HOME,
-      NODE_ENV: 'production',
-      HTTP_PORT: String(port),
-      HTTP_HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl(opts),
-      REDIS_URL: opts.redisUrl,
-      DATA_DIR: join(RUN_DIR, 'data'),
-      XMPP_DOMAINS: DOMAIN,
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD,
-      LOG_LEVEL: opts.logLevel,
-      XMPP_C2S_PORT: '0',
-      XMPP_C2S_TLS_PORT: '0',
-      // Registration and login of the members are setup, not what is measured.
-      LOGIN_MAX_FAILURES_PER_ADDRESS: '100000',
-      ...opts.serverEnv,
-    },
+function startServer() {
+  return startBenchServer({
+    runDir: RUN_DIR,
+    databaseUrl: databaseUrl(opts),
+    redisUrl: opts.redisUrl,
+    domain: DOMAIN,
+    adminPassword: ADMIN_PASSWORD,
+    logLevel: opts.logLevel,
+    // Registration and login of the members are setup, not what is measured.
+    env: { LOGIN_MAX_FAILURES_PER_ADDRESS: '100000', ...opts.serverEnv },
   });
-  closeSync(fd);
-  let exited = null;
-  const exit = new Promise((resolveExit) =>
-    child.once('exit', (code, signal) => resolveExit((exited = { code, signal }))),
-  );
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited !== null) {
-      throw new Error(`server exited during startup (${JSON.stringify(exited)}); see ${logFile}`);
-    }
-    try {
-      if ((await call(base, 'GET', '/health/ready')).status === 200) {
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready after 60 s; see ${logFile}`);
-    }
-    await sleep(100);
-  }
-
-  return {
-    child,
-    base,
-    async stop() {
-      if (exited === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exit;
-        clearTimeout(timer);
-      }
-    },
-  };
 }
 
 // ---------------------------------------------------------------- the room and its members

@@ -39,8 +39,8 @@
 //      stanzas and answering the server's requests; then throughput rounds of
 //      --duration s alternate between the two sets, A B B A (--sm-rounds pairs),
 //      and the figures with and without are compared (target: within 15 %)
-import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -54,14 +54,8 @@ import pg from 'pg';
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
-import {
-  call,
-  closeHttp,
-  freePort,
-  mapLimit,
-  percentile,
-  SERVER_NODE_FLAGS,
-} from './lib/common.mjs';
+import { call, closeHttp, mapLimit, percentile, SERVER_NODE_FLAGS } from './lib/common.mjs';
+import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl } from './lib/stores.mjs';
 import {
   attrOf,
@@ -300,70 +294,32 @@ async function existingUsers() {
 
 async function startRelay() {
   await prepareStores();
-  const [httpPort, c2sPort] = [await freePort(), await freePort()];
-  const logFile = join(RUN_DIR, 'relay-server.log');
-  const fd = openSync(logFile, 'a');
   const profDir = join(RUN_DIR, 'prof');
-  const nodeArgs = [
-    // The same V8 flags as `npm start` and the Docker image, unless told otherwise.
-    ...(opts.serverNodeArgs ??
-      SERVER_NODE_FLAGS.map((flag) =>
-        flag.startsWith('--max-semi-space-size=') && env.BENCH_SEMI_SPACE !== undefined
-          ? `--max-semi-space-size=${env.BENCH_SEMI_SPACE}`
-          : flag,
-      )),
-    ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-    // Diagnostics only (--trace-gc, --heapsnapshot-signal=SIGUSR2): never part of a figure reported.
-    ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
-  ];
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
-    cwd: ROOT,
-    stdio: ['ignore', fd, fd],
-    env: {
-      PATH: env.PATH,
-      HOME: env.HOME,
-      NODE_ENV: 'production',
-      HTTP_PORT: String(httpPort),
-      HTTP_HOST: '127.0.0.1',
-      XMPP_C2S_PORT: String(c2sPort),
-      XMPP_C2S_TLS_PORT: '0',
-      XMPP_REQUIRE_TLS: 'false',
-      DATABASE_URL: databaseUrl(opts),
-      REDIS_URL: opts.redisUrl,
-      DATA_DIR: join(RUN_DIR, 'data'),
-      XMPP_DOMAINS: opts.domain,
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD,
-      LOG_LEVEL: opts.logLevel,
-    },
+  const server = await startBenchServer({
+    runDir: RUN_DIR,
+    logName: 'relay-server.log',
+    databaseUrl: databaseUrl(opts),
+    redisUrl: opts.redisUrl,
+    domain: opts.domain,
+    adminPassword: ADMIN_PASSWORD,
+    logLevel: opts.logLevel,
+    nodeArgs: [
+      // The same V8 flags as `npm start` and the Docker image, unless told otherwise.
+      ...(opts.serverNodeArgs ??
+        SERVER_NODE_FLAGS.map((flag) =>
+          flag.startsWith('--max-semi-space-size=') && env.BENCH_SEMI_SPACE !== undefined
+            ? `--max-semi-space-size=${env.BENCH_SEMI_SPACE}`
+            : flag,
+        )),
+      ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+      // Diagnostics only (--trace-gc, --heapsnapshot-signal=SIGUSR2): never part of a figure reported.
+      ...(env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
+    ],
+    c2s: true,
+    env: { XMPP_REQUIRE_TLS: 'false' },
   });
-  closeSync(fd);
-  let exited = null;
-  const exit = new Promise((resolveExit) =>
-    child.once('exit', (code, signal) => resolveExit((exited = { code, signal }))),
-  );
-  const base = `http://127.0.0.1:${httpPort}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited !== null) {
-      throw new Error(
-        `server exited during startup; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`,
-      );
-    }
-    const ready = await call(base, 'GET', '/health/ready').then(
-      (res) => res.status === 200,
-      () => false,
-    );
-    if (ready) {
-      break;
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready after 60 s; see ${logFile}`);
-    }
-    await sleep(100);
-  }
-  log(`relay pid ${child.pid}: HTTP ${httpPort}, c2s ${c2sPort}`);
+  const { base, c2sPort } = server;
+  log(`relay pid ${server.child.pid}: HTTP ${server.httpPort}, c2s ${c2sPort}`);
   const started = performance.now();
   const authorization = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
   let created = 0;
@@ -393,20 +349,11 @@ async function startRelay() {
   return {
     name: 'relay',
     profDir,
-    pid: child.pid,
+    pid: server.child.pid,
     port: c2sPort,
     base,
-    logFile,
-    async stop() {
-      if (exited === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exit;
-        clearTimeout(timer);
-      }
-
-      return exited;
-    },
+    logFile: server.logFile,
+    stop: () => server.stop(),
   };
 }
 
