@@ -267,10 +267,13 @@ async function prepareStores() {
   }
   await admin.end();
   if (opts.keepDb && rows.length > 0) {
-    // Keep the accounts, not the history of earlier runs.
+    // Keep the accounts, not the history of earlier runs: their archive and inbox rows, and the
+    // dead rows their updates left (this machine's PostgreSQL runs with autovacuum off, so an
+    // inbox of 100 conversations grew to hundreds of MB of dead rows over a few runs).
     const db = new pg.Client({ connectionString: databaseUrl(opts) });
     await db.connect();
-    await db.query('TRUNCATE archived_messages CASCADE').catch(() => undefined);
+    await db.query('TRUNCATE archived_messages, inbox_entries CASCADE').catch(() => undefined);
+    await db.query('VACUUM ANALYZE');
     await db.end();
   }
   const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
