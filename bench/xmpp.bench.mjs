@@ -642,6 +642,27 @@ function batchStats(before, after) {
   };
 }
 
+/**
+ * Archive commits in a phase: how many, and what share took longer than
+ * each bucket of `relay_archive_commit_seconds` that matters for a 5 ms p99.
+ */
+function commitStats(before, after) {
+  const delta = (name) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+  const count = delta('relay_archive_commit_seconds_count');
+  const over = (le) =>
+    count === 0
+      ? 0
+      : r2((100 * (count - delta(`relay_archive_commit_seconds_bucket{le="${le}"}`))) / count);
+
+  return {
+    transactions: count,
+    meanMs: count === 0 ? 0 : r2((delta('relay_archive_commit_seconds_sum') / count) * 1000),
+    percentOver1Ms: over('0.001'),
+    percentOver2Ms: over('0.002'),
+    percentOver5Ms: over('0.005'),
+  };
+}
+
 function monotonicUs() {
   return Number(process.hrtime.bigint() / 1000n);
 }
@@ -795,7 +816,15 @@ async function benchServer(target) {
 
   // 5. latency at a fixed rate
   log(`latency: ${opts.rate} msg/s for ${opts.latencyDuration} s`);
+  const latencyMetricsBefore =
+    target.base === undefined ? undefined : await scrapeMetrics(target.base);
   figures.latency = await runPaced(wired, opts.rate, opts.latencyDuration, roles);
+  if (latencyMetricsBefore !== undefined) {
+    figures.latency.archiveCommits = commitStats(
+      latencyMetricsBefore,
+      await scrapeMetrics(target.base),
+    );
+  }
   log(
     `latency: p50 ${figures.latency.sendToReceiveMs.p50} ms, p99 ${figures.latency.sendToReceiveMs.p99} ms`,
   );
@@ -938,6 +967,15 @@ function report(all) {
         `p50 ${f.latency.scheduledToReceiveMs.p50} / p99 ${f.latency.scheduledToReceiveMs.p99} ms`,
         `sent ${f.latency.sent}, received ${f.latency.received}, lost ${f.latency.lost}`,
       ],
+      ...(f.latency.archiveCommits === undefined
+        ? []
+        : [
+            [
+              '  archive commits (server side)',
+              `${f.latency.archiveCommits.transactions}, mean ${f.latency.archiveCommits.meanMs} ms`,
+              `over 1 ms ${f.latency.archiveCommits.percentOver1Ms} %, over 2 ms ${f.latency.archiveCommits.percentOver2Ms} %, over 5 ms ${f.latency.archiveCommits.percentOver5Ms} %`,
+            ],
+          ]),
       ['  cores busy', cores(f.latency.cpuCoresBusy), ''],
     ];
     if (f.sm !== undefined) {

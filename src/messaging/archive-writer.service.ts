@@ -107,6 +107,7 @@ export class ArchiveWriter {
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     this.metrics.archiveBatchSize.observe(batch.length);
+    const started = performance.now();
     try {
       const writes = batch.map((item) => item.write);
       const domains = writes.map((write) => domainOf(write.recipientJid));
@@ -127,6 +128,7 @@ export class ArchiveWriter {
         // Both sides in one statement: atomic on its own, one round trip instead of four.
         results = await insertBatch(this.dataSource.manager, writes);
       }
+      this.metrics.archiveCommitDuration.observe((performance.now() - started) / 1000);
       batch.forEach((item, index) => item.resolve(results[index]!));
     } catch (error: unknown) {
       if (batch.length === 1) {
