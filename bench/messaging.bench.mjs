@@ -19,13 +19,12 @@
 // under test, and a fresh load-generator child (autocannon) per autocannon
 // phase. Everything listens on and talks to 127.0.0.1 only.
 import { fork } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 import { io } from 'socket.io-client';
@@ -41,56 +40,40 @@ import {
   percentile,
   SERVER_NODE_FLAGS,
 } from './lib/common.mjs';
+import {
+  benchArgs,
+  commandLine,
+  numberOption,
+  serverEnvOption,
+  storeOptions,
+} from './lib/options.mjs';
 import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const COMMAND = [
-  'node',
-  relative(ROOT, fileURLToPath(import.meta.url)) || 'bench/messaging.bench.mjs',
-  ...process.argv.slice(2),
-].join(' ');
+const COMMAND = commandLine(import.meta.url);
 
 // ---------------------------------------------------------------- options
 
-const { values: argv } = parseArgs({
-  options: {
-    duration: { type: 'string' },
-    pairs: { type: 'string' },
-    connections: { type: 'string' },
-    rate: { type: 'string' },
-    'latency-duration': { type: 'string' },
-    warmup: { type: 'string' },
-    'log-level': { type: 'string' },
-    'cpu-prof': { type: 'boolean' },
-    'skip-bare': { type: 'boolean' },
-    'server-node-args': { type: 'string' },
-    'server-entry': { type: 'string' },
-    'wait-quiet': { type: 'string' },
-    'server-env': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const argv = benchArgs(import.meta.url, {
+  duration: { type: 'string' },
+  pairs: { type: 'string' },
+  connections: { type: 'string' },
+  rate: { type: 'string' },
+  'latency-duration': { type: 'string' },
+  warmup: { type: 'string' },
+  'log-level': { type: 'string' },
+  'cpu-prof': { type: 'boolean' },
+  'skip-bare': { type: 'boolean' },
+  'server-node-args': { type: 'string' },
+  'server-entry': { type: 'string' },
+  'wait-quiet': { type: 'string' },
+  'server-env': { type: 'string' },
 });
-if (argv.help) {
-  console.log(
-    readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 18)
-      .join('\n')
-      .replace(/^\/\/ ?/gm, ''),
-  );
-  process.exit(0);
-}
 const env = process.env;
-const num = (flag, name, fallback) => {
-  const value = Number(argv[flag] ?? env[name] ?? fallback);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new Error(`--${flag} must be a positive number`);
-  }
-
-  return value;
-};
+const num = (flag, envName, fallback) =>
+  numberOption(argv, flag, fallback, { envName, positive: true });
 const opts = {
   duration: num('duration', 'BENCH_DURATION', 12),
   pairs: Math.floor(num('pairs', 'BENCH_PAIRS', 100)),
@@ -101,7 +84,6 @@ const opts = {
   logLevel: argv['log-level'] ?? env.BENCH_LOG_LEVEL ?? 'warn',
   cpuProf: argv['cpu-prof'] ?? env.BENCH_CPU_PROF === '1',
   skipBare: argv['skip-bare'] ?? env.BENCH_SKIP_BARE === '1',
-  // extra node flags for the server child, e.g. "--trace-gc" (output goes to the server log)
   // another build of the server to compare against (A/B); default the one `npm run build` made
   serverEntry: resolve(
     argv['server-entry'] ?? env.BENCH_SERVER_ENTRY ?? join(ROOT, 'dist/src/main.js'),
@@ -109,24 +91,14 @@ const opts = {
   // wait up to this many seconds for the machine to be idle before starting (0: don't wait)
   waitQuiet: Number(argv['wait-quiet'] ?? env.BENCH_WAIT_QUIET ?? 0),
   // extra environment for the server child, "KEY=value,KEY2=value" (e.g. MODULES=realtime to compare)
-  serverEnv: Object.fromEntries(
-    (argv['server-env'] ?? env.BENCH_SERVER_ENV ?? '')
-      .split(/,(?=[A-Z_]+=)/)
-      .filter(Boolean)
-      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
-  ),
-  // The same V8 flags as `npm start` and the Docker image, so the figures are those of the server as shipped.
+  serverEnv: serverEnvOption(argv['server-env'] ?? env.BENCH_SERVER_ENV),
+  // The same V8 flags as `npm start` and the Docker image, so the figures are those of the server as shipped;
+  // or others, e.g. "--max-semi-space-size=64 --trace-gc" (output goes to the server log).
   serverNodeArgs:
     (argv['server-node-args'] ?? env.BENCH_SERVER_NODE_ARGS)?.split(' ').filter(Boolean) ??
     SERVER_NODE_FLAGS,
-  postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  database: env.BENCH_DATABASE ?? 'relay_bench',
-  // A Redis database of its own (the tests use 0), flushed before each run.
-  redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/9',
+  ...storeOptions({ database: 'relay_bench', redisDb: 9 }),
 };
-if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) {
-  throw new Error('BENCH_DATABASE must be a plain identifier');
-}
 const DOMAIN = 'localhost';
 const ADMIN_PASSWORD = 'bench-admin-password';
 

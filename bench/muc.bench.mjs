@@ -19,19 +19,25 @@
 // Everything listens on and talks to 127.0.0.1 only. Every recipient counts:
 // the sending occupant's own copy (XEP-0045 section 7.4) and the posting
 // member's socket too, so each message has occupants + members arrivals.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { call, closeHttp, mapLimit, summary } from './lib/common.mjs';
+import {
+  benchArgs,
+  commandLine,
+  numberOption,
+  serverEnvOption,
+  storeOptions,
+} from './lib/options.mjs';
 import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 import {
@@ -45,63 +51,27 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const COMMAND = [
-  'node',
-  relative(ROOT, fileURLToPath(import.meta.url)),
-  ...process.argv.slice(2),
-].join(' ');
+const COMMAND = commandLine(import.meta.url);
 
-const { values: argv } = parseArgs({
-  options: {
-    occupants: { type: 'string' },
-    members: { type: 'string' },
-    messages: { type: 'string' },
-    warmup: { type: 'string' },
-    'gap-ms': { type: 'string' },
-    'log-level': { type: 'string' },
-    'server-env': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const argv = benchArgs(import.meta.url, {
+  occupants: { type: 'string' },
+  members: { type: 'string' },
+  messages: { type: 'string' },
+  warmup: { type: 'string' },
+  'gap-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  'server-env': { type: 'string' },
 });
-if (argv.help) {
-  console.log(
-    readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 21)
-      .join('\n')
-      .replace(/^\/\/ ?/gm, ''),
-  );
-  process.exit(0);
-}
-const env = process.env;
-const num = (flag, fallback) => {
-  const value = Number(argv[flag] ?? fallback);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new Error(`--${flag} must be a number of at least 0`);
-  }
-
-  return value;
-};
 const opts = {
-  occupants: Math.max(1, Math.floor(num('occupants', 200))),
-  members: Math.max(1, Math.floor(num('members', 200))),
-  messages: Math.max(2, Math.floor(num('messages', 200))),
-  warmup: Math.floor(num('warmup', 20)),
-  gapMs: num('gap-ms', 20),
+  occupants: Math.max(1, Math.floor(numberOption(argv, 'occupants', 200))),
+  members: Math.max(1, Math.floor(numberOption(argv, 'members', 200))),
+  messages: Math.max(2, Math.floor(numberOption(argv, 'messages', 200))),
+  warmup: Math.floor(numberOption(argv, 'warmup', 20)),
+  gapMs: numberOption(argv, 'gap-ms', 20),
   logLevel: argv['log-level'] ?? 'warn',
-  serverEnv: Object.fromEntries(
-    (argv['server-env'] ?? '')
-      .split(/,(?=[A-Z_]+=)/)
-      .filter(Boolean)
-      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
-  ),
-  postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  database: env.BENCH_DATABASE ?? 'relay_bench_muc',
-  redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/12',
+  serverEnv: serverEnvOption(argv['server-env']),
+  ...storeOptions({ database: 'relay_bench_muc', redisDb: 12 }),
 };
-if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) {
-  throw new Error('BENCH_DATABASE must be a plain identifier');
-}
 const DOMAIN = 'localhost';
 const ROOM = 'bench';
 const ROOM_JID = `${ROOM}@muc.${DOMAIN}`;

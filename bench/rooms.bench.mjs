@@ -14,80 +14,56 @@
 // Processes: this one (the sender and every member's socket.io client, so
 // send and receive times share one clock) and the server under test, with
 // PostgreSQL and Redis. Everything listens on and talks to 127.0.0.1 only.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
 import { call, closeHttp, mapLimit, summary } from './lib/common.mjs';
+import {
+  benchArgs,
+  commandLine,
+  numberOption,
+  serverEnvOption,
+  storeOptions,
+} from './lib/options.mjs';
 import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const COMMAND = [
-  'node',
-  relative(ROOT, fileURLToPath(import.meta.url)),
-  ...process.argv.slice(2),
-].join(' ');
+const COMMAND = commandLine(import.meta.url);
 
-const { values: argv } = parseArgs({
-  options: {
-    members: { type: 'string' },
-    messages: { type: 'string' },
-    warmup: { type: 'string' },
-    'gap-ms': { type: 'string' },
-    'log-level': { type: 'string' },
-    'server-env': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const argv = benchArgs(import.meta.url, {
+  members: { type: 'string' },
+  messages: { type: 'string' },
+  warmup: { type: 'string' },
+  'gap-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  'server-env': { type: 'string' },
 });
-if (argv.help) {
-  console.log(
-    readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 16)
-      .join('\n')
-      .replace(/^\/\/ ?/gm, ''),
-  );
-  process.exit(0);
-}
 const env = process.env;
-const num = (flag, name, fallback) => {
-  const value = Number(argv[flag] ?? env[name] ?? fallback);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new Error(`--${flag} must be a number of at least 0`);
-  }
-
-  return value;
-};
 const opts = {
-  members: Math.max(2, Math.floor(num('members', 'BENCH_MEMBERS', 500))),
-  messages: Math.max(1, Math.floor(num('messages', 'BENCH_MESSAGES', 300))),
-  warmup: Math.floor(num('warmup', 'BENCH_WARMUP', 20)),
-  gapMs: num('gap-ms', 'BENCH_GAP_MS', 20),
-  logLevel: argv['log-level'] ?? env.BENCH_LOG_LEVEL ?? 'warn',
-  serverEnv: Object.fromEntries(
-    (argv['server-env'] ?? env.BENCH_SERVER_ENV ?? '')
-      .split(/,(?=[A-Z_]+=)/)
-      .filter(Boolean)
-      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  members: Math.max(
+    2,
+    Math.floor(numberOption(argv, 'members', 500, { envName: 'BENCH_MEMBERS' })),
   ),
-  postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  database: env.BENCH_DATABASE ?? 'relay_bench_rooms',
-  // A Redis database of its own (the tests use 0, the messaging benchmark 9), flushed before each run.
-  redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/10',
+  messages: Math.max(
+    1,
+    Math.floor(numberOption(argv, 'messages', 300, { envName: 'BENCH_MESSAGES' })),
+  ),
+  warmup: Math.floor(numberOption(argv, 'warmup', 20, { envName: 'BENCH_WARMUP' })),
+  gapMs: numberOption(argv, 'gap-ms', 20, { envName: 'BENCH_GAP_MS' }),
+  logLevel: argv['log-level'] ?? env.BENCH_LOG_LEVEL ?? 'warn',
+  serverEnv: serverEnvOption(argv['server-env'] ?? env.BENCH_SERVER_ENV),
+  ...storeOptions({ database: 'relay_bench_rooms', redisDb: 10 }),
 };
-if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) {
-  throw new Error('BENCH_DATABASE must be a plain identifier');
-}
 const DOMAIN = 'localhost';
 const ADMIN_PASSWORD = 'bench-admin-password';
 const ADMIN = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;

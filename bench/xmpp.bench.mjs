@@ -46,7 +46,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -55,6 +54,7 @@ import { cpuSnapshot } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
 import { call, closeHttp, mapLimit, percentile, SERVER_NODE_FLAGS } from './lib/common.mjs';
+import { benchArgs, commandLine, storeOptions } from './lib/options.mjs';
 import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl } from './lib/stores.mjs';
 import {
@@ -67,55 +67,38 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const COMMAND = [
-  'node',
-  relative(ROOT, fileURLToPath(import.meta.url)),
-  ...process.argv.slice(2),
-].join(' ');
+const COMMAND = commandLine(import.meta.url);
 
 // ---------------------------------------------------------------- options
 
-const { values: argv } = parseArgs({
-  options: {
-    server: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    domain: { type: 'string' },
-    'user-pattern': { type: 'string' },
-    password: { type: 'string' },
-    'server-pid': { type: 'string' },
-    pairs: { type: 'string' },
-    'in-flight': { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    rate: { type: 'string' },
-    'latency-duration': { type: 'string' },
-    'idle-sessions': { type: 'string' },
-    'login-concurrency': { type: 'string' },
-    starttls: { type: 'boolean' },
-    mechanism: { type: 'string' },
-    'keep-db': { type: 'boolean' },
-    'log-level': { type: 'string' },
-    'prosody-port': { type: 'string' },
-    'cpu-prof': { type: 'boolean' },
-    'server-node-args': { type: 'string' },
-    settle: { type: 'string' },
-    sm: { type: 'boolean' },
-    'ack-every': { type: 'string' },
-    'sm-rounds': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const argv = benchArgs(import.meta.url, {
+  server: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  domain: { type: 'string' },
+  'user-pattern': { type: 'string' },
+  password: { type: 'string' },
+  'server-pid': { type: 'string' },
+  pairs: { type: 'string' },
+  'in-flight': { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  rate: { type: 'string' },
+  'latency-duration': { type: 'string' },
+  'idle-sessions': { type: 'string' },
+  'login-concurrency': { type: 'string' },
+  starttls: { type: 'boolean' },
+  mechanism: { type: 'string' },
+  'keep-db': { type: 'boolean' },
+  'log-level': { type: 'string' },
+  'prosody-port': { type: 'string' },
+  'cpu-prof': { type: 'boolean' },
+  'server-node-args': { type: 'string' },
+  settle: { type: 'string' },
+  sm: { type: 'boolean' },
+  'ack-every': { type: 'string' },
+  'sm-rounds': { type: 'string' },
 });
-if (argv.help) {
-  console.log(
-    readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 40)
-      .join('\n')
-      .replace(/^\/\/ ?/gm, ''),
-  );
-  process.exit(0);
-}
 const env = process.env;
 const positive = (flag, fallback, { integer = true, zero = false } = {}) => {
   const value = Number(argv[flag] ?? fallback);
@@ -159,9 +142,7 @@ const opts = {
   sm: argv.sm ?? false,
   ackEvery: positive('ack-every', 5),
   smRounds: positive('sm-rounds', 2),
-  postgresUrl: env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  database: env.BENCH_DATABASE ?? 'relay_bench_xmpp',
-  redisUrl: env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
+  ...storeOptions({ database: 'relay_bench_xmpp', redisDb: 11 }),
 };
 if (!['relay', 'prosody', 'both', 'external'].includes(opts.server)) {
   throw new Error('--server is relay, prosody or both');
@@ -171,9 +152,6 @@ if (!opts.userPattern.includes('{n}')) {
 }
 if (!['SCRAM-SHA-1', 'PLAIN'].includes(opts.mechanism)) {
   throw new Error('--mechanism is SCRAM-SHA-1 or PLAIN');
-}
-if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) {
-  throw new Error('BENCH_DATABASE must be a plain identifier');
 }
 if (opts.server === 'external' && opts.port === undefined) {
   throw new Error('--host needs --port');
