@@ -5,17 +5,10 @@ presence and one message, then waits for one message; every step is one
 JSON line on stdout, so the test can follow along.
 """
 
-import json
-import logging
-import os
-import ssl
 import sys
 
 import slixmpp
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+from relay_interop import debug_logging, emit, for_test_server
 
 
 class Client(slixmpp.ClientXMPP):
@@ -23,23 +16,7 @@ class Client(slixmpp.ClientXMPP):
         super().__init__(jid, password, sasl_mech=mechanism)
         self.peer = peer
         self.body = body
-        # slixmpp binds only with tls-unique, which TLS 1.3 does not define (RFC 9266); the
-        # server offers tls-exporter and tls-server-end-point. Without binding data the client
-        # says "n" (no channel binding) rather than "y", which the server must refuse once it
-        # has offered -PLUS (RFC 5802 section 6).
-        mechanisms = self["feature_mechanisms"]
-        default_credentials = mechanisms.sasl_callback
-
-        def credentials(required, optional):
-            values = default_credentials(required, optional)
-            if "channel_binding" in values:
-                values["channel_binding"] = None
-            return values
-
-        mechanisms.sasl_callback = credentials
-        # Test servers present a generated self-signed certificate.
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for_test_server(self)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("failed_auth", lambda _: emit("failed_auth"))
@@ -66,8 +43,7 @@ class Client(slixmpp.ClientXMPP):
 
 
 def main():
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    debug_logging()
     jid, password, host, port, mechanism, peer, body = sys.argv[1:8]
     client = Client(jid, password, mechanism, peer, body)
     client.add_event_handler("disconnected", lambda _: client.loop.stop())

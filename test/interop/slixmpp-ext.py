@@ -8,12 +8,10 @@ slixmpp's own plugins: XEP-0280, 0191, 0308, 0424, 0333, 0184, 0352, 0359.
 """
 
 import json
-import logging
-import os
-import ssl
 import sys
 
 import slixmpp
+from relay_interop import debug_logging, emit, for_test_server
 from slixmpp.exceptions import IqError, IqTimeout
 
 NS = {
@@ -24,10 +22,6 @@ NS = {
     "states": "http://jabber.org/protocol/chatstates",
     "sid": "urn:xmpp:sid:0",
 }
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 def describe(message):
@@ -71,19 +65,7 @@ class Client(slixmpp.ClientXMPP):
         # Receipts are asked for and answered by the test, not by the plugin.
         self.plugin["xep_0184"].auto_ack = False
         self.plugin["xep_0184"].auto_request = False
-        # See slixmpp-client.py: no tls-unique under TLS 1.3, so no channel binding.
-        mechanisms = self["feature_mechanisms"]
-        default_credentials = mechanisms.sasl_callback
-
-        def credentials(required, optional):
-            values = default_credentials(required, optional)
-            if "channel_binding" in values:
-                values["channel_binding"] = None
-            return values
-
-        mechanisms.sasl_callback = credentials
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for_test_server(self)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", lambda msg: emit("message", **describe(msg)))
         self.add_event_handler("message_error", self.on_error)
@@ -174,8 +156,7 @@ class Client(slixmpp.ClientXMPP):
 
 
 def main():
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    debug_logging()
     jid, password, host, port = sys.argv[1:5]
     client = Client(jid, password)
     client.add_event_handler("disconnected", lambda _: client.loop.stop())

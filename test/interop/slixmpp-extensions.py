@@ -9,23 +9,16 @@ bookmarks in private XML storage (XEP-0048 over XEP-0049), lists the inbox
 line on stdout.
 """
 
-import json
-import logging
-import os
-import ssl
 import sys
 import xml.etree.ElementTree as ET
 
 import slixmpp
+from relay_interop import debug_logging, emit, for_test_server
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 INBOX = "urn:relay:inbox:0"
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 def condition(error):
@@ -39,19 +32,7 @@ class Client(slixmpp.ClientXMPP):
         self.stranger = stranger
         for plugin in ("xep_0012", "xep_0048", "xep_0049", "xep_0054", "xep_0092", "xep_0202"):
             self.register_plugin(plugin)
-        # No channel binding: see slixmpp-client.py.
-        mechanisms = self["feature_mechanisms"]
-        default_credentials = mechanisms.sasl_callback
-
-        def credentials(required, optional):
-            values = default_credentials(required, optional)
-            if "channel_binding" in values:
-                values["channel_binding"] = None
-            return values
-
-        mechanisms.sasl_callback = credentials
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for_test_server(self)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", lambda _: emit("failed_auth"))
         self.register_handler(
@@ -133,8 +114,7 @@ class Client(slixmpp.ClientXMPP):
 
 
 def main():
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    debug_logging()
     jid, password, host, port, peer, stranger = sys.argv[1:7]
     client = Client(jid, password, peer, stranger)
     client.add_event_handler("disconnected", lambda _: client.loop.stop())

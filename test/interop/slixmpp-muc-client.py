@@ -10,18 +10,11 @@ join and to read the archive, and reports both errors.
 """
 
 import asyncio
-import json
-import logging
-import os
-import ssl
 import sys
 
 import slixmpp
+from relay_interop import debug_logging, emit, for_test_server
 from slixmpp.exceptions import IqError, PresenceError
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class Occupant(slixmpp.ClientXMPP):
@@ -36,19 +29,7 @@ class Occupant(slixmpp.ClientXMPP):
         self.register_plugin("xep_0045")
         self.register_plugin("xep_0059")
         self.register_plugin("xep_0313")
-        # As in slixmpp-client.py: no tls-unique under TLS 1.3, so no channel binding.
-        mechanisms = self["feature_mechanisms"]
-        default_credentials = mechanisms.sasl_callback
-
-        def credentials(required, optional):
-            values = default_credentials(required, optional)
-            if "channel_binding" in values:
-                values["channel_binding"] = None
-            return values
-
-        mechanisms.sasl_callback = credentials
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for_test_server(self)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("groupchat_message", self.on_groupchat)
 
@@ -107,8 +88,7 @@ class Occupant(slixmpp.ClientXMPP):
 
 
 def main():
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    debug_logging()
     jid, password, host, port, room, nick, body, mode = sys.argv[1:9]
     client = Occupant(jid, password, room, nick, body, mode)
     client.register_plugin("xep_0359")

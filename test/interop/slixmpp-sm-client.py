@@ -7,17 +7,10 @@ stream, reconnects and resumes; on "quit" it closes the stream. Every step is
 one JSON line on stdout.
 """
 
-import json
-import logging
-import os
-import ssl
 import sys
 
 import slixmpp
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+from relay_interop import debug_logging, emit, for_test_server
 
 
 class Client(slixmpp.ClientXMPP):
@@ -27,19 +20,7 @@ class Client(slixmpp.ClientXMPP):
         self.dropping = False
         self.quitting = False
         self.register_plugin("xep_0198")
-        # See slixmpp-client.py: no channel-binding data over TLS 1.3.
-        mechanisms = self["feature_mechanisms"]
-        default_credentials = mechanisms.sasl_callback
-
-        def credentials(required, optional):
-            values = default_credentials(required, optional)
-            if "channel_binding" in values:
-                values["channel_binding"] = None
-            return values
-
-        mechanisms.sasl_callback = credentials
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        for_test_server(self)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("sm_enabled", lambda s: emit("sm_enabled", id=s["id"]))
@@ -79,8 +60,7 @@ class Client(slixmpp.ClientXMPP):
 
 
 def main():
-    if os.environ.get("SLIXMPP_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    debug_logging()
     jid, password, host, port = sys.argv[1:5]
     client = Client(jid, password, (host, int(port)))
     client.loop.add_reader(sys.stdin, client.command)
