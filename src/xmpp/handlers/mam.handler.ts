@@ -5,7 +5,7 @@ import { JidError, normalizeUserJid, parseJid, bareJid } from '#src/common/jid.j
 import { MAX_PAGE_SIZE } from '#src/common/paging.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
 import { XmppHandlerRegistry, type IqRequest } from '#src/xmpp/handlers/handler-registry.js';
-import { isoStamp, renderMessage } from '#src/xmpp/session/xmpp-session.js';
+import { isoStamp, renderMessage, type XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StanzaError } from '#src/xmpp/stream/errors.js';
 import { el, type XmlElement } from '#src/xmpp/xml/element.js';
 import { NS } from '#src/xmpp/xml/namespaces.js';
@@ -90,43 +90,70 @@ export class MamHandler implements OnModuleInit {
     const queryId = payload.attr('queryid');
     for (const view of page) {
       session.send(
-        el(
-          'message',
-          NS.client,
-          { to: session.fullJid, from: session.jid },
-          el(
-            'result',
-            NS.mam,
-            { queryid: queryId, id: view.id },
-            el(
-              'forwarded',
-              NS.forward,
-              {},
-              el('delay', NS.delay, { stamp: isoStamp(view.timestamp) }),
-              renderMessage(view, session.jid),
-            ),
-          ),
-        ),
+        mamResult(session, session.jid, queryId, view, renderMessage(view, session.jid)),
       );
     }
-    const first = page[0];
-    const last = page.at(-1);
 
-    return el(
-      'fin',
-      NS.mam,
-      { complete: more ? undefined : 'true' },
-      el(
-        'set',
-        NS.rsm,
-        {},
-        first === undefined
-          ? undefined
-          : el('first', NS.rsm, { index: backward ? undefined : '0' }, first.id),
-        last === undefined ? undefined : el('last', NS.rsm, {}, last.id),
-      ),
-    );
+    return mamFin(page, !more, backward ? undefined : '0');
   }
+}
+
+/**
+ * One archived message as a MAM result (XEP-0313 section 4.2): forwarded
+ * (XEP-0297) with its original time, to the session that asked, from the
+ * archive's owner.
+ */
+export function mamResult(
+  session: XmppSession,
+  archiveJid: string,
+  queryId: string | undefined,
+  stored: { readonly id: string; readonly timestamp: number },
+  message: XmlElement,
+): XmlElement {
+  return el(
+    'message',
+    NS.client,
+    { to: session.fullJid, from: archiveJid },
+    el(
+      'result',
+      NS.mam,
+      { queryid: queryId, id: stored.id },
+      el(
+        'forwarded',
+        NS.forward,
+        {},
+        el('delay', NS.delay, { stamp: isoStamp(stored.timestamp) }),
+        message,
+      ),
+    ),
+  );
+}
+
+/**
+ * The `<fin/>` that answers a MAM query (XEP-0313 section 4.3), with the
+ * page's first and last ids as result set management has them (XEP-0059);
+ * `firstIndex` is the first item's index in the whole set, when known.
+ */
+export function mamFin(
+  page: readonly { readonly id: string }[],
+  complete: boolean,
+  firstIndex?: string,
+): XmlElement {
+  const first = page[0];
+  const last = page.at(-1);
+
+  return el(
+    'fin',
+    NS.mam,
+    { complete: complete ? 'true' : undefined },
+    el(
+      'set',
+      NS.rsm,
+      {},
+      first === undefined ? undefined : el('first', NS.rsm, { index: firstIndex }, first.id),
+      last === undefined ? undefined : el('last', NS.rsm, {}, last.id),
+    ),
+  );
 }
 
 export function form(): XmlElement {

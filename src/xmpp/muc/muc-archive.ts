@@ -3,13 +3,12 @@ import { Injectable } from '@nestjs/common';
 import { lowestIdAt } from '#src/common/ids.js';
 import { RoomMessagesService } from '#src/rooms/room-messages.service.js';
 import type { RoomDetails } from '#src/rooms/rooms.service.js';
-import { maxId, minId, parseQuery } from '#src/xmpp/handlers/mam.handler.js';
+import { mamFin, mamResult, maxId, minId, parseQuery } from '#src/xmpp/handlers/mam.handler.js';
 import { MucOccupants } from '#src/xmpp/muc/muc-occupants.service.js';
 import { groupchatMessage, roomJid } from '#src/xmpp/muc/muc-render.js';
-import { isoStamp, type XmppSession } from '#src/xmpp/session/xmpp-session.js';
+import type { XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StanzaError } from '#src/xmpp/stream/errors.js';
-import { el, type XmlElement } from '#src/xmpp/xml/element.js';
-import { NS } from '#src/xmpp/xml/namespaces.js';
+import type { XmlElement } from '#src/xmpp/xml/element.js';
 
 /**
  * MAM (XEP-0313, urn:xmpp:mam:2) on a room's JID over the room archive
@@ -62,39 +61,10 @@ export class MucArchive {
     for (const view of page) {
       const nick = this.occupants.senderNick(room.id, view.from ?? jid);
       session.send(
-        el(
-          'message',
-          NS.client,
-          { to: session.fullJid, from: jid },
-          el(
-            'result',
-            NS.mam,
-            { queryid: queryId, id: view.id },
-            el(
-              'forwarded',
-              NS.forward,
-              {},
-              el('delay', NS.delay, { stamp: isoStamp(view.timestamp) }),
-              groupchatMessage(jid, nick, session.jid, view),
-            ),
-          ),
-        ),
+        mamResult(session, jid, queryId, view, groupchatMessage(jid, nick, session.jid, view)),
       );
     }
-    const first = page[0];
-    const last = page.at(-1);
 
-    return el(
-      'fin',
-      NS.mam,
-      { complete: more ? undefined : 'true' },
-      el(
-        'set',
-        NS.rsm,
-        {},
-        first === undefined ? undefined : el('first', NS.rsm, {}, first.id),
-        last === undefined ? undefined : el('last', NS.rsm, {}, last.id),
-      ),
-    );
+    return mamFin(page, !more);
   }
 }
