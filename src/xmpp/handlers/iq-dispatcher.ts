@@ -3,7 +3,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { UsersService } from '#src/accounts/users.service.js';
 import { BlockingService } from '#src/blocking/blocking.service.js';
-import { JidError, parseJid, type Jid } from '#src/common/jid.js';
+import { parseJid, type Jid } from '#src/common/jid.js';
+import { isAnswer, iqRequest, stanzaJid } from '#src/xmpp/handlers/addressing.js';
 import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
 import { XmppHandlerRegistry, type IqTarget } from '#src/xmpp/handlers/handler-registry.js';
 import { StanzaRouting } from '#src/xmpp/handlers/stanza-routing.js';
@@ -33,20 +34,12 @@ export class IqDispatcher {
   ) {}
 
   async dispatch(session: XmppSession, iq: XmlElement): Promise<void> {
-    const type = iq.attr('type');
-    if (type === 'result' || type === 'error') {
+    if (isAnswer(iq)) {
       await this.answer(session, iq);
 
       return;
     }
-    if ((type !== 'get' && type !== 'set') || iq.attr('id') === undefined) {
-      throw new StanzaError('bad-request', 'an IQ needs an id and type get or set');
-    }
-    const payloads = iq.elements();
-    if (payloads.length !== 1) {
-      throw new StanzaError('bad-request', 'an IQ get or set carries exactly one payload');
-    }
-    const payload = payloads[0]!;
+    const { type, payload } = iqRequest(iq);
     const target = await this.targetOf(session, iq.attr('to'));
     if (target.kind === 'resource') {
       await this.toResource(session, iq, target);
@@ -138,15 +131,7 @@ export class IqDispatcher {
     if (to === undefined) {
       return { kind: 'self', jid: session.jid };
     }
-    let jid;
-    try {
-      jid = parseJid(to);
-    } catch (error: unknown) {
-      if (error instanceof JidError) {
-        throw new StanzaError('jid-malformed', error.reason);
-      }
-      throw error;
-    }
+    const jid = stanzaJid(to);
     if ((await this.domains.isEnabled(jid.domain)) !== true) {
       // No server-to-server in this gateway.
       throw new StanzaError('remote-server-not-found');

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { RoomsService, type RoomDetails } from '#src/rooms/rooms.service.js';
+import { isAnswer, iqRequest } from '#src/xmpp/handlers/addressing.js';
 import { form } from '#src/xmpp/handlers/mam.handler.js';
 import { memberRoom, mucStanzaError, type MucAddress } from '#src/xmpp/muc/muc-access.js';
 import { MucAffiliations } from '#src/xmpp/muc/muc-affiliations.js';
@@ -53,18 +54,10 @@ export class MucIq {
   ) {}
 
   async handle(session: XmppSession, iq: XmlElement, address: MucAddress): Promise<void> {
-    const type = iq.attr('type');
-    if (type === 'result' || type === 'error') {
+    if (isAnswer(iq)) {
       return;
     }
-    if ((type !== 'get' && type !== 'set') || iq.attr('id') === undefined) {
-      throw new StanzaError('bad-request', 'an IQ needs an id and type get or set');
-    }
-    const payloads = iq.elements();
-    if (payloads.length !== 1) {
-      throw new StanzaError('bad-request', 'an IQ get or set carries exactly one payload');
-    }
-    const payload = payloads[0]!;
+    const { type, payload } = iqRequest(iq);
     const result =
       address.room === undefined
         ? await this.service(session, address, payload, type)

@@ -2,10 +2,10 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { lowestIdAt, timestampOf } from '#src/common/ids.js';
-import { JidError, parseJid, type Jid } from '#src/common/jid.js';
 import { RoomMessagesService } from '#src/rooms/room-messages.service.js';
 import { parseRoomId } from '#src/rooms/room-rules.js';
 import { RoomsService, type RoomDetails } from '#src/rooms/rooms.service.js';
+import { stanzaJid } from '#src/xmpp/handlers/addressing.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
 import { memberRoom, mucStanzaError, type MucAddress } from '#src/xmpp/muc/muc-access.js';
 import { MucIq } from '#src/xmpp/muc/muc-iq.handler.js';
@@ -71,15 +71,7 @@ export class MucHandler implements OnModuleInit {
   }
 
   private async addressOf(to: string): Promise<MucAddress> {
-    let jid: Jid;
-    try {
-      jid = parseJid(to);
-    } catch (error: unknown) {
-      if (error instanceof JidError) {
-        throw new StanzaError('jid-malformed', error.reason);
-      }
-      throw error;
-    }
+    const jid = stanzaJid(to);
     const domain = jid.domain.slice(MUC_PREFIX.length);
     if ((await this.domains.isEnabled(domain)) !== true) {
       throw new StanzaError('remote-server-not-found');
