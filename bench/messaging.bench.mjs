@@ -47,6 +47,7 @@ import {
   serverEnvOption,
   storeOptions,
 } from './lib/options.mjs';
+import { archiveStats, cpuPerMessage, scrapeMetrics } from './lib/server-metrics.mjs';
 import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl, resetStores } from './lib/stores.mjs';
 
@@ -126,53 +127,13 @@ async function archiveCounts() {
   return rows[0];
 }
 
-/** The server's Prometheus metrics, as name{labels} -> value. */
-async function scrapeMetrics(base) {
-  const res = await call(base, 'GET', '/metrics');
-  const values = new Map();
-  if (res.status !== 200) {
-    return values;
-  }
-  for (const line of res.body.split('\n')) {
-    if (line !== '' && !line.startsWith('#')) {
-      const space = line.lastIndexOf(' ');
-      values.set(line.slice(0, space), Number(line.slice(space + 1)));
-    }
-  }
+/** CPU per message is reported for these processes. */
+const ROLES = ['server', 'bare server', 'postgres', 'redis', 'loadgen', 'bench (receivers)'];
 
-  return values;
-}
-
-/** CPU time per message of the processes that do the work; robust to other load on the machine, unlike msg/s. */
-function perMessage(cpu, messages) {
-  const out = {};
-  for (const role of [
-    'server',
-    'bare server',
-    'postgres',
-    'redis',
-    'loadgen',
-    'bench (receivers)',
-  ]) {
-    if (cpu?.[role] !== undefined && messages > 0) {
-      out[role] = Math.round((cpu[role] * cpu.wallSeconds * 1e6) / messages);
-    }
-  }
-
-  return out;
-}
-
-function batchStats(before, after) {
-  const count =
-    (after.get('relay_archive_batch_size_count') ?? 0) -
-    (before.get('relay_archive_batch_size_count') ?? 0);
-  const sum =
-    (after.get('relay_archive_batch_size_sum') ?? 0) -
-    (before.get('relay_archive_batch_size_sum') ?? 0);
-
+/** The archive's commits over a phase, with the event-loop lag at its end. */
+function phaseArchiveStats(before, after) {
   return {
-    transactions: count,
-    meanBatch: count === 0 ? 0 : r1(sum / count),
+    ...archiveStats(before, after),
     eventLoopLagP99Ms: r1((after.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000),
   };
 }
@@ -483,7 +444,7 @@ async function main() {
     });
     tpCpu.t1 = process.hrtime.bigint();
     const tpMissing = await drain(receivers, tp.ids);
-    const tpBatches = batchStats(metricsBefore, await scrapeMetrics(server.base));
+    const tpBatches = phaseArchiveStats(metricsBefore, await scrapeMetrics(server.base));
     const tpReceived = receivers.byTag.get('tp') ?? 0;
     figures.throughput = {
       messagesPerSecond: r1(tp.summary.ok / tp.summary.duration),
@@ -498,7 +459,7 @@ async function main() {
       receivedButNotAcknowledged: tpReceived - (tp.ids.length - tpMissing),
       httpLatencyMs: tp.summary.latency,
       cpuCoresBusy: tp.cpu,
-      cpuMicrosecondsPerMessage: perMessage(tp.cpu, tpReceived),
+      cpuMicrosecondsPerMessage: cpuPerMessage(tp.cpu, tpReceived, ROLES),
       archiveCommits: tpBatches,
     };
 
@@ -515,7 +476,7 @@ async function main() {
     const latMissing = await drain(receivers, lat.ids);
     const latency = latCpu.stop(roles);
     latWindow.toUs = Number(process.hrtime.bigint() / 1000n);
-    const latBatches = batchStats(latMetrics, await scrapeMetrics(server.base));
+    const latBatches = phaseArchiveStats(latMetrics, await scrapeMetrics(server.base));
     writeFileSync(
       join(RUN_DIR, 'latency.csv'),
       `seq,send_to_receive_ms,scheduled_to_receive_ms\n${receivers.latency.map((row) => `${row.seq},${row.fromSend.toFixed(3)},${row.fromSchedule.toFixed(3)}`).join('\n')}\n`,
@@ -551,7 +512,7 @@ async function main() {
       },
       maxInFlight: lat.maxInFlight,
       cpuCoresBusy: latency,
-      cpuMicrosecondsPerMessage: perMessage(latency, fromSend.length),
+      cpuMicrosecondsPerMessage: cpuPerMessage(latency, fromSend.length, ROLES),
       archiveCommits: latBatches,
     };
 
@@ -630,7 +591,7 @@ async function main() {
       errors: result.summary.errors,
       httpLatencyMs: result.summary.latency,
       cpuCoresBusy: result.cpu,
-      cpuMicrosecondsPerRequest: perMessage(result.cpu, result.summary.ok),
+      cpuMicrosecondsPerRequest: cpuPerMessage(result.cpu, result.summary.ok, ROLES),
     };
     figures.ratioMessagingToBare = r2(
       figures.throughput.messagesPerSecond / figures.bare.requestsPerSecond,

@@ -55,6 +55,7 @@ import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
 import { call, closeHttp, mapLimit, percentile, SERVER_NODE_FLAGS } from './lib/common.mjs';
 import { benchArgs, commandLine, storeOptions } from './lib/options.mjs';
+import { archiveStats, cpuPerMessage, scrapeMetrics } from './lib/server-metrics.mjs';
 import { startBenchServer } from './lib/server.mjs';
 import { databaseUrl } from './lib/stores.mjs';
 import {
@@ -213,22 +214,6 @@ function uptime() {
   } catch {
     return '(uptime unavailable)';
   }
-}
-
-/** The server's Prometheus metrics, as name{labels} -> value. */
-async function scrapeMetrics(base) {
-  const values = new Map();
-  const res = await call(base, 'GET', '/metrics');
-  if (res.status === 200) {
-    for (const line of res.body.split('\n')) {
-      if (line !== '' && !line.startsWith('#')) {
-        const space = line.lastIndexOf(' ');
-        values.set(line.slice(0, space), Number(line.slice(space + 1)));
-      }
-    }
-  }
-
-  return values;
 }
 
 // ---------------------------------------------------------------- our server
@@ -537,7 +522,12 @@ async function runThroughput(wired, seconds, roles) {
     lostAtEnd: outstanding,
     window,
     cpuCoresBusy: cores,
-    cpuMicrosecondsPerMessage: perMessage(cores, delivered),
+    cpuMicrosecondsPerMessage: cpuPerMessage(cores, delivered, [
+      'server',
+      'postgres',
+      'redis',
+      'bench client',
+    ]),
   };
 }
 
@@ -609,51 +599,8 @@ async function runPaced(wired, rate, seconds, roles) {
   };
 }
 
-/** Archive transactions and their mean size over a phase, from the server's metrics. */
-function batchStats(before, after) {
-  const delta = (name) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
-  const count = delta('relay_archive_batch_size_count');
-
-  return {
-    transactions: count,
-    meanBatch: count === 0 ? 0 : r1(delta('relay_archive_batch_size_sum') / count),
-  };
-}
-
-/**
- * Archive commits in a phase: how many, and what share took longer than
- * each bucket of `relay_archive_commit_seconds` that matters for a 5 ms p99.
- */
-function commitStats(before, after) {
-  const delta = (name) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
-  const count = delta('relay_archive_commit_seconds_count');
-  const over = (le) =>
-    count === 0
-      ? 0
-      : r2((100 * (count - delta(`relay_archive_commit_seconds_bucket{le="${le}"}`))) / count);
-
-  return {
-    transactions: count,
-    meanMs: count === 0 ? 0 : r2((delta('relay_archive_commit_seconds_sum') / count) * 1000),
-    percentOver1Ms: over('0.001'),
-    percentOver2Ms: over('0.002'),
-    percentOver5Ms: over('0.005'),
-  };
-}
-
 function monotonicUs() {
   return Number(process.hrtime.bigint() / 1000n);
-}
-
-function perMessage(cpu, messages) {
-  const out = {};
-  for (const role of ['server', 'postgres', 'redis', 'bench client']) {
-    if (cpu?.[role] !== undefined && messages > 0) {
-      out[role] = Math.round((cpu[role] * cpu.wallSeconds * 1e6) / messages);
-    }
-  }
-
-  return out;
 }
 
 async function archiveCount() {
@@ -788,7 +735,10 @@ async function benchServer(target) {
   const metricsBefore = target.base === undefined ? undefined : await scrapeMetrics(target.base);
   figures.throughput = await runThroughput(wired, opts.duration, roles);
   if (metricsBefore !== undefined) {
-    figures.throughput.archiveCommits = batchStats(metricsBefore, await scrapeMetrics(target.base));
+    figures.throughput.archiveCommits = archiveStats(
+      metricsBefore,
+      await scrapeMetrics(target.base),
+    );
   }
   log(`throughput: ${figures.throughput.messagesPerSecond} msg/s`);
 
@@ -798,7 +748,7 @@ async function benchServer(target) {
     target.base === undefined ? undefined : await scrapeMetrics(target.base);
   figures.latency = await runPaced(wired, opts.rate, opts.latencyDuration, roles);
   if (latencyMetricsBefore !== undefined) {
-    figures.latency.archiveCommits = commitStats(
+    figures.latency.archiveCommits = archiveStats(
       latencyMetricsBefore,
       await scrapeMetrics(target.base),
     );
@@ -950,8 +900,8 @@ function report(all) {
         : [
             [
               '  archive commits (server side)',
-              `${f.latency.archiveCommits.transactions}, mean ${f.latency.archiveCommits.meanMs} ms`,
-              `over 1 ms ${f.latency.archiveCommits.percentOver1Ms} %, over 2 ms ${f.latency.archiveCommits.percentOver2Ms} %, over 5 ms ${f.latency.archiveCommits.percentOver5Ms} %`,
+              `${f.latency.archiveCommits.transactions}, mean ${f.latency.archiveCommits.meanCommitMs} ms`,
+              `over 1 ms ${f.latency.archiveCommits.percentCommitsOver1Ms} %, over 2 ms ${f.latency.archiveCommits.percentCommitsOver2Ms} %, over 5 ms ${f.latency.archiveCommits.percentCommitsOver5Ms} %`,
             ],
           ]),
       ['  cores busy', cores(f.latency.cpuCoresBusy), ''],
