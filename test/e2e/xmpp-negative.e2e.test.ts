@@ -7,6 +7,7 @@ import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import {
   connectXmpp,
+  plainLogin,
   RawXmpp,
   streamHeader,
   xmppPorts,
@@ -61,17 +62,7 @@ describe.skipIf(!servicesUp())('XMPP gateway: bad input ends that stream only', 
 
   async function authenticated(user: TestUser): Promise<RawXmpp> {
     const connection = await raw();
-    connection.send(streamHeader(server.domain));
-    await connection.waitFor(/<\/stream:features>/);
-    const [local] = user.jid.split('@');
-    const plain = Buffer.from(`\0${local}\0${user.password}`).toString('base64');
-    connection.send(
-      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`,
-    );
-    await connection.waitFor(/<success/);
-    connection.reset();
-    connection.send(streamHeader(server.domain));
-    await connection.waitFor(/<\/stream:features>/);
+    await plainLogin(connection, server.domain, user);
     connection.send(
       "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>",
     );

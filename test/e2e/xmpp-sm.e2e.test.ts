@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { RawXmpp, streamHeader, xmppPorts } from '#test/helpers/xmpp.js';
+import { plainLogin, RawXmpp, streamHeader, xmppPorts } from '#test/helpers/xmpp.js';
 
 const SM = 'urn:xmpp:sm:3';
 const STANZA = /<(message|presence|iq)[\s>/]/g;
@@ -45,17 +45,7 @@ describe.skipIf(!servicesUp())('XMPP stream management (XEP-0198)', () => {
   async function authenticated(on: TestServer, user: TestUser): Promise<RawXmpp> {
     const connection = await RawXmpp.connect(xmppPorts(on).c2s);
     raws.push(connection);
-    connection.send(streamHeader(on.domain));
-    await connection.waitFor(/<\/stream:features>/);
-    const [local] = user.jid.split('@');
-    const plain = Buffer.from(`\0${local}\0${user.password}`).toString('base64');
-    connection.send(
-      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`,
-    );
-    await connection.waitFor(/<success/);
-    connection.reset();
-    connection.send(streamHeader(on.domain));
-    await connection.waitFor(/<\/stream:features>/);
+    await plainLogin(connection, on.domain, user);
 
     return connection;
   }

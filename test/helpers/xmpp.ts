@@ -198,3 +198,26 @@ export class RawXmpp {
 export function streamHeader(domain: string): string {
   return `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
 }
+
+/**
+ * Opens a stream on `connection`, logs `user` in with SASL PLAIN and opens
+ * the restarted stream (RFC 6120 section 6.4.6); its features have been read
+ * and the connection's text is reset after the login.
+ */
+export async function plainLogin(
+  connection: RawXmpp,
+  domain: string,
+  user: TestUser,
+): Promise<void> {
+  connection.send(streamHeader(domain));
+  await connection.waitFor(/<\/stream:features>/);
+  const [local] = user.jid.split('@');
+  const plain = Buffer.from(`\0${local}\0${user.password}`).toString('base64');
+  connection.send(
+    `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain}</auth>`,
+  );
+  await connection.waitFor(/<success/);
+  connection.reset();
+  connection.send(streamHeader(domain));
+  await connection.waitFor(/<\/stream:features>/);
+}
