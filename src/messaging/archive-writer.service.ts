@@ -55,6 +55,12 @@ interface Pending {
 const MAX_BATCH = 256;
 
 /**
+ * One batch committing and the next written behind it. More would not
+ * share commits any better: what queues meanwhile joins the next batch.
+ */
+const MAX_IN_FLIGHT = 2;
+
+/**
  * Group commit for the archive. Requests queue here; a batch takes
  * everything queued so far and writes it in one statement, so the cost of
  * a commit is shared under load while an idle server commits each message
@@ -74,6 +80,8 @@ export class ArchiveWriter {
   private queue: Pending[] = [];
   /** A batch's statement is running; the next batch starts when it has run. */
   private writing = false;
+  /** Batches started and not yet committed or failed: at most two, one committing and one written behind it. */
+  private inFlight = 0;
   /** Settles when the latest batch has committed or failed; undefined when none is in flight. */
   private lastCommit: Promise<void> | undefined;
 
@@ -98,10 +106,11 @@ export class ArchiveWriter {
   }
 
   private startBatch(): void {
-    if (this.writing || this.queue.length === 0) {
+    if (this.writing || this.inFlight === MAX_IN_FLIGHT || this.queue.length === 0) {
       return;
     }
     this.writing = true;
+    this.inFlight += 1;
     const batch = this.queue.splice(0, MAX_BATCH);
     const previous = this.lastCommit;
     let settle!: () => void;
@@ -122,7 +131,12 @@ export class ArchiveWriter {
       if (this.lastCommit === committed) {
         this.lastCommit = undefined;
       }
-      onWritten();
+      this.inFlight -= 1;
+      if (written) {
+        this.startBatch();
+      } else {
+        onWritten();
+      }
     });
   }
 
