@@ -46,6 +46,8 @@ export interface ArchiveWriteResult {
 
 interface Pending {
   readonly write: ArchiveWrite;
+  /** The rows the write updates besides its own: both sides' inbox entries (and the conversation's event sequence). */
+  readonly sides: readonly [string, string];
   /** The request that sent it, carried into its events (a batch runs in the first request's context). */
   readonly requestId?: string;
   readonly resolve: (result: ArchiveWriteResult) => void;
@@ -82,8 +84,8 @@ export class ArchiveWriter {
   private writing = false;
   /** Batches started and not yet committed or failed: at most two, one committing and one written behind it. */
   private inFlight = 0;
-  /** Settles when the latest batch has committed or failed; undefined when none is in flight. */
-  private lastCommit: Promise<void> | undefined;
+  /** The latest batch until it has committed or failed. */
+  private last: InFlight | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -97,6 +99,10 @@ export class ArchiveWriter {
     return new Promise((resolve, reject) => {
       this.queue.push({
         write,
+        sides: [
+          `${write.senderId} ${write.recipientJid}`,
+          `${write.recipientId} ${write.senderJid}`,
+        ],
         resolve,
         reject,
         ...(requestId === undefined ? {} : { requestId }),
@@ -109,15 +115,22 @@ export class ArchiveWriter {
     if (this.writing || this.inFlight === MAX_IN_FLIGHT || this.queue.length === 0) {
       return;
     }
+    const previous = this.last;
+    const batch = this.takeBatch(previous?.sides);
+    if (batch.length === 0) {
+      // Everything queued waits for a row the batch in flight holds: it goes when that batch commits.
+      return;
+    }
     this.writing = true;
     this.inFlight += 1;
-    const batch = this.queue.splice(0, MAX_BATCH);
-    const previous = this.lastCommit;
     let settle!: () => void;
-    const committed = new Promise<void>((resolve) => {
-      settle = resolve;
-    });
-    this.lastCommit = committed;
+    const current: InFlight = {
+      committed: new Promise<void>((resolve) => {
+        settle = resolve;
+      }),
+      sides: new Set(batch.flatMap((item) => item.sides)),
+    };
+    this.last = current;
     let written = false;
     const onWritten = (): void => {
       if (!written) {
@@ -126,10 +139,10 @@ export class ArchiveWriter {
         this.startBatch();
       }
     };
-    void this.commitBatch(batch, previous, onWritten).finally(() => {
+    void this.commitBatch(batch, previous?.committed, onWritten).finally(() => {
       settle();
-      if (this.lastCommit === committed) {
-        this.lastCommit = undefined;
+      if (this.last === current) {
+        this.last = undefined;
       }
       this.inFlight -= 1;
       if (written) {
@@ -138,6 +151,31 @@ export class ArchiveWriter {
         onWritten();
       }
     });
+  }
+
+  /**
+   * The next batch, in queue order. While a batch is in flight, a write
+   * that updates one of its rows would wait on that row's lock until the
+   * batch commits, and hold back the whole next batch with it: such a write
+   * stays queued instead. Every write of a conversation has the same rows,
+   * so each conversation keeps its order.
+   */
+  private takeBatch(held: ReadonlySet<string> | undefined): Pending[] {
+    if (held === undefined) {
+      return this.queue.splice(0, MAX_BATCH);
+    }
+    const batch: Pending[] = [];
+    const waiting: Pending[] = [];
+    for (const item of this.queue) {
+      if (batch.length < MAX_BATCH && !held.has(item.sides[0]) && !held.has(item.sides[1])) {
+        batch.push(item);
+      } else {
+        waiting.push(item);
+      }
+    }
+    this.queue = waiting;
+
+    return batch;
   }
 
   /**
@@ -248,6 +286,13 @@ export class ArchiveWriter {
       await this.commitBatch([item], undefined, noop);
     }
   }
+}
+
+/** A batch from its start until it has committed or failed. */
+interface InFlight {
+  readonly committed: Promise<void>;
+  /** The rows its statement locked, which the next batch leaves alone. */
+  readonly sides: ReadonlySet<string>;
 }
 
 /** A commit that failed after its statements had run: the batch is refused, not retried out of order. */

@@ -111,12 +111,17 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
       return runner;
     };
     const accepted: string[] = [];
+    /** Each accepted id's sender and its place in that sender's sends. */
+    const sent = new Map<string, { sender: string; place: number }>();
+    const sendsBy = new Map<string, number>();
     // Bursts every few milliseconds, landing while earlier batches are still committing.
     const sends: Promise<void>[] = [];
     for (let burst = 0; burst < 60; burst += 1) {
+      // Two bursts in a row from each sender: a batch may find its rows held by the batch in flight.
+      const sender = senders[Math.floor(burst / 2) % senders.length]!;
       for (let index = 0; index < 1 + (burst % 5) * 4; index += 1) {
-        // Batches in flight together hold no row the other needs: they overlap, only commits wait.
-        const sender = senders[burst % senders.length]!;
+        const place = sendsBy.get(sender.jid) ?? 0;
+        sendsBy.set(sender.jid, place + 1);
         const write = {
           ...toBob(`burst ${burst} message ${index}`),
           senderId: sender.id,
@@ -126,6 +131,7 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
           writer.write(write).then((result) => {
             expect(result.duplicate).toBe(false);
             accepted.push(result.id);
+            sent.set(result.id, { sender: sender.jid, place });
           }),
         );
       }
@@ -143,6 +149,14 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
     expect(new Set(seen).size).toBe(seen.length);
     expect([...seen].sort()).toEqual([...accepted].sort());
     expect(seen).toEqual([...seen].sort());
+    // Each conversation in the order its messages were sent.
+    for (const sender of senders) {
+      const places = seen
+        .map((id) => sent.get(id)!)
+        .filter((item) => item.sender === sender.jid)
+        .map((item) => item.place);
+      expect(places).toEqual(places.map((_, index) => index));
+    }
   });
 
   it('stores the rest of a batch when one write in it fails, and refuses only that one', async () => {
