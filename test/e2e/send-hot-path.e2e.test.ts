@@ -56,18 +56,23 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
   }
 
   /** A POST whose body arrives in the given pieces, with a pause between them. */
+  /** A send whose body leaves in pieces 20 ms apart; `chunked` (no declared length) takes the general path. */
   function sendInPieces(
     pieces: readonly Buffer[],
     headers: Record<string, string>,
+    chunked = false,
   ): Promise<{ status: number; body: { id?: string; type?: string } }> {
     const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    const framing = chunked
+      ? { 'transfer-encoding': 'chunked' }
+      : { 'content-length': String(length) };
 
     return new Promise((resolve, reject) => {
       const req = httpRequest(
         `${server.url}/api/messages`,
         {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': length, ...headers },
+          headers: { 'content-type': 'application/json', ...framing, ...headers },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -321,7 +326,7 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
     expect(await requestCount(200)).toBe(before + 2);
   });
 
-  it('carries the request id into the webhook events of a send, also when the body comes in pieces', async () => {
+  it('carries the request id into the webhook events of a send on either path, also when the body comes in pieces', async () => {
     const receiver = await WebhookReceiver.start();
     try {
       const created = await http(server.url, 'POST', '/api/admin/webhooks', {
@@ -354,8 +359,14 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
         },
         true,
       );
+      const generalPieces = await sendInPieces(
+        [bytes.subarray(0, 9), bytes.subarray(9)],
+        { authorization: auth, 'x-request-id': 'trace-general-pieces' },
+        true,
+      );
       const ids = [whole, general].map((answer) => (JSON.parse(answer.text) as { id: string }).id);
       ids.splice(1, 0, pieces.body.id!);
+      ids.push(generalPieces.body.id!);
       const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await client.connect();
       try {
@@ -372,6 +383,7 @@ describe.skipIf(!servicesUp())('the send hot path answers as the general path do
           'trace-whole',
           'trace-pieces',
           'trace-general',
+          'trace-general-pieces',
         ]);
       } finally {
         await client.end();
