@@ -9,8 +9,11 @@
 // `npm run build`:
 //
 //   node bench/archive-sql.bench.mjs [--batches 2000] [--batch 48] [--pairs 100]
-//        [--database relay_archive_sql] [--explain] [--schema-sql "ALTER TABLE ..."]
+//        [--database relay_archive_sql] [--connections 1] [--explain]
+//        [--schema-sql "ALTER TABLE ..."]
 //
+// --connections commits that many batches at once, each on its own connection
+// (the batches are shared out, and the CPU is their backends' together).
 // --schema-sql runs after the migrations: a schema change to try before
 // writing its migration.
 //
@@ -33,6 +36,7 @@ const argv = benchArgs(import.meta.url, {
   batches: { type: 'string' },
   batch: { type: 'string' },
   pairs: { type: 'string' },
+  connections: { type: 'string' },
   database: { type: 'string' },
   explain: { type: 'boolean' },
   'schema-sql': { type: 'string' },
@@ -40,6 +44,7 @@ const argv = benchArgs(import.meta.url, {
 const batches = numberOption(argv, 'batches', 2000, { positive: true });
 const batchSize = numberOption(argv, 'batch', 48, { positive: true });
 const pairs = numberOption(argv, 'pairs', 100, { positive: true });
+const connections = numberOption(argv, 'connections', 1, { positive: true });
 const database = argv.database ?? 'relay_archive_sql';
 if (!/^[a-z_][a-z0-9_]*$/.test(database)) {
   throw new Error('--database must be a plain identifier');
@@ -66,11 +71,11 @@ function batchStatement() {
 }
 
 /**
- * CPU ticks (1/100 s) of the statement's backend and of the server's own
+ * CPU ticks (1/100 s) of the statement's backends and of the server's own
  * processes (WAL writer, checkpointer, background writer), which write what
  * the backend leaves to them. Other backends belong to other work.
  */
-function cpuTicks(backendPid) {
+function cpuTicks(backendPids) {
   let auxiliary = 0;
   let backend = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -78,8 +83,8 @@ function cpuTicks(backendPid) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const used = Number(fields[11]) + Number(fields[12]);
-      if (Number(pid) === backendPid) {
-        backend = used;
+      if (backendPids.includes(Number(pid))) {
+        backend += used;
       } else if (/^postgres: .*(walwriter|checkpointer|background writer)/.test(cmdline(pid))) {
         auxiliary += used;
       }
@@ -149,29 +154,47 @@ async function main() {
 
     return columns;
   };
-  const { rows: backendRows } = await client.query('SELECT pg_backend_pid() AS pid');
-  const backendPid = backendRows[0].pid;
+  const writers = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const writer = new pg.Client({ connectionString: url.toString() });
+      await writer.connect();
+
+      return writer;
+    }),
+  );
+  const backendPids = await Promise.all(
+    writers.map(
+      async (writer) => (await writer.query('SELECT pg_backend_pid() AS pid')).rows[0].pid,
+    ),
+  );
   const walAt = async () =>
     BigInt((await client.query(`SELECT pg_current_wal_lsn() - '0/0' AS lsn`)).rows[0].lsn);
 
   const walBefore = await walAt();
-  const before = cpuTicks(backendPid);
+  const before = cpuTicks(backendPids);
   const started = performance.now();
-  for (let b = 0; b < batches; b += 1) {
-    await client.query({ name: 'archive-insert-batch', text, values: batchValues() });
-  }
+  let next = 0;
+  await Promise.all(
+    writers.map(async (writer) => {
+      while (next < batches) {
+        next += 1;
+        await writer.query({ name: 'archive-insert-batch', text, values: batchValues() });
+      }
+    }),
+  );
   const wall = (performance.now() - started) / 1000;
-  const after = cpuTicks(backendPid);
+  const after = cpuTicks(backendPids);
+  await Promise.all(writers.map((writer) => writer.end()));
   const walBytes = Number((await walAt()) - walBefore);
   const messages = batches * batchSize;
   const perMessage = (ticks) => Math.round((ticks * 10_000) / messages);
 
   console.log(`$ ${commandLine(import.meta.url)}`);
   console.log(
-    `${messages} messages in ${batches} batches of ${batchSize}, ${pairs} pairs: ${Math.round(messages / wall)} msg/s on one connection`,
+    `${messages} messages in ${batches} batches of ${batchSize}, ${pairs} pairs: ${Math.round(messages / wall)} msg/s on ${connections} connection(s)`,
   );
   console.log(
-    `CPU per message (us): backend ${perMessage(after.backend - before.backend)}, WAL writer, checkpointer and background writer ${perMessage(after.auxiliary - before.auxiliary)}; WAL ${Math.round(walBytes / messages)} bytes per message`,
+    `CPU per message (us): backends ${perMessage(after.backend - before.backend)}, WAL writer, checkpointer and background writer ${perMessage(after.auxiliary - before.auxiliary)}; WAL ${Math.round(walBytes / messages)} bytes per message`,
   );
   const { rows: sizes } = await client.query(
     `SELECT c.relname AS name, pg_relation_size(c.oid) / 8192 AS pages
