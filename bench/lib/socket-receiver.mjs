@@ -19,6 +19,7 @@ const SIO_CONNECT = '0';
 const SIO_DISCONNECT = '1';
 const SIO_EVENT = '2';
 const SIO_CONNECT_ERROR = '4';
+const EVENT_BYTES = Buffer.from(`${EIO_MESSAGE}${SIO_EVENT}`);
 
 /**
  * Opens a socket.io session at `base` (http://host:port) with `auth` as the
@@ -84,6 +85,10 @@ export function connectReceiver(base, auth, { handlers, readyEvent, onClose, tim
 
           return;
         }
+      }
+      if (data[0] === EVENT_BYTES[0] && data[1] === EVENT_BYTES[1]) {
+        // an event nobody asked for (the inbox change that comes with each message): not even decoded
+        return;
       }
       const text = data.toString('utf8');
       switch (text[0]) {
