@@ -27,9 +27,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 
 import pg from 'pg';
-import { io } from 'socket.io-client';
 
 import { cpuSnapshot } from './lib/cpu.mjs';
+import { connectReceiver } from './lib/socket-receiver.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import {
   agent,
@@ -196,7 +196,11 @@ async function createPairs(base) {
   }));
 }
 
-/** Connects every recipient; counts what arrives, by the tag at the start of each body. */
+/**
+ * Connects every recipient; counts what arrives, by the tag at the start of
+ * each body. The receivers speak socket.io's protocol themselves
+ * (lib/socket-receiver.mjs): they are part of the rig, not of the server.
+ */
 async function connectReceivers(base, pairs) {
   const state = {
     ids: new Set(),
@@ -208,55 +212,44 @@ async function connectReceivers(base, pairs) {
     lastAt: performance.now(),
     disconnects: 0,
   };
-  await Promise.all(
-    pairs.map(
-      (pair) =>
-        new Promise((resolveSocket, reject) => {
-          const socket = io(base, {
-            auth: { token: pair.recipientToken },
-            transports: ['websocket'],
-            reconnection: false,
-            forceNew: true,
-          });
-          const timer = setTimeout(
-            () => reject(new Error(`socket for ${pair.to} did not open a session`)),
-            20_000,
-          );
-          socket.once('session', () => {
-            clearTimeout(timer);
-            resolveSocket();
-          });
-          socket.once('connect_error', (error) =>
-            reject(new Error(`socket for ${pair.to}: ${error.message}`)),
-          );
-          socket.on('disconnect', () => state.disconnects++);
-          socket.on('message', (message) => {
-            const now = performance.now();
-            state.lastAt = now;
-            if (state.ids.has(message.id)) {
-              state.duplicates++;
-            } else {
-              state.ids.add(message.id);
-            }
-            if (message.to !== pair.to || message.from !== pair.from) {
-              state.misrouted++;
-            }
-            const body = message.body;
-            const bar = body.indexOf('|');
-            const tag = body.slice(0, bar);
-            state.byTag.set(tag, (state.byTag.get(tag) ?? 0) + 1);
-            if (tag === 'lat') {
-              // lat|seq|scheduledMs|sentMs
-              const [, seq, scheduled, sent] = body.split('|');
-              state.latency.push({
-                seq: Number(seq),
-                fromSend: now - Number(sent),
-                fromSchedule: now - Number(scheduled),
-              });
-            }
-          });
-          state.sockets.push(socket);
-        }),
+  const onMessage = (pair, message) => {
+    const now = performance.now();
+    state.lastAt = now;
+    if (state.ids.has(message.id)) {
+      state.duplicates++;
+    } else {
+      state.ids.add(message.id);
+    }
+    if (message.to !== pair.to || message.from !== pair.from) {
+      state.misrouted++;
+    }
+    const body = message.body;
+    const bar = body.indexOf('|');
+    const tag = body.slice(0, bar);
+    state.byTag.set(tag, (state.byTag.get(tag) ?? 0) + 1);
+    if (tag === 'lat') {
+      // lat|seq|scheduledMs|sentMs
+      const [, seq, scheduled, sent] = body.split('|');
+      state.latency.push({
+        seq: Number(seq),
+        fromSend: now - Number(sent),
+        fromSchedule: now - Number(scheduled),
+      });
+    }
+  };
+  state.sockets = await Promise.all(
+    pairs.map((pair) =>
+      connectReceiver(
+        base,
+        { token: pair.recipientToken },
+        {
+          handlers: { message: (message) => onMessage(pair, message) },
+          readyEvent: 'session',
+          onClose: () => state.disconnects++,
+        },
+      ).catch((error) => {
+        throw new Error(`socket for ${pair.to}: ${error.message}`);
+      }),
     ),
   );
 

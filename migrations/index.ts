@@ -6,6 +6,7 @@ import { Inbox1764900000000 } from '#migrations/1764900000000-inbox.js';
 import { Rooms1764910000000 } from '#migrations/1764910000000-rooms.js';
 import { Profiles1764920000000 } from '#migrations/1764920000000-profiles.js';
 import { PrivateFragments1764921000000 } from '#migrations/1764921000000-private-fragments.js';
+import { InboxHotUpdates1764930000000 } from '#migrations/1764930000000-inbox-hot-updates.js';
 
 /** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Rooms1764910000000,
   Profiles1764920000000,
   PrivateFragments1764921000000,
+  InboxHotUpdates1764930000000,
 ];

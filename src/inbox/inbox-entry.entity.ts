@@ -1,4 +1,4 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 
 import { UserEntity } from '#src/accounts/user.entity.js';
 
@@ -7,10 +7,12 @@ import { UserEntity } from '#src/accounts/user.entity.js';
  * stores each of its messages: the last message, the unread count, and the
  * user's flags. Ordered by the last message id, a UUIDv7, so the newest
  * activity comes first and the id is an exact paging cursor.
+ *
+ * The primary key is its only index, and the table keeps half of each page
+ * free (migration InboxHotUpdates1764930000000), so the update every message
+ * makes is HOT: an index on a column a message changes would end that.
  */
 @Entity({ name: 'inbox_entries' })
-@Index('inbox_entries_activity_idx', ['ownerId', 'lastMessageId'])
-@Index('inbox_entries_unread_idx', ['ownerId', 'unread'], { where: 'unread > 0' })
 export class InboxEntryEntity {
   @PrimaryColumn({ name: 'owner_id', type: 'uuid', primaryKeyConstraintName: 'inbox_entries_pkey' })
   ownerId: string;

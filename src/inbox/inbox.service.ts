@@ -80,7 +80,7 @@ export class InboxService {
     return toView(found(rows[0], kind, id));
   }
 
-  /** For badges: one index-only scan over the entries with unread messages. */
+  /** For badges: one range of the primary key, the user's entries. */
   async unreadTotal(user: UserRef): Promise<UnreadTotal> {
     const rows = await this.dataSource.query<
       { unread: string | null; conversations: string; muted_unread: string | null }[]
