@@ -74,7 +74,7 @@ export class MessageOperationsService {
          RETURNING owner_id = $4 AS mine, ${ARCHIVE_COLUMNS}`,
         [id, ownersOf(message), body, user.id],
       );
-      await refreshInboxPreview(manager, id, ownersOf(message), body);
+      await refreshInboxPreview(manager, id, message, body);
       const own = rows.find((row) => row.mine)!;
       const view = toView(user.jid, own);
       const count = await this.events.record(manager, [
@@ -120,7 +120,7 @@ export class MessageOperationsService {
         [id, owners],
       );
       await manager.query('DELETE FROM message_reactions WHERE message_id = $1', [id]);
-      await refreshInboxPreview(manager, id, owners, '');
+      await refreshInboxPreview(manager, id, message, '');
       const view = toView(user.jid, message.row);
       const retractedAt = row!.retracted_at.getTime();
       const recorded = await this.events.record(manager, [
@@ -325,17 +325,29 @@ function ownersOf(message: ChatMessage): string[] {
   return [message.reader.id, ...(message.peer === undefined ? [] : [message.peer.id])];
 }
 
-/** The inbox entries whose last message this is show its new text. */
+/**
+ * The inbox entries whose last message this is show its new text. Each
+ * side's entry is looked up by its key (owner and the other side's JID):
+ * the table has no index on the last message.
+ */
 async function refreshInboxPreview(
   manager: EntityManager,
   id: string,
-  owners: readonly string[],
+  message: ChatMessage,
   body: string,
 ): Promise<void> {
+  const owners = [message.reader.id];
+  const conversations = [message.row.peer];
+  if (message.peer !== undefined) {
+    owners.push(message.peer.id);
+    conversations.push(message.reader.jid);
+  }
   await manager.query(
-    `UPDATE inbox_entries SET last_body = $3
-     WHERE owner_id = ANY($2::uuid[]) AND kind = 'chat' AND last_message_id = $1`,
-    [id, owners, body],
+    `UPDATE inbox_entries AS entry SET last_body = $4
+     FROM unnest($2::uuid[], $3::text[]) AS side(owner_id, conversation)
+     WHERE entry.owner_id = side.owner_id AND entry.kind = 'chat'
+       AND entry.conversation = side.conversation AND entry.last_message_id = $1`,
+    [id, owners, conversations, body],
   );
 }
 

@@ -273,7 +273,9 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
     const bobView = (await get<MessageView[]>(bob, `/api/messages/${alice.jid}`)).body.at(-1)!;
     expect(bobView).toMatchObject({ id, body: 'hello', revision: 1 });
     expect(bobView.edited_at).toBeGreaterThan(0);
+    // Both sides' inbox entries show the new text.
     expect((await inboxOf(bob))[0]!.last_message.body).toBe('hello');
+    expect((await inboxOf(alice))[0]!.last_message.body).toBe('hello');
 
     // The recipient is not the author; an outsider cannot see the message at all.
     const notAuthor = await http(server.url, 'PUT', `/api/messages/${id}`, {
@@ -353,6 +355,7 @@ describe.skipIf(!servicesUp())('inbox, markers and message operations', () => {
       expect(view.revision).toBeUndefined();
     }
     expect((await inboxOf(bob))[0]!.last_message.body).toBe('');
+    expect((await inboxOf(alice))[0]!.last_message.body).toBe('');
     const editRetracted = await http(server.url, 'PUT', `/api/messages/${id}`, {
       auth: alice.basic,
       json: { body: 'back' },
