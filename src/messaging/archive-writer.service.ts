@@ -46,8 +46,6 @@ export interface ArchiveWriteResult {
 
 interface Pending {
   readonly write: ArchiveWrite;
-  /** The rows the write updates besides its own: both sides' inbox entries (and the conversation's event sequence). */
-  readonly sides: readonly [string, string];
   /** The request that sent it, carried into its events (a batch runs in the first request's context). */
   readonly requestId?: string;
   readonly resolve: (result: ArchiveWriteResult) => void;
@@ -57,35 +55,21 @@ interface Pending {
 const MAX_BATCH = 256;
 
 /**
- * One batch committing and the next written behind it. More would not
- * share commits any better: what queues meanwhile joins the next batch.
- */
-const MAX_IN_FLIGHT = 2;
-
-/**
- * Group commit for the archive. Requests queue here; a batch takes
- * everything queued so far and writes it in one statement, so the cost of
- * a commit is shared under load while an idle server commits each message
- * at once. A caller's promise settles only after its batch has committed:
- * an accepted message is durable.
+ * Group commit for the archive. Requests queue here; one transaction at a
+ * time takes everything queued so far and commits it together, so the cost
+ * of a commit is shared under load while an idle server commits each
+ * message at once. A caller's promise settles only after its transaction
+ * has committed: an accepted message is durable.
  *
- * Under load two batches overlap: once a batch's statement has run, the
- * next batch is written on another connection while the first waits for
- * its commit to reach the disk. Commits still happen one after another, in
- * batch order, and ids are minted when a batch is written, so on one node
- * ids become visible in ascending order and a reader syncing forward by id
- * never skips a message that commits late.
+ * Ids are minted when a batch is written, in queue order, and batches commit
+ * one after another, so on one node ids become visible in ascending order
+ * and a reader syncing forward by id never skips a message that commits late.
  */
 @Injectable()
 export class ArchiveWriter {
   private readonly logger = new Logger('ArchiveWriter');
   private queue: Pending[] = [];
-  /** A batch's statement is running; the next batch starts when it has run. */
-  private writing = false;
-  /** Batches started and not yet committed or failed: at most two, one committing and one written behind it. */
-  private inFlight = 0;
-  /** The latest batch until it has committed or failed. */
-  private last: InFlight | undefined;
+  private flushing = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -99,210 +83,70 @@ export class ArchiveWriter {
     return new Promise((resolve, reject) => {
       this.queue.push({
         write,
-        sides: [
-          `${write.senderId} ${write.recipientJid}`,
-          `${write.recipientId} ${write.senderJid}`,
-        ],
         resolve,
         reject,
         ...(requestId === undefined ? {} : { requestId }),
       });
-      this.startBatch();
-    });
-  }
-
-  private startBatch(): void {
-    if (this.writing || this.inFlight === MAX_IN_FLIGHT || this.queue.length === 0) {
-      return;
-    }
-    const previous = this.last;
-    const batch = this.takeBatch(previous?.sides);
-    if (batch.length === 0) {
-      // Everything queued waits for a row the batch in flight holds: it goes when that batch commits.
-      return;
-    }
-    this.writing = true;
-    this.inFlight += 1;
-    let settle!: () => void;
-    const current: InFlight = {
-      committed: new Promise<void>((resolve) => {
-        settle = resolve;
-      }),
-      sides: new Set(batch.flatMap((item) => item.sides)),
-    };
-    this.last = current;
-    let written = false;
-    const onWritten = (): void => {
-      if (!written) {
-        written = true;
-        this.writing = false;
-        this.startBatch();
-      }
-    };
-    void this.commitBatch(batch, previous?.committed, onWritten).finally(() => {
-      settle();
-      if (this.last === current) {
-        this.last = undefined;
-      }
-      this.inFlight -= 1;
-      if (written) {
-        this.startBatch();
-      } else {
-        onWritten();
+      if (!this.flushing) {
+        void this.flush();
       }
     });
   }
 
-  /**
-   * The next batch, in queue order. While a batch is in flight, a write
-   * that updates one of its rows would wait on that row's lock until the
-   * batch commits, and hold back the whole next batch with it: such a write
-   * stays queued instead. Every write of a conversation has the same rows,
-   * so each conversation keeps its order.
-   */
-  private takeBatch(held: ReadonlySet<string> | undefined): Pending[] {
-    if (held === undefined) {
-      return this.queue.splice(0, MAX_BATCH);
-    }
-    const batch: Pending[] = [];
-    const waiting: Pending[] = [];
-    for (const item of this.queue) {
-      if (batch.length < MAX_BATCH && !held.has(item.sides[0]) && !held.has(item.sides[1])) {
-        batch.push(item);
-      } else {
-        waiting.push(item);
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        await this.commitBatch(batch);
       }
+    } finally {
+      this.flushing = false;
     }
-    this.queue = waiting;
-
-    return batch;
   }
 
-  /**
-   * Writes and commits one batch. `previous` settles when the batch before
-   * it has committed or failed; this one commits only after. `onWritten`
-   * is called once its statements have run, when the next batch may start.
-   */
-  private async commitBatch(
-    batch: Pending[],
-    previous: Promise<void> | undefined,
-    onWritten: () => void,
-  ): Promise<void> {
+  private async commitBatch(batch: Pending[]): Promise<void> {
     this.metrics.archiveBatchSize.observe(batch.length);
     const started = performance.now();
-    const writes = batch.map((item) => item.write);
-    let results: ArchiveWriteResult[];
     try {
+      const writes = batch.map((item) => item.write);
       const domains = writes.map((write) => domainOf(write.recipientJid));
       const withEvents =
         this.events.wantsAnyCached('message.created', domains) ??
         (await this.events.wantsAny('message.created', domains));
-      if (withEvents || previous !== undefined || batch.length > 1) {
-        results = await this.writeInTransaction(batch, withEvents, previous, onWritten);
+      let results: ArchiveWriteResult[];
+      if (withEvents) {
+        // The message.created events commit with the messages, or not at all.
+        results = await this.dataSource.transaction(async (manager) => {
+          const written = await insertBatch(manager, writes);
+          await this.events.record(manager, createdEvents(batch, written));
+
+          return written;
+        });
+        this.events.committed();
       } else {
-        // Idle, and nothing to record with it: one statement stores both sides and commits, one round trip.
+        // Both sides in one statement: atomic on its own, one round trip instead of four.
         results = await insertBatch(this.dataSource.manager, writes);
       }
+      this.metrics.archiveCommitDuration.observe((performance.now() - started) / 1000);
+      batch.forEach((item, index) => item.resolve(results[index]!));
     } catch (error: unknown) {
-      if (error instanceof CommitFailed) {
-        this.logger.error({ err: error.cause, size: batch.length }, 'archive commit failed');
-        batch.forEach((item) => item.reject(error.cause));
-      } else {
-        await this.retryAlone(batch, error, previous);
+      if (batch.length === 1) {
+        batch[0]!.reject(translateWriteError(error));
+
+        return;
       }
-
-      return;
-    }
-    this.metrics.archiveCommitDuration.observe((performance.now() - started) / 1000);
-    batch.forEach((item, index) => item.resolve(results[index]!));
-  }
-
-  /**
-   * The batch in a transaction of its own: the next batch may be written
-   * while this one waits for the one before it to commit. The
-   * message.created events commit with the messages, or not at all.
-   */
-  private async writeInTransaction(
-    batch: readonly Pending[],
-    withEvents: boolean,
-    previous: Promise<void> | undefined,
-    onWritten: () => void,
-  ): Promise<ArchiveWriteResult[]> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.startTransaction();
-      let results: ArchiveWriteResult[];
-      try {
-        results = await insertBatch(
-          runner.manager,
-          batch.map((item) => item.write),
-        );
-        if (withEvents) {
-          await this.events.record(runner.manager, createdEvents(batch, results));
-        }
-      } catch (error: unknown) {
-        await runner.rollbackTransaction();
-        throw error;
+      // One bad row (a recipient deleted a moment ago) must not fail its neighbours: retry each alone.
+      this.logger.warn(
+        { err: error, size: batch.length },
+        'archive batch failed; retrying one by one',
+      );
+      for (const item of batch) {
+        await this.commitBatch([item]);
       }
-      onWritten();
-      await previous;
-      try {
-        await runner.commitTransaction();
-      } catch (error: unknown) {
-        throw new CommitFailed(error);
-      }
-      if (withEvents) {
-        this.events.committed();
-      }
-
-      return results;
-    } finally {
-      await runner.release();
-    }
-  }
-
-  /**
-   * A batch whose statement failed stored nothing. One bad row (a recipient
-   * deleted a moment ago) must not fail its neighbours, so each is tried
-   * again alone, after the batch before has committed and before the next
-   * batch starts, with new ids: the ascending order holds.
-   */
-  private async retryAlone(
-    batch: readonly Pending[],
-    error: unknown,
-    previous: Promise<void> | undefined,
-  ): Promise<void> {
-    if (batch.length === 1) {
-      batch[0]!.reject(translateWriteError(error));
-
-      return;
-    }
-    this.logger.warn(
-      { err: error, size: batch.length },
-      'archive batch failed; retrying one by one',
-    );
-    await previous;
-    for (const item of batch) {
-      await this.commitBatch([item], undefined, noop);
     }
   }
 }
-
-/** A batch from its start until it has committed or failed. */
-interface InFlight {
-  readonly committed: Promise<void>;
-  /** The rows its statement locked, which the next batch leaves alone. */
-  readonly sides: ReadonlySet<string>;
-}
-
-/** A commit that failed after its statements had run: the batch is refused, not retried out of order. */
-class CommitFailed extends Error {
-  constructor(cause: unknown) {
-    super('archive commit failed', { cause });
-  }
-}
-
-function noop(): void {}
 
 /** The columns of one write, as both statements' `input` has them. */
 const INPUT_COLUMNS =

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 
-import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { UsersService } from '#src/accounts/users.service.js';
@@ -60,7 +59,7 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
     return page.body;
   }
 
-  it('makes ids visible in ascending order while two batches overlap, so a reader syncing forward skips none', async () => {
+  it('makes ids visible in ascending order under a stream of batches, so a reader syncing forward skips none', async () => {
     const before = await bobsPageAfter(undefined);
     let cursor = before.at(-1)?.id;
     const seen: string[] = [];
@@ -79,37 +78,6 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
         }
       }
     })();
-    // Some commits are slow, as a disk's sometimes are: a later batch is written in the meantime.
-    const dataSource = server.app.get(DataSource);
-    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
-    let transactions = 0;
-    let open = 0;
-    let mostOpen = 0;
-    dataSource.createQueryRunner = (...args) => {
-      const runner = createQueryRunner(...args);
-      const startTransaction = runner.startTransaction.bind(runner);
-      const commitTransaction = runner.commitTransaction.bind(runner);
-      const release = runner.release.bind(runner);
-      runner.startTransaction = async (level) => {
-        transactions += 1;
-        open += 1;
-        mostOpen = Math.max(mostOpen, open);
-        const slow = transactions % 3 === 1;
-        runner.commitTransaction = async () => {
-          if (slow) {
-            await new Promise((resolve) => setTimeout(resolve, 40));
-          }
-          await commitTransaction();
-        };
-        runner.release = async () => {
-          open -= 1;
-          await release();
-        };
-        await startTransaction(level);
-      };
-
-      return runner;
-    };
     const accepted: string[] = [];
     /** Each accepted id's sender and its place in that sender's sends. */
     const sent = new Map<string, { sender: string; place: number }>();
@@ -117,7 +85,7 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
     // Bursts every few milliseconds, landing while earlier batches are still committing.
     const sends: Promise<void>[] = [];
     for (let burst = 0; burst < 60; burst += 1) {
-      // Two bursts in a row from each sender: a batch may find its rows held by the batch in flight.
+      // Two bursts in a row from each sender, so batches mix conversations and repeat them.
       const sender = senders[Math.floor(burst / 2) % senders.length]!;
       for (let index = 0; index < 1 + (burst % 5) * 4; index += 1) {
         const place = sendsBy.get(sender.jid) ?? 0;
@@ -140,11 +108,6 @@ describe.skipIf(!servicesUp())('the archive writer (group commit)', () => {
     await Promise.all(sends);
     writing = false;
     await reader;
-    dataSource.createQueryRunner = createQueryRunner;
-
-    // Batches overlapped, and never more than two held a connection: one committing, one written behind it.
-    expect(transactions).toBeGreaterThan(10);
-    expect(mostOpen).toBe(2);
 
     expect(new Set(seen).size).toBe(seen.length);
     expect([...seen].sort()).toEqual([...accepted].sort());
