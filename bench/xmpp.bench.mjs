@@ -417,7 +417,18 @@ function wirePairs(clients) {
   for (let i = 0; i < clients.length / 2; i++) {
     const sender = clients[2 * i];
     const receiver = clients[2 * i + 1];
-    const pair = { index: i, sender, receiver, to: receiver.jid, next: 0, seen: new Set() };
+    const pair = {
+      index: i,
+      sender,
+      receiver,
+      to: receiver.jid,
+      next: 0,
+      // A byte per sequence number: no object per message kept for the whole run.
+      seen: new Uint8Array(1024),
+      // The paced phase's scheduled send times, by sequence number from pacedFrom.
+      pacedFrom: 0,
+      scheduled: [],
+    };
     pairs.push(pair);
     for (const c of [sender, receiver]) {
       c.onClosed = () => {
@@ -446,13 +457,15 @@ function wirePairs(clients) {
         return;
       }
       const now = performance.now();
-      const [p, seq, sentAt] = body.split(':');
-      if (Number(p) !== i) {
+      const first = body.indexOf(':');
+      const second = body.indexOf(':', first + 1);
+      if (Number(body.slice(0, first)) !== i) {
         state.misrouted++;
 
         return;
       }
-      if (pair.seen.has(seq)) {
+      const seq = Number(body.slice(first + 1, second));
+      if (seenBefore(pair, seq)) {
         state.duplicates++;
         if (state.duplicateSamples.length < 5) {
           state.duplicateSamples.push(xml);
@@ -460,13 +473,25 @@ function wirePairs(clients) {
 
         return;
       }
-      pair.seen.add(seq);
       state.received++;
-      state.onMessage?.(pair, now, now - Number(sentAt), Number(seq));
+      state.onMessage?.(pair, now, now - Number(body.slice(second + 1)), seq);
     };
   }
 
   return { pairs, state };
+}
+
+/** Marks `seq` received from `pair`; true when it already was. */
+function seenBefore(pair, seq) {
+  if (seq >= pair.seen.length) {
+    const grown = new Uint8Array(2 * (seq + 1));
+    grown.set(pair.seen);
+    pair.seen = grown;
+  }
+  const seen = pair.seen[seq] === 1;
+  pair.seen[seq] = 1;
+
+  return seen;
 }
 
 function send(pair) {
@@ -536,15 +561,17 @@ async function runPaced(wired, rate, seconds, roles) {
   const { pairs, state } = wired;
   const latencies = [];
   const fromSchedule = [];
-  const scheduled = new Map();
+  for (const pair of pairs) {
+    pair.pacedFrom = pair.next;
+    pair.scheduled = [];
+  }
   let outstanding = 0;
   state.onMessage = (pair, now, latency, seq) => {
     outstanding--;
     latencies.push(latency);
-    const at = scheduled.get(`${pair.index}:${seq}`);
+    const at = pair.scheduled[seq - pair.pacedFrom];
     if (at !== undefined) {
       fromSchedule.push(now - at);
-      scheduled.delete(`${pair.index}:${seq}`);
     }
   };
   const total = Math.round(rate * seconds);
@@ -559,7 +586,7 @@ async function runPaced(wired, rate, seconds, roles) {
         const pair = pairs[sent % pairs.length];
         outstanding++;
         const seq = send(pair);
-        scheduled.set(`${pair.index}:${seq}`, started + sent * interval);
+        pair.scheduled[seq - pair.pacedFrom] = started + sent * interval;
         sent++;
       }
       if (sent >= total) {

@@ -9,12 +9,20 @@ import { RouterService } from '#src/routing/router.service.js';
 
 /** How long another node's domain change may take to be seen here. */
 const CACHE_TTL_MS = 5_000;
+/** A cache used when older than this is read again in the background, so that no send waits for it. */
+const CACHE_REFRESH_MS = CACHE_TTL_MS / 2;
+
+type EnabledByName = ReadonlyMap<string, boolean>;
 
 @Injectable()
 export class DomainsService {
   private readonly logger = new Logger('Domains');
   private readonly domains: Repository<DomainEntity>;
-  private cache?: { readonly at: number; readonly enabled: ReadonlyMap<string, boolean> };
+  private cache?: { readonly at: number; readonly enabled: EnabledByName };
+  /** The read in progress, shared by everyone asking meanwhile. */
+  private reading?: Promise<EnabledByName>;
+  /** Counts invalidations, so a read that began before one is not kept as fresh. */
+  private generation = 0;
 
   constructor(
     dataSource: DataSource,
@@ -24,7 +32,7 @@ export class DomainsService {
     this.domains = dataSource.getRepository(DomainEntity);
     router.onNotice((message) => {
       if (message.kind === 'domain-changed') {
-        this.cache = undefined;
+        this.invalidate();
       }
     });
   }
@@ -42,7 +50,7 @@ export class DomainsService {
     if (added.length > 0) {
       this.logger.log({ domains: added }, 'configured domains added');
     }
-    this.cache = undefined;
+    this.invalidate();
   }
 
   list(): Promise<DomainEntity[]> {
@@ -61,7 +69,7 @@ export class DomainsService {
     if ((inserted.raw as unknown[]).length === 0) {
       throw new AppError('domain-exists', { detail: `domain ${domain} already exists` });
     }
-    this.cache = undefined;
+    this.invalidate();
 
     return this.domains.findOneByOrFail({ name: domain });
   }
@@ -72,7 +80,7 @@ export class DomainsService {
     if (result.affected === 0) {
       throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
     }
-    this.cache = undefined;
+    this.invalidate();
     // Every node forgets the domain's state; disabling ends its users' sessions everywhere.
     await this.router.notifyAll({ kind: 'domain-changed', domain, usable: enabled });
 
@@ -86,7 +94,7 @@ export class DomainsService {
     if (result.affected === 0) {
       throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
     }
-    this.cache = undefined;
+    this.invalidate();
     await this.router.notifyAll({ kind: 'domain-changed', domain, usable: false });
   }
 
@@ -95,24 +103,60 @@ export class DomainsService {
    * does not know so (ask `isEnabled`). Lets the send path skip a promise.
    */
   knownEnabled(domain: string): boolean {
-    const cache = this.cache;
-
-    return (
-      cache !== undefined &&
-      Date.now() - cache.at <= CACHE_TTL_MS &&
-      cache.enabled.get(domain) === true
-    );
+    return this.fresh()?.get(domain) === true;
   }
 
   /** Whether a domain is served and enabled; undefined when it is not served at all. */
   async isEnabled(domain: string): Promise<boolean | undefined> {
-    const now = Date.now();
-    if (this.cache === undefined || now - this.cache.at > CACHE_TTL_MS) {
-      const rows = await this.domains.find();
-      this.cache = { at: now, enabled: new Map(rows.map((row) => [row.name, row.enabled])) };
+    return (this.fresh() ?? (await this.read())).get(domain);
+  }
+
+  /** The cached domains while fresh, read again in the background past half their life. */
+  private fresh(): EnabledByName | undefined {
+    const cache = this.cache;
+    const age = cache === undefined ? Infinity : Date.now() - cache.at;
+    if (cache === undefined || age > CACHE_TTL_MS) {
+      return undefined;
+    }
+    if (age >= CACHE_REFRESH_MS && this.reading === undefined) {
+      this.read().catch((error: unknown) => {
+        // The cache serves until it expires; the next use past half its life tries again.
+        this.logger.warn({ err: error }, 'refreshing the domains failed');
+      });
     }
 
-    return this.cache.enabled.get(domain);
+    return cache.enabled;
+  }
+
+  private read(): Promise<EnabledByName> {
+    if (this.reading === undefined) {
+      const reading: Promise<EnabledByName> = this.load().finally(() => {
+        if (this.reading === reading) {
+          this.reading = undefined;
+        }
+      });
+      this.reading = reading;
+    }
+
+    return this.reading;
+  }
+
+  private async load(): Promise<EnabledByName> {
+    const generation = this.generation;
+    const at = Date.now();
+    const rows = await this.domains.find();
+    const enabled = new Map(rows.map((row) => [row.name, row.enabled]));
+    if (generation === this.generation) {
+      this.cache = { at, enabled };
+    }
+
+    return enabled;
+  }
+
+  private invalidate(): void {
+    this.generation += 1;
+    this.cache = undefined;
+    this.reading = undefined;
   }
 
   async assertExists(domain: string): Promise<void> {

@@ -38,13 +38,26 @@ export type UserDeletionHook = (
 
 /** How long a positive lookup of a user by JID is reused. */
 const LOOKUP_TTL_MS = 10_000;
+/**
+ * A lookup used when older than this is read again in the background: a
+ * user who keeps getting messages keeps a fresh entry, and no send waits
+ * for the database when the entry would otherwise have expired.
+ */
+const LOOKUP_REFRESH_MS = LOOKUP_TTL_MS / 2;
 const LOOKUP_CACHE_MAX = 50_000;
+
+interface Lookup {
+  readonly user: UserRef;
+  readonly at: number;
+  /** A background read of this user is under way. */
+  refreshing?: boolean;
+}
 
 @Injectable()
 export class UsersService {
   private readonly users: Repository<UserEntity>;
   private readonly logger = new Logger('Users');
-  private readonly lookups = new Map<string, { readonly user: UserRef; readonly at: number }>();
+  private readonly lookups = new Map<string, Lookup>();
   private readonly deletionHooks: UserDeletionHook[] = [];
 
   constructor(
@@ -177,19 +190,47 @@ export class UsersService {
     }
   }
 
-  /** The user as `findByJid` cached it, while fresh; undefined when it would have to ask the database. */
+  /**
+   * The user as `findByJid` cached it, while fresh; undefined when it would
+   * have to ask the database. An entry past half its life is read again in
+   * the background meanwhile.
+   */
   cachedByJid(jid: string): UserRef | undefined {
     const cached = this.lookups.get(jid);
+    if (cached === undefined) {
+      return undefined;
+    }
+    const age = Date.now() - cached.at;
+    if (age >= LOOKUP_TTL_MS) {
+      return undefined;
+    }
+    if (age >= LOOKUP_REFRESH_MS && cached.refreshing !== true) {
+      this.refresh(jid, cached);
+    }
 
-    return cached !== undefined && Date.now() - cached.at < LOOKUP_TTL_MS ? cached.user : undefined;
+    return cached.user;
   }
 
   /** Finds a user by bare JID, for routing messages; cached briefly. */
   async findByJid(jid: string): Promise<UserRef | undefined> {
-    const cached = this.cachedByJid(jid);
-    if (cached !== undefined) {
-      return cached;
-    }
+    return this.cachedByJid(jid) ?? this.lookUp(jid, this.lookups.get(jid));
+  }
+
+  private refresh(jid: string, cached: Lookup): void {
+    cached.refreshing = true;
+    this.lookUp(jid, cached).catch((error: unknown) => {
+      // The entry serves until it expires; the next use past half its life tries again.
+      cached.refreshing = false;
+      this.logger.warn({ err: error, jid }, 'refreshing a user lookup failed');
+    });
+  }
+
+  /**
+   * Reads the user and caches the answer, unless the entry changed while
+   * the query ran (`replacing` is what it was): a credentials-changed
+   * notice meanwhile must not be undone by a row read before the change.
+   */
+  private async lookUp(jid: string, replacing: Lookup | undefined): Promise<UserRef | undefined> {
     const at = jid.indexOf('@');
     // On every message and login: plain SQL, no query builder.
     const rows: { id: string; credential_version: number }[] = await this.dataSource.query(
@@ -197,16 +238,21 @@ export class UsersService {
       [jid.slice(0, at), jid.slice(at + 1)],
     );
     const row = rows[0];
+    const unchanged = this.lookups.get(jid) === replacing;
     if (row === undefined) {
-      this.lookups.delete(jid);
+      if (unchanged) {
+        this.lookups.delete(jid);
+      }
 
       return undefined;
     }
     const user = { id: row.id, jid, credentialVersion: row.credential_version };
-    if (this.lookups.size >= LOOKUP_CACHE_MAX) {
-      this.lookups.clear();
+    if (unchanged) {
+      if (this.lookups.size >= LOOKUP_CACHE_MAX) {
+        this.lookups.clear();
+      }
+      this.lookups.set(jid, { user, at: Date.now() });
     }
-    this.lookups.set(jid, { user, at: Date.now() });
 
     return user;
   }

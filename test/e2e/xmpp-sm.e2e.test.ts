@@ -122,6 +122,24 @@ describe.skipIf(!servicesUp())('XMPP stream management (XEP-0198)', () => {
     await connection.waitClosed();
   });
 
+  it('does not count a message sent before enabling, even when its commit settles after', async () => {
+    // A user of its own: the other tests count alice's sessions.
+    const carol = await registerUser(server.url, server.domain, 'carol');
+    const connection = await authenticated(server, carol);
+    connection.send(
+      "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>early</resource></bind></iq>",
+    );
+    await connection.waitFor(/<\/iq>/);
+    connection.reset();
+    // The message's archive commit is still running when <enable/> is handled (section 4).
+    connection.send(
+      `<message to='${bob.jid}' type='chat'><body>before enabling</body></message>` +
+        `<enable xmlns='${SM}'/><r xmlns='${SM}'/>`,
+    );
+
+    expect(await connection.waitFor(/<a [^>]*\/>/)).toContain(`<a xmlns="${SM}" h="0"/>`);
+  });
+
   it('resumes after a dropped connection: the unacknowledged and what came meanwhile, each once, in order', async () => {
     const { connection: first, id } = await managed(server, alice, 'phone');
     await send(bob, alice, 'm1');

@@ -554,7 +554,11 @@ export class XmppStream implements SmStream {
         session.send(error.reply(element, this.domain));
       }
     }
-    this.noteHandled(this.stanzaWork);
+    // XEP-0198 counts from <enable/> on (section 4): before it, or without it, there is nothing to
+    // count, and no promises to chain per message.
+    if (session.sm !== undefined) {
+      this.noteHandled(this.stanzaWork);
+    }
     this.stanzaWork = undefined;
   }
 

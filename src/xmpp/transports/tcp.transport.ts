@@ -33,7 +33,7 @@ export class TcpTransport implements StreamTransport, XmlStreamHandler {
   private readonly maxStanzaBytes: number;
   private readonly idleRelease: IdleRelease;
   private ended = false;
-  /** Output written in this turn of the event loop, sent as one write when it ends. */
+  /** Output written while handling one event, sent as one write once its promise jobs are done. */
   private pending = '';
   private flushScheduled = false;
   private readonly flush = () => {
@@ -183,14 +183,17 @@ export class TcpTransport implements StreamTransport, XmlStreamHandler {
   }
 
   /**
-   * Everything sent while handling one read (a login's several answers, a
-   * burst of deliveries) leaves in one system call, after the current I/O.
+   * Everything sent while handling one event (a login's several answers, the
+   * deliveries of one archive commit) leaves in one system call. The write
+   * waits for the promise jobs that event started, not for the rest of the
+   * event loop's I/O: a delivery that waited for the check phase queued
+   * behind every other socket and database reply read in the same poll.
    */
   private write(text: string): void {
     this.pending += text;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      process.nextTick(this.flush);
     }
   }
 }
