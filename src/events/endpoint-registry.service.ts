@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 
 import { wants } from '#src/events/endpoint-filter.js';
@@ -8,6 +8,8 @@ import { RouterService } from '#src/routing/router.service.js';
 
 /** How long another node's endpoint change may take to be seen here. */
 const TTL_MS = 5_000;
+/** A cache used when older than this is read again in the background, so that no write waits for it. */
+const REFRESH_MS = TTL_MS / 2;
 
 interface Snapshot {
   readonly at: number;
@@ -21,6 +23,7 @@ interface Snapshot {
  */
 @Injectable()
 export class EndpointRegistry {
+  private readonly logger = new Logger('WebhookEndpoints');
   private readonly endpoints: Repository<WebhookEndpointEntity>;
   private cache?: Snapshot;
   /** The read in progress, shared by everyone asking meanwhile. */
@@ -51,13 +54,41 @@ export class EndpointRegistry {
   }
 
   private async current(manager?: EntityManager): Promise<Snapshot> {
-    if (this.cache !== undefined && Date.now() - this.cache.at <= TTL_MS) {
-      return this.cache;
+    const fresh = this.fresh();
+    if (fresh !== undefined) {
+      return fresh;
     }
     if (manager !== undefined) {
       // Inside a transaction: its own read, on its connection.
       return this.read(manager);
     }
+
+    return this.shared();
+  }
+
+  /**
+   * The cached endpoints while fresh. Past half their life they are read
+   * again in the background, once however often they are asked meanwhile,
+   * and serve until they expire: only endpoints unused for a whole time to
+   * live are waited for, not a send every five seconds.
+   */
+  private fresh(): Snapshot | undefined {
+    const cache = this.cache;
+    const age = cache === undefined ? Infinity : Date.now() - cache.at;
+    if (cache === undefined || age > TTL_MS) {
+      return undefined;
+    }
+    if (age >= REFRESH_MS && this.reading === undefined) {
+      this.shared().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'webhook endpoints could not be read again'),
+      );
+    }
+
+    return cache;
+  }
+
+  /** One read at a time, shared by everyone asking meanwhile. */
+  private shared(): Promise<Snapshot> {
     if (this.reading === undefined) {
       const reading: Promise<Snapshot> = this.read().finally(() => {
         if (this.reading === reading) {
@@ -97,12 +128,7 @@ export class EndpointRegistry {
 
   /** `anyWants` from a fresh cache, without a promise; undefined when the endpoints must be read. */
   anyWantsCached(type: EventType, domain: string): boolean | undefined {
-    const cache = this.cache;
-    if (cache === undefined || Date.now() - cache.at > TTL_MS) {
-      return undefined;
-    }
-
-    return cache.enabled.some((endpoint) => wants(endpoint, type, domain));
+    return this.fresh()?.enabled.some((endpoint) => wants(endpoint, type, domain));
   }
 
   async anyWants(type: EventType, domain: string, manager?: EntityManager): Promise<boolean> {

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 
 import { DomainsService } from '#src/accounts/domains.service.js';
 import { UsersService } from '#src/accounts/users.service.js';
+import { EndpointRegistry } from '#src/events/endpoint-registry.service.js';
 import type { AppConfig } from '#src/config/app-config.js';
 import type { BusMessage } from '#src/routing/cluster-bus.js';
 import type { RouterService } from '#src/routing/router.service.js';
@@ -16,7 +17,7 @@ interface PendingQuery {
 function fakes() {
   const queries: PendingQuery[] = [];
   const ask = () => new Promise<unknown[]>((resolve) => queries.push({ resolve }));
-  const dataSource = { getRepository: () => ({ find: ask }), query: ask };
+  const dataSource = { getRepository: () => ({ find: ask, findBy: ask }), query: ask };
   let listener: ((message: BusMessage) => void) | undefined;
   const router = {
     onNotice: (registered: (message: BusMessage) => void) => {
@@ -136,5 +137,49 @@ describe('the domain cache', () => {
     const again = service.isEnabled('x');
     queries[2]!.resolve([{ name: 'x', enabled: false }]);
     expect(await again).toBe(false);
+  });
+});
+
+describe('the webhook endpoint cache', () => {
+  const endpoint = { id: 'e1', enabled: true, events: ['message.created'], domains: [] };
+
+  it('answers whether anyone wants an event at once past half its life, read again once in the background', async () => {
+    const { dataSource, router, queries } = fakes();
+    const registry = new EndpointRegistry(dataSource, router);
+    expect(registry.anyWantsCached('message.created', 'x')).toBeUndefined();
+    const first = registry.anyWants('message.created', 'x');
+    queries[0]!.resolve([endpoint]);
+    expect(await first).toBe(true);
+
+    vi.advanceTimersByTime(3_000);
+    expect(registry.anyWantsCached('message.created', 'x')).toBe(true);
+    expect(registry.anyWantsCached('message.created', 'x')).toBe(true);
+    expect(queries).toHaveLength(2);
+    queries[1]!.resolve([]);
+    await settled();
+
+    // Past the first read's five seconds, the refreshed cache answers, with no read yet.
+    vi.advanceTimersByTime(2_100);
+    expect(registry.anyWantsCached('message.created', 'x')).toBe(false);
+    expect(queries).toHaveLength(2);
+  });
+
+  it('does not keep a read that began before an endpoint change', async () => {
+    const { dataSource, router, queries, notice } = fakes();
+    const registry = new EndpointRegistry(dataSource, router);
+    const first = registry.anyWants('message.created', 'x');
+    queries[0]!.resolve([]);
+    await first;
+
+    vi.advanceTimersByTime(3_000);
+    registry.anyWantsCached('message.created', 'x');
+    notice({ kind: 'webhooks-changed' });
+    queries[1]!.resolve([]);
+    await settled();
+
+    expect(registry.anyWantsCached('message.created', 'x')).toBeUndefined();
+    const again = registry.anyWants('message.created', 'x');
+    queries[2]!.resolve([endpoint]);
+    expect(await again).toBe(true);
   });
 });
