@@ -4,13 +4,12 @@ import { DataSource, Repository } from 'typeorm';
 import { DomainEntity } from '#src/accounts/domain.entity.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { JidError, normalizeDomain } from '#src/common/jid.js';
+import { RefreshingSnapshot } from '#src/common/refreshing-snapshot.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** How long another node's domain change may take to be seen here. */
 const CACHE_TTL_MS = 5_000;
-/** A cache used when older than this is read again in the background, so that no send waits for it. */
-const CACHE_REFRESH_MS = CACHE_TTL_MS / 2;
 
 type EnabledByName = ReadonlyMap<string, boolean>;
 
@@ -18,11 +17,8 @@ type EnabledByName = ReadonlyMap<string, boolean>;
 export class DomainsService {
   private readonly logger = new Logger('Domains');
   private readonly domains: Repository<DomainEntity>;
-  private cache?: { readonly at: number; readonly enabled: EnabledByName };
-  /** The read in progress, shared by everyone asking meanwhile. */
-  private reading?: Promise<EnabledByName>;
-  /** Counts invalidations, so a read that began before one is not kept as fresh. */
-  private generation = 0;
+  /** Which domains are enabled, asked by every send. */
+  private readonly enabled: RefreshingSnapshot<EnabledByName>;
 
   constructor(
     dataSource: DataSource,
@@ -30,9 +26,14 @@ export class DomainsService {
     private readonly router: RouterService,
   ) {
     this.domains = dataSource.getRepository(DomainEntity);
+    this.enabled = new RefreshingSnapshot(
+      async () => new Map((await this.domains.find()).map((row) => [row.name, row.enabled])),
+      CACHE_TTL_MS,
+      (error: unknown) => this.logger.warn({ err: error }, 'refreshing the domains failed'),
+    );
     router.onNotice((message) => {
       if (message.kind === 'domain-changed') {
-        this.invalidate();
+        this.enabled.invalidate();
       }
     });
   }
@@ -50,7 +51,7 @@ export class DomainsService {
     if (added.length > 0) {
       this.logger.log({ domains: added }, 'configured domains added');
     }
-    this.invalidate();
+    this.enabled.invalidate();
   }
 
   list(): Promise<DomainEntity[]> {
@@ -69,7 +70,7 @@ export class DomainsService {
     if ((inserted.raw as unknown[]).length === 0) {
       throw new AppError('domain-exists', { detail: `domain ${domain} already exists` });
     }
-    this.invalidate();
+    this.enabled.invalidate();
 
     return this.domains.findOneByOrFail({ name: domain });
   }
@@ -80,7 +81,7 @@ export class DomainsService {
     if (result.affected === 0) {
       throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
     }
-    this.invalidate();
+    this.enabled.invalidate();
     // Every node forgets the domain's state; disabling ends its users' sessions everywhere.
     await this.router.notifyAll({ kind: 'domain-changed', domain, usable: enabled });
 
@@ -94,7 +95,7 @@ export class DomainsService {
     if (result.affected === 0) {
       throw new AppError('domain-not-found', { detail: `domain ${domain} is not served here` });
     }
-    this.invalidate();
+    this.enabled.invalidate();
     await this.router.notifyAll({ kind: 'domain-changed', domain, usable: false });
   }
 
@@ -103,60 +104,12 @@ export class DomainsService {
    * does not know so (ask `isEnabled`). Lets the send path skip a promise.
    */
   knownEnabled(domain: string): boolean {
-    return this.fresh()?.get(domain) === true;
+    return this.enabled.fresh()?.get(domain) === true;
   }
 
   /** Whether a domain is served and enabled; undefined when it is not served at all. */
   async isEnabled(domain: string): Promise<boolean | undefined> {
-    return (this.fresh() ?? (await this.read())).get(domain);
-  }
-
-  /** The cached domains while fresh, read again in the background past half their life. */
-  private fresh(): EnabledByName | undefined {
-    const cache = this.cache;
-    const age = cache === undefined ? Infinity : Date.now() - cache.at;
-    if (cache === undefined || age > CACHE_TTL_MS) {
-      return undefined;
-    }
-    if (age >= CACHE_REFRESH_MS && this.reading === undefined) {
-      this.read().catch((error: unknown) => {
-        // The cache serves until it expires; the next use past half its life tries again.
-        this.logger.warn({ err: error }, 'refreshing the domains failed');
-      });
-    }
-
-    return cache.enabled;
-  }
-
-  private read(): Promise<EnabledByName> {
-    if (this.reading === undefined) {
-      const reading: Promise<EnabledByName> = this.load().finally(() => {
-        if (this.reading === reading) {
-          this.reading = undefined;
-        }
-      });
-      this.reading = reading;
-    }
-
-    return this.reading;
-  }
-
-  private async load(): Promise<EnabledByName> {
-    const generation = this.generation;
-    const at = Date.now();
-    const rows = await this.domains.find();
-    const enabled = new Map(rows.map((row) => [row.name, row.enabled]));
-    if (generation === this.generation) {
-      this.cache = { at, enabled };
-    }
-
-    return enabled;
-  }
-
-  private invalidate(): void {
-    this.generation += 1;
-    this.cache = undefined;
-    this.reading = undefined;
+    return (await this.enabled.get()).get(domain);
   }
 
   async assertExists(domain: string): Promise<void> {

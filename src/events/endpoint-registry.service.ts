@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 
+import { RefreshingSnapshot } from '#src/common/refreshing-snapshot.js';
 import { wants } from '#src/events/endpoint-filter.js';
 import type { EventType } from '#src/events/event-catalogue.js';
 import { WebhookEndpointEntity } from '#src/events/webhook-endpoint.entity.js';
@@ -8,11 +9,8 @@ import { RouterService } from '#src/routing/router.service.js';
 
 /** How long another node's endpoint change may take to be seen here. */
 const TTL_MS = 5_000;
-/** A cache used when older than this is read again in the background, so that no write waits for it. */
-const REFRESH_MS = TTL_MS / 2;
 
 interface Snapshot {
-  readonly at: number;
   readonly enabled: readonly WebhookEndpointEntity[];
   readonly byId: ReadonlyMap<string, WebhookEndpointEntity>;
 }
@@ -25,14 +23,17 @@ interface Snapshot {
 export class EndpointRegistry {
   private readonly logger = new Logger('WebhookEndpoints');
   private readonly endpoints: Repository<WebhookEndpointEntity>;
-  private cache?: Snapshot;
-  /** The read in progress, shared by everyone asking meanwhile. */
-  private reading?: Promise<Snapshot>;
-  /** Counts invalidations, so a read that began before one is not kept as fresh. */
-  private generation = 0;
+  /** Read again in the background past half its life, so that no write waits for it. */
+  private readonly snapshot: RefreshingSnapshot<Snapshot>;
 
   constructor(dataSource: DataSource, router: RouterService) {
     this.endpoints = dataSource.getRepository(WebhookEndpointEntity);
+    this.snapshot = new RefreshingSnapshot(
+      () => this.load(),
+      TTL_MS,
+      (error: unknown) =>
+        this.logger.warn({ err: error }, 'webhook endpoints could not be read again'),
+    );
     router.onNotice((message) => {
       if (message.kind === 'webhooks-changed') {
         this.invalidate();
@@ -54,68 +55,22 @@ export class EndpointRegistry {
   }
 
   private async current(manager?: EntityManager): Promise<Snapshot> {
-    const fresh = this.fresh();
+    const fresh = this.snapshot.fresh();
     if (fresh !== undefined) {
       return fresh;
     }
-    if (manager !== undefined) {
-      // Inside a transaction: its own read, on its connection.
-      return this.read(manager);
-    }
 
-    return this.shared();
+    // Inside a transaction, a read of its own on the transaction's connection.
+    return manager === undefined
+      ? this.snapshot.get()
+      : this.snapshot.readWith(() => this.load(manager));
   }
 
-  /**
-   * The cached endpoints while fresh. Past half their life they are read
-   * again in the background, once however often they are asked meanwhile,
-   * and serve until they expire: only endpoints unused for a whole time to
-   * live are waited for, not a send every five seconds.
-   */
-  private fresh(): Snapshot | undefined {
-    const cache = this.cache;
-    const age = cache === undefined ? Infinity : Date.now() - cache.at;
-    if (cache === undefined || age > TTL_MS) {
-      return undefined;
-    }
-    if (age >= REFRESH_MS && this.reading === undefined) {
-      this.shared().catch((error: unknown) =>
-        this.logger.warn({ err: error }, 'webhook endpoints could not be read again'),
-      );
-    }
-
-    return cache;
-  }
-
-  /** One read at a time, shared by everyone asking meanwhile. */
-  private shared(): Promise<Snapshot> {
-    if (this.reading === undefined) {
-      const reading: Promise<Snapshot> = this.read().finally(() => {
-        if (this.reading === reading) {
-          this.reading = undefined;
-        }
-      });
-      this.reading = reading;
-    }
-
-    return this.reading;
-  }
-
-  private async read(manager?: EntityManager): Promise<Snapshot> {
-    const generation = this.generation;
-    const at = Date.now();
+  private async load(manager?: EntityManager): Promise<Snapshot> {
     const repository = manager?.getRepository(WebhookEndpointEntity) ?? this.endpoints;
     const enabled = await repository.findBy({ enabled: true });
-    const snapshot = {
-      at,
-      enabled,
-      byId: new Map(enabled.map((endpoint) => [endpoint.id, endpoint])),
-    };
-    if (generation === this.generation) {
-      this.cache = snapshot;
-    }
 
-    return snapshot;
+    return { enabled, byId: new Map(enabled.map((endpoint) => [endpoint.id, endpoint])) };
   }
 
   async wanting(
@@ -128,7 +83,7 @@ export class EndpointRegistry {
 
   /** `anyWants` from a fresh cache, without a promise; undefined when the endpoints must be read. */
   anyWantsCached(type: EventType, domain: string): boolean | undefined {
-    return this.fresh()?.enabled.some((endpoint) => wants(endpoint, type, domain));
+    return this.snapshot.fresh()?.enabled.some((endpoint) => wants(endpoint, type, domain));
   }
 
   async anyWants(type: EventType, domain: string, manager?: EntityManager): Promise<boolean> {
@@ -136,8 +91,6 @@ export class EndpointRegistry {
   }
 
   invalidate(): void {
-    this.generation += 1;
-    this.cache = undefined;
-    this.reading = undefined;
+    this.snapshot.invalidate();
   }
 }
