@@ -167,7 +167,12 @@ export class XmppStream implements SmStream {
    */
   private noteHandled(work: Promise<void> | undefined): void {
     const session = this.session;
-    const count = () => session?.sm?.handled();
+    if (session?.sm === undefined) {
+      // XEP-0198 counts from <enable/> on (section 4): before it, or without it, there is nothing
+      // to count, and no promises to chain per message.
+      return;
+    }
+    const count = () => session.sm?.handled();
     if (work === undefined) {
       this.whenHandled(count);
 
@@ -554,11 +559,7 @@ export class XmppStream implements SmStream {
         session.send(error.reply(element, this.domain));
       }
     }
-    // XEP-0198 counts from <enable/> on (section 4): before it, or without it, there is nothing to
-    // count, and no promises to chain per message.
-    if (session.sm !== undefined) {
-      this.noteHandled(this.stanzaWork);
-    }
+    this.noteHandled(this.stanzaWork);
     this.stanzaWork = undefined;
   }
 
