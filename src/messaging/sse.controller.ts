@@ -85,13 +85,15 @@ export class SseController {
       response.write(`${id}event: ${delivery.event}\ndata: ${JSON.stringify(delivery.data)}\n\n`);
     };
     const keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const connectedAt = Date.now();
     const session: LocalSession = {
       id: randomUUID(),
       jid: user.jid,
       resource: `sse-${randomUUID().slice(0, 8)}`,
       transport: 'sse',
       node: this.config.nodeId,
-      connectedAt: Date.now(),
+      connectedAt,
+      receivingSince: connectedAt,
       address: request.ip,
       deliver: write,
       close: (reason) => {

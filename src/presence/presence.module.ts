@@ -6,10 +6,11 @@ import { BlockingModule } from '#src/blocking/blocking.module.js';
 import { ContactsModule } from '#src/contacts/contacts.module.js';
 import { PresenceController } from '#src/presence/presence.controller.js';
 import { PresenceGateway } from '#src/presence/presence.gateway.js';
+import { OfflineMarks } from '#src/presence/offline-marks.service.js';
 import { PresenceService } from '#src/presence/presence.service.js';
 import { TypingService } from '#src/presence/typing.service.js';
 
-/** Presence, last activity and typing; the socket.io events only with the realtime module on. */
+/** Presence, last activity, offline marks and typing; the socket.io events only with the realtime module on. */
 @Module({})
 export class PresenceModule {
   static register(options: { readonly realtime: boolean }): DynamicModule {
@@ -17,8 +18,13 @@ export class PresenceModule {
       module: PresenceModule,
       imports: [AuthModule, AccountsModule, BlockingModule, ContactsModule],
       controllers: [PresenceController],
-      providers: [PresenceService, TypingService, ...(options.realtime ? [PresenceGateway] : [])],
-      exports: [PresenceService, TypingService],
+      providers: [
+        PresenceService,
+        TypingService,
+        OfflineMarks,
+        ...(options.realtime ? [PresenceGateway] : []),
+      ],
+      exports: [PresenceService, TypingService, OfflineMarks],
     };
   }
 }

@@ -215,13 +215,15 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
         ? auth.resource.slice(0, 256)
         : `web-${socket.id.slice(0, 8)}`;
     socket.data.user = user;
+    const connectedAt = Date.now();
     socket.data.session = {
       id: socket.id,
       jid: user.jid,
       resource,
       transport: 'socket.io',
       node: this.config.nodeId,
-      connectedAt: Date.now(),
+      connectedAt,
+      receivingSince: connectedAt,
       address,
       deliver: (delivery) => socket.emit(delivery.event, delivery.data),
       deliverAll: (deliveries) => emitTogether(socket, deliveries),

@@ -33,6 +33,13 @@ export interface SessionInfo {
 
 /** A session held by this node, able to receive deliveries. */
 export interface LocalSession extends SessionInfo {
+  /**
+   * Epoch milliseconds since which every message to the user has reached
+   * this session; absent while it receives none (an XMPP resource before its
+   * initial presence, unavailable or of negative priority). The user's
+   * offline messages never start before it when this session closes last.
+   */
+  readonly receivingSince?: number;
   deliver(delivery: Delivery): void;
   /** Several events in order, when the transport can send them together more cheaply. */
   deliverAll?(deliveries: readonly Delivery[]): void;

@@ -28,6 +28,12 @@ export const CAPS_NODE = 'https://relay.invalid/caps';
 const PARSER_IDLE_TICK_MS = 100;
 
 /**
+ * A bound session ended; `firstUnacknowledged` is the archive id of the
+ * first message with a body it was sent and never acknowledged (XEP-0198).
+ */
+export type SessionEndListener = (session: XmppSession, firstUnacknowledged?: string) => void;
+
+/**
  * The gateway's shared state: every open stream (for shutdown and the one
  * idle sweep), the bound sessions of this node by user (for presence to a
  * user's own resources), the traffic shaper, and the services streams use.
@@ -44,7 +50,7 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
   private sweeper?: NodeJS.Timeout;
   private pingCounter = 0;
   private caps?: XmlElement;
-  private readonly endListeners: ((session: XmppSession) => void)[] = [];
+  private readonly endListeners: SessionEndListener[] = [];
 
   constructor(
     readonly config: AppConfig,
@@ -107,8 +113,8 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
     await this.router.attach(session);
   }
 
-  /** Told of every bound session that ends, before it leaves the router (directed presence). */
-  onSessionEnd(listener: (session: XmppSession) => void): void {
+  /** Told of every bound session that ends, before it leaves the router (directed presence, offline marks). */
+  onSessionEnd(listener: SessionEndListener): void {
     this.endListeners.push(listener);
   }
 
@@ -135,8 +141,8 @@ export class XmppGateway implements OnModuleInit, OnApplicationShutdown {
     if (sessions.size === 0) {
       this.byUser.delete(session.jid);
     }
-    this.resumption.ended(session);
-    this.endListeners.forEach((listener) => listener(session));
+    const firstUnacknowledged = this.resumption.ended(session);
+    this.endListeners.forEach((listener) => listener(session, firstUnacknowledged));
     this.router
       .detach(session)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'detach failed'));

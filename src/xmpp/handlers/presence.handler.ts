@@ -69,10 +69,13 @@ export class PresenceHandler implements OnModuleInit {
 
   onModuleInit(): void {
     this.registry.registerStanza('presence', (session, stanza) => this.handle(session, stanza));
-    this.gateway.onSessionEnd((session) => {
+    this.gateway.onSessionEnd((session, firstUnacknowledged) => {
       this.endDirected(session).catch((error: unknown) =>
         this.logger.warn({ err: error }, 'directed unavailable failed'),
       );
+      if (firstUnacknowledged !== undefined) {
+        void this.offline.unacknowledged(session, firstUnacknowledged);
+      }
     });
   }
 
@@ -114,6 +117,7 @@ export class PresenceHandler implements OnModuleInit {
     own: SessionPresence | undefined,
   ): Promise<void> {
     const initial = own !== undefined && !session.available;
+    const receivingSince = session.receivingSince;
     if (own === undefined) {
       session.markUnavailable();
       await this.endDirected(session);
@@ -121,14 +125,22 @@ export class PresenceHandler implements OnModuleInit {
       session.priority = priorityOf(stanza);
       session.presence = own;
     }
+    session.receivingSince = session.receivesBareMessages
+      ? (receivingSince ?? Date.now())
+      : undefined;
+    let view: PresenceView;
     try {
-      await this.presence.set(session.user, session.presence, session.id);
+      view = await this.presence.set(session.user, session.presence, session.id);
     } catch (error: unknown) {
       if (error instanceof AppError && error.code === 'session-not-found') {
         // Gone meanwhile: the disconnect already told everyone.
         return;
       }
       throw error;
+    }
+    if (own === undefined && view.show === 'offline') {
+      // Still connected, but nothing of the user's is available: what comes now is offline.
+      await this.offline.noneAvailable(session, receivingSince);
     }
     if (initial) {
       const items = await this.roster.list(session.user);
@@ -144,7 +156,10 @@ export class PresenceHandler implements OnModuleInit {
           session.send(el('presence', NS.client, { from: item.jid, type: 'subscribe' }));
         }
       }
-      await this.offline.deliver(session);
+      if (session.receivesBareMessages) {
+        // XEP-0160 section 2: a resource of negative priority gets no offline messages.
+        await this.offline.deliver(session);
+      }
     }
   }
 

@@ -31,6 +31,8 @@ export class XmppSession implements LocalSession {
   readonly transport = 'xmpp' as const;
   readonly jid: string;
   readonly connectedAt = Date.now();
+  /** Set by the presence handler: since the resource receives messages to the bare JID. */
+  receivingSince?: number;
   /** As the registry has it; read by the router when the session attaches. */
   presence: SessionPresence = NOT_AVAILABLE;
   priority = 0;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 
 import type { UserRef } from '#src/accounts/users.service.js';
+import { isMessageId } from '#src/common/ids.js';
 import type { SessionStream, XmppSession } from '#src/xmpp/session/xmpp-session.js';
 import { StreamError, type StreamCondition } from '#src/xmpp/stream/errors.js';
 import type { TransportKind } from '#src/xmpp/stream/transport.js';
@@ -428,33 +429,35 @@ export class StreamResumption {
   /**
    * A session ended for good (told by the gateway). What it did not
    * acknowledge is not sent anywhere else: messages with a body are the
-   * archive's, counted unread in the inbox until displayed, and offered
-   * again as offline messages at the user's next initial presence; room
-   * messages are in the room's archive; presence, chat states, roster
-   * pushes, IQs and carbons describe state the next session gets afresh,
-   * or copies of what the archive holds (XEP-0198 section 5 lets the
-   * server treat them as sent to an unavailable resource).
+   * archive's, and the first of them, returned here, is where the user's
+   * offline messages start again (offered at the next available presence
+   * while still unread); room messages are in the room's archive; presence,
+   * chat states, roster pushes, IQs and carbons describe state the next
+   * session gets afresh, or copies of what the archive holds (XEP-0198
+   * section 5 lets the server treat them as sent to an unavailable resource).
    */
-  ended(session: XmppSession): void {
+  ended(session: XmppSession): string | undefined {
     const sm = session.sm;
     if (sm === undefined || sm.ended) {
-      return;
+      return undefined;
     }
     sm.stop();
     if (sm.id !== undefined) {
       this.resumable.delete(sm.id);
     }
+    const archived = sm.unacked
+      .filter(
+        (stanza) => stanza.name === 'message' && stanza.child('body', NS.client) !== undefined,
+      )
+      .map((stanza) => stanza.child('stanza-id', NS.stanzaId)?.attr('id'))
+      .filter((id): id is string => id !== undefined && isMessageId(id));
     if (sm.unacked.length > 0) {
-      const messages = sm.unacked.filter(
-        (stanza) =>
-          stanza.name === 'message' &&
-          stanza.child('body', NS.client) !== undefined &&
-          stanza.child('stanza-id', NS.stanzaId) !== undefined,
-      ).length;
       logger.debug(
-        { session: session.id, unacked: sm.unacked.length, archivedMessages: messages },
+        { session: session.id, unacked: sm.unacked.length, archivedMessages: archived.length },
         'session ended with unacknowledged stanzas',
       );
     }
+
+    return archived.sort()[0];
   }
 }

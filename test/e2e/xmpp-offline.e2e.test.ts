@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
+import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
+import { servicesUp } from '#test/helpers/services.js';
+import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
+import { plainLogin, RawXmpp, xmppPorts } from '#test/helpers/xmpp.js';
+
+/** Bodies of the messages in what a connection received, in order. */
+function bodies(text: string): string[] {
+  return [...text.matchAll(/<body>([^<]*)<\/body>/g)].map((match) => match[1]!);
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Offline messages (RFC 6121 section 8.5.2.1.1, XEP-0160) as an XMPP user
+ * expects them: what arrived while no session of the user was available
+ * comes once, to the first available session, marked with its delay; what a
+ * session received live, or another client displayed, is not offered again.
+ */
+describe.skipIf(!servicesUp())('XMPP offline messages', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  const raws: RawXmpp[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({ XMPP_REQUIRE_TLS: 'false' });
+    alice = await registerUser(server.url, server.domain, 'alice');
+    bob = await registerUser(server.url, server.domain, 'bob');
+  });
+
+  afterAll(async () => {
+    raws.forEach((raw) => raw.destroy());
+    await server?.stop();
+  });
+
+  /**
+   * Logged in, bound and presence sent; returns once the server answered a
+   * ping sent after the presence, so any offline message came before it.
+   */
+  async function online(user: TestUser, presence = '<presence/>'): Promise<RawXmpp> {
+    const connection = await RawXmpp.connect(xmppPorts(server).c2s);
+    raws.push(connection);
+    await plainLogin(connection, server.domain, user);
+    connection.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    await connection.waitFor(/<\/iq>/);
+    connection.reset();
+    connection.send(`${presence}<iq type='get' id='settle'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await connection.waitFor(/id="settle"/);
+
+    return connection;
+  }
+
+  async function close(connection: RawXmpp): Promise<void> {
+    connection.send('</stream:stream>');
+    await connection.waitClosed();
+  }
+
+  /** Waits until the user has no session left anywhere (the last close has been handled). */
+  async function gone(user: TestUser): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const sessions = await http<unknown[]>(
+        server.url,
+        'GET',
+        `/api/admin/sessions/${server.domain}/${user.jid.split('@')[0]}`,
+        { auth: ADMIN_AUTH },
+      );
+      if (sessions.status === 200 && sessions.body.length === 0) {
+        // The last close's offline mark is written right after the session leaves the registry.
+        await pause(200);
+
+        return;
+      }
+      await pause(50);
+    }
+    throw new Error(`${user.jid} still has sessions`);
+  }
+
+  async function post(from: TestUser, to: TestUser, body: string): Promise<string> {
+    const result = await sendMessage(server.url, from.basic, to.jid, body);
+    expect(result.status).toBe(200);
+
+    return result.body.id;
+  }
+
+  it('delivers what came before the first login once, with its delay, and not at the next login', async () => {
+    await post(bob, alice, 'o1');
+    await post(bob, alice, 'o2');
+
+    const first = await online(alice);
+    expect(bodies(first.text)).toEqual(['o1', 'o2']);
+    expect(first.text).toMatch(/<delay xmlns="urn:xmpp:delay" from="[^"]+" stamp="/);
+    await close(first);
+    await gone(alice);
+
+    const second = await online(alice);
+    expect(bodies(second.text)).toEqual([]);
+    await close(second);
+    await gone(alice);
+  });
+
+  it('offers only what arrived while no session was available, not what one received live', async () => {
+    const live = await online(alice);
+    await post(bob, alice, 'l1');
+    await live.waitFor(/l1<\/body>/);
+    // Past the margin that covers a message still on its way when the last session closes.
+    await pause(OFFLINE_MARGIN_MS + 200);
+    await close(live);
+    await gone(alice);
+    await post(bob, alice, 'l2');
+
+    const next = await online(alice);
+    expect(bodies(next.text)).toEqual(['l2']);
+    await close(next);
+    await gone(alice);
+  });
+
+  it('gives them to the first available session only, and none to one of negative priority', async () => {
+    await post(bob, alice, 'f1');
+    const negative = await online(alice, '<presence><priority>-1</priority></presence>');
+    expect(bodies(negative.text)).toEqual([]);
+
+    const first = await online(alice);
+    expect(bodies(first.text)).toEqual(['f1']);
+    const second = await online(alice);
+    expect(bodies(second.text)).toEqual([]);
+    // The session that took them closes last: its start bounds the next mark.
+    await close(negative);
+    await close(second);
+    await close(first);
+    await gone(alice);
+  });
+
+  it('does not offer what another client marked displayed meanwhile', async () => {
+    const read = await post(bob, alice, 'd1');
+    await post(bob, alice, 'd2');
+    const marked = await http(server.url, 'POST', `/api/messages/${read}/markers`, {
+      auth: alice.basic,
+      json: { type: 'displayed' },
+    });
+    expect(marked.status).toBe(204);
+
+    const connection = await online(alice);
+    expect(bodies(connection.text)).toEqual(['d2']);
+    await close(connection);
+    await gone(alice);
+  });
+
+  it('offers what came while the only session was unavailable when it is available again', async () => {
+    const connection = await online(alice);
+    connection.send(
+      "<presence type='unavailable'/><iq type='get' id='u1'><ping xmlns='urn:xmpp:ping'/></iq>",
+    );
+    await connection.waitFor(/id="u1"/);
+    await post(bob, alice, 'u2');
+    connection.reset();
+    connection.send("<presence/><iq type='get' id='u3'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await connection.waitFor(/id="u3"/);
+    expect(bodies(connection.text)).toEqual(['u2']);
+    await close(connection);
+    await gone(alice);
+  });
+});
