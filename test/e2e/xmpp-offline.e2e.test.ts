@@ -149,6 +149,30 @@ describe.skipIf(!servicesUp())('XMPP offline messages', () => {
     await gone(alice);
   });
 
+  it('offers again what a session with stream management never acknowledged', async () => {
+    const connection = await RawXmpp.connect(xmppPorts(server).c2s);
+    raws.push(connection);
+    await plainLogin(connection, server.domain, alice);
+    connection.send(
+      "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>" +
+        "<enable xmlns='urn:xmpp:sm:3'/><presence/>" +
+        "<iq type='get' id='settle'><ping xmlns='urn:xmpp:ping'/></iq>",
+    );
+    await connection.waitFor(/id="settle"/);
+    await post(bob, alice, 's1');
+    await connection.waitFor(/s1<\/body>/);
+    // Long enough that only the missing acknowledgement, not the closing margin, can bring it back.
+    await pause(OFFLINE_MARGIN_MS + 200);
+    await close(connection);
+    await gone(alice);
+
+    const next = await online(alice);
+    expect(bodies(next.text)).toEqual(['s1']);
+    expect(next.text).toMatch(/<delay xmlns="urn:xmpp:delay"/);
+    await close(next);
+    await gone(alice);
+  });
+
   it('offers what came while the only session was unavailable when it is available again', async () => {
     const connection = await online(alice);
     connection.send(
