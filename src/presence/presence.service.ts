@@ -11,7 +11,7 @@ import {
   type SubscriptionChange,
 } from '#src/contacts/subscriptions.service.js';
 import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
-import { OFFLINE_MARGIN_MS, OfflineMarks } from '#src/presence/offline-marks.service.js';
+import { MARK_UNDELIVERED, OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
 import { aggregate, offline, type PresenceView } from '#src/presence/presence-view.js';
 import { RouterService, type SessionChange } from '#src/routing/router.service.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
@@ -43,7 +43,6 @@ export class PresenceService {
     private readonly users: UsersService,
     private readonly roster: RosterService,
     private readonly blocking: BlockingService,
-    private readonly offlineMarks: OfflineMarks,
     subscriptions: SubscriptionsService,
   ) {
     const log = (what: string) => (error: unknown) =>
@@ -162,14 +161,16 @@ export class PresenceService {
       // From now on what the user receives reaches no session: offline messages. So may what
       // was on its way as the session closed, unless it came after the session had started
       // receiving (then it was delivered to it, or was still unread when the session took it).
-      await this.offlineMarks.undeliveredSince(
-        user.id,
-        Math.max(Date.now() - OFFLINE_MARGIN_MS, change.session.receivingSince ?? -Infinity),
-      );
+      // One statement, one commit, with the last activity.
       await this.dataSource.query(
-        `INSERT INTO last_activity (user_id, seen_at, status) VALUES ($1, now(), $2)
+        `WITH offline AS (${MARK_UNDELIVERED})
+         INSERT INTO last_activity (user_id, seen_at, status) VALUES ($1, now(), $3)
          ON CONFLICT (user_id) DO UPDATE SET seen_at = EXCLUDED.seen_at, status = EXCLUDED.status`,
-        [user.id, change.presence?.status ?? null],
+        [
+          user.id,
+          Math.max(Date.now() - OFFLINE_MARGIN_MS, change.session.receivingSince ?? -Infinity),
+          change.presence?.status ?? null,
+        ],
       );
     }
     await this.broadcast(user);
