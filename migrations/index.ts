@@ -7,7 +7,7 @@ import { Rooms1764910000000 } from '#migrations/1764910000000-rooms.js';
 import { Profiles1764920000000 } from '#migrations/1764920000000-profiles.js';
 import { PrivateFragments1764921000000 } from '#migrations/1764921000000-private-fragments.js';
 import { InboxHotUpdates1764930000000 } from '#migrations/1764930000000-inbox-hot-updates.js';
-import { OfflineSince1764940000000 } from '#migrations/1764940000000-offline-since.js';
+import { OfflineMarks1764940000000 } from '#migrations/1764940000000-offline-marks.js';
 
 /** Every migration, oldest first. Hand-reviewed; the drift test checks them against the entities. */
 export const MIGRATIONS = [
@@ -20,5 +20,5 @@ export const MIGRATIONS = [
   Profiles1764920000000,
   PrivateFragments1764921000000,
   InboxHotUpdates1764930000000,
-  OfflineSince1764940000000,
+  OfflineMarks1764940000000,
 ];

@@ -47,20 +47,6 @@ export class UserEntity {
   @Column({ name: 'credential_version', type: 'integer', default: 1 })
   credentialVersion: number;
 
-  /**
-   * Received messages newer than this went to no available session: the
-   * next available XMPP session gets them as offline messages and clears it
-   * (OfflineMarks). Not read with the account.
-   */
-  @Column({
-    name: 'offline_since',
-    type: 'timestamptz',
-    nullable: true,
-    default: () => "'-infinity'",
-    select: false,
-  })
-  offlineSince?: Date | null;
-
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -17,6 +17,7 @@ import { RoomMemberEntity } from '#src/rooms/room-member.entity.js';
 import { RoomMessageEntity } from '#src/rooms/room-message.entity.js';
 import { RoomEntity } from '#src/rooms/room.entity.js';
 import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
+import { OfflineMarkEntity } from '#src/presence/offline-mark.entity.js';
 import { PrivateFragmentEntity } from '#src/private-storage/private-fragment.entity.js';
 import { ProfileEntity } from '#src/profiles/profile.entity.js';
 
@@ -40,6 +41,7 @@ export const ENTITIES = [
   ContactEntity,
   BlockEntity,
   LastActivityEntity,
+  OfflineMarkEntity,
   ProfileEntity,
   PrivateFragmentEntity,
 ];

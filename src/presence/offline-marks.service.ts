@@ -10,15 +10,42 @@ import { DataSource } from 'typeorm';
 export const OFFLINE_MARGIN_MS = 2000;
 
 /**
- * Moves user $1's mark back to $2 (epoch ms), unless it is there already;
- * a statement of its own, or a CTE of one that commits with it.
+ * Moves user $1's mark back to $2 (epoch ms), unless it is there already; a
+ * user with no row keeps counting every unread message. A statement of its
+ * own, or a CTE of one that commits with it.
  */
-export const MARK_UNDELIVERED = `UPDATE users
-  SET offline_since = LEAST(offline_since, to_timestamp($2::float8 / 1000))
-  WHERE id = $1 AND (offline_since IS NULL OR offline_since > to_timestamp($2::float8 / 1000))`;
+export const MARK_UNDELIVERED = `UPDATE offline_marks
+  SET since = LEAST(since, to_timestamp($2::float8 / 1000))
+  WHERE user_id = $1 AND (since IS NULL OR since > to_timestamp($2::float8 / 1000))`;
 
 /**
- * Where each user's offline messages start (`users.offline_since`). The
+ * Takes user $1's mark: the row's `since` (cleared), or minus infinity for a
+ * user with no row yet (one is made, cleared). The commit does not wait for
+ * its WAL flush: a take lost in a crash only offers the same messages again,
+ * with the same stanza-ids.
+ */
+const TAKE = `
+  WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+  prior AS (SELECT since FROM offline_marks WHERE user_id = $1),
+  taken AS (
+    UPDATE offline_marks m SET since = NULL
+    FROM (SELECT user_id, since FROM offline_marks
+          WHERE user_id = $1 AND since IS NOT NULL FOR UPDATE) AS waiting, relaxed
+    WHERE m.user_id = waiting.user_id
+    RETURNING waiting.since
+  ),
+  created AS (
+    INSERT INTO offline_marks (user_id, since)
+    SELECT $1, NULL FROM relaxed WHERE NOT EXISTS (SELECT 1 FROM prior)
+    ON CONFLICT (user_id) DO NOTHING
+    RETURNING '-infinity'::timestamptz AS since
+  )
+  SELECT (extract(epoch FROM since) * 1000)::float8 AS since FROM taken
+  UNION ALL
+  SELECT (extract(epoch FROM since) * 1000)::float8 FROM created`;
+
+/**
+ * Where each user's offline messages start (table `offline_marks`). The
  * messages themselves are the archive's; this is only the point after which
  * the user's received messages reached no available session. A mark only
  * ever moves back while it is set, so marks from several nodes and sessions
@@ -36,21 +63,10 @@ export class OfflineMarks {
   /**
    * Takes the user's mark, as epoch ms (minus infinity: every unread message
    * counts), or undefined when nothing waits. Of sessions asking at once,
-   * one gets it. Read-only when nothing waits. The commit does not wait for
-   * its WAL flush: a take lost in a crash only offers the same messages
-   * again, with the same stanza-ids.
+   * one gets it. Read-only when nothing waits.
    */
   async take(userId: string): Promise<number | undefined> {
-    // An UPDATE answers [rows, count] through TypeORM.
-    const [rows] = await this.dataSource.query<[{ since: number }[], number]>(
-      `UPDATE users SET offline_since = NULL
-       FROM (SELECT id, offline_since FROM users
-             WHERE id = $1 AND offline_since IS NOT NULL FOR UPDATE) AS prior,
-            (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
-       WHERE users.id = prior.id
-       RETURNING (extract(epoch FROM prior.offline_since) * 1000)::float8 AS since`,
-      [userId],
-    );
+    const rows = await this.dataSource.query<{ since: number }[]>(TAKE, [userId]);
 
     return rows[0]?.since;
   }
