@@ -11,6 +11,7 @@ import {
 import { UserEntity } from '#src/accounts/user.entity.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { JidError, normalizeLocal, normalizeUserJid } from '#src/common/jid.js';
+import { queryPrepared } from '#src/database/prepared-query.js';
 import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { RouterService } from '#src/routing/router.service.js';
 
@@ -233,7 +234,9 @@ export class UsersService {
   private async lookUp(jid: string, replacing: Lookup | undefined): Promise<UserRef | undefined> {
     const at = jid.indexOf('@');
     // On every message and login: plain SQL, no query builder.
-    const rows: { id: string; credential_version: number }[] = await this.dataSource.query(
+    const rows = await queryPrepared<{ id: string; credential_version: number }>(
+      this.dataSource.manager,
+      'user-lookup',
       'SELECT id, credential_version FROM users WHERE username = $1 AND domain = $2',
       [jid.slice(0, at), jid.slice(at + 1)],
     );
@@ -264,11 +267,12 @@ export class UsersService {
   ): Promise<{ readonly user: UserRef; readonly credential: ScramCredential } | undefined> {
     const at = jid.indexOf('@');
     const column = hash === 'sha1' ? 'scram_sha1' : 'scram_sha256';
-    const rows: { id: string; credential_version: number; scram: string }[] =
-      await this.dataSource.query(
-        `SELECT id, credential_version, ${column} AS scram FROM users WHERE username = $1 AND domain = $2`,
-        [jid.slice(0, at), jid.slice(at + 1)],
-      );
+    const rows = await queryPrepared<{ id: string; credential_version: number; scram: string }>(
+      this.dataSource.manager,
+      `user-scram-${hash}`,
+      `SELECT id, credential_version, ${column} AS scram FROM users WHERE username = $1 AND domain = $2`,
+      [jid.slice(0, at), jid.slice(at + 1)],
+    );
     const row = rows[0];
     if (row === undefined) {
       return undefined;

@@ -8,6 +8,7 @@ import { AppError } from '#src/common/errors/problems.js';
 import { bareJid, JidError, parseJid } from '#src/common/jid.js';
 import { TtlCache } from '#src/common/ttl-cache.js';
 import { AppConfig } from '#src/config/app-config.js';
+import { queryPrepared } from '#src/database/prepared-query.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** Told after a blocklist changed and committed, to adjust presence. */
@@ -59,7 +60,9 @@ export class BlockingService {
     if (cached !== undefined) {
       return cached;
     }
-    const rows = await this.dataSource.query<{ jid: string }[]>(
+    const rows = await queryPrepared<{ jid: string }>(
+      this.dataSource.manager,
+      'blocklist',
       'SELECT jid FROM blocks WHERE owner_id = $1',
       [ownerId],
     );

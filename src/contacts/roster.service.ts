@@ -18,7 +18,8 @@ import {
   saveItem,
   type RosterItem,
 } from '#src/contacts/roster-store.js';
-import { receivesPresence } from '#src/contacts/subscription-state.js';
+import { receivesPresence, type Subscription } from '#src/contacts/subscription-state.js';
+import { queryPrepared } from '#src/database/prepared-query.js';
 import { RouterService } from '#src/routing/router.service.js';
 
 /** The address a roster operation is about, and its account when it is a user here. */
@@ -46,12 +47,26 @@ export class RosterService {
     private readonly config: AppConfig,
   ) {}
 
+  /** Read at every XMPP login: a prepared statement, no query builder. */
   async list(owner: UserRef): Promise<ContactView[]> {
-    const rows = await this.dataSource
-      .getRepository(ContactEntity)
-      .find({ where: { ownerId: owner.id }, order: { jid: 'ASC' } });
+    const rows = await queryPrepared<{
+      jid: string;
+      name: string | null;
+      groups: string[];
+      subscription: Subscription;
+      pending_out: boolean;
+      pending_in: boolean;
+    }>(
+      this.dataSource.manager,
+      'roster-list',
+      `SELECT jid, name, groups, subscription, pending_out, pending_in FROM contacts
+       WHERE owner_id = $1 ORDER BY jid`,
+      [owner.id],
+    );
 
-    return rows.map(toContactView);
+    return rows.map((row) =>
+      toContactView({ ...row, pendingOut: row.pending_out, pendingIn: row.pending_in }),
+    );
   }
 
   /** Whether the owner receives the presence of `jid` (subscription to or both). */
@@ -177,7 +192,9 @@ export class RosterService {
 
   /** Read on every login and presence change: plain SQL, no query builder. */
   private async jidsWith(ownerId: string, subscriptions: string[]): Promise<string[]> {
-    const rows: { jid: string }[] = await this.dataSource.query(
+    const rows = await queryPrepared<{ jid: string }>(
+      this.dataSource.manager,
+      'contacts-with-subscription',
       'SELECT jid FROM contacts WHERE owner_id = $1 AND subscription = ANY($2::text[])',
       [ownerId, subscriptions],
     );

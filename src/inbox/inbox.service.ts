@@ -5,6 +5,7 @@ import { parseUserAddress, UserRef } from '#src/accounts/users.service.js';
 import { AppError } from '#src/common/errors/problems.js';
 import { timestampOf } from '#src/common/ids.js';
 import { DEFAULT_PAGE_SIZE } from '#src/common/paging.js';
+import { queryPrepared } from '#src/database/prepared-query.js';
 import type { InboxFlagsDto, InboxQuery } from '#src/inbox/dto/inbox.dto.js';
 import type { InboxChangeView, InboxEntryView } from '#src/inbox/inbox-view.js';
 import type { ConversationKind } from '#src/messaging/message-view.js';
@@ -62,7 +63,15 @@ export class InboxService {
       conditions.push('unread = 0');
     }
     params.push(query.limit ?? DEFAULT_PAGE_SIZE);
-    const rows = await this.dataSource.query<InboxRow[]>(
+    // One prepared statement per combination of filters (twelve at most); read at every XMPP login.
+    const shape = [
+      query.before_id === undefined ? '' : 'b',
+      query.type === undefined ? '' : 't',
+      query.unread === undefined ? '' : query.unread ? 'u' : 'r',
+    ].join('');
+    const rows = await queryPrepared<InboxRow>(
+      this.dataSource.manager,
+      `inbox-list-${shape}`,
       `SELECT ${COLUMNS} FROM inbox_entries WHERE ${conditions.join(' AND ')}
        ORDER BY last_message_id DESC LIMIT $${params.length}`,
       params,

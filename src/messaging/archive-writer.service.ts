@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 
 import { AppError } from '#src/common/errors/problems.js';
 
 import { messageIds, timestampOf } from '#src/common/ids.js';
 import { currentRequestId } from '#src/common/request-context.js';
+import { queryPrepared } from '#src/database/prepared-query.js';
 import { directConversation, type NewEvent } from '#src/events/event-catalogue.js';
 import { EventRecorder } from '#src/events/event-recorder.service.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
@@ -385,35 +385,6 @@ async function findFirstSend(
 
 /** PostgreSQL's foreign_key_violation: an owner was deleted between lookup and commit. */
 const FOREIGN_KEY_VIOLATION = '23503';
-
-/**
- * Runs a statement prepared once per database connection: the batch insert
- * runs on every commit, and its plan is the same every time, so it is not
- * parsed and planned again. Errors are TypeORM's, as from `manager.query`.
- * Outside a transaction the connection is taken from the driver's pool
- * directly: a TypeORM query runner per commit is garbage on the send path.
- */
-async function queryPrepared<T>(
-  manager: EntityManager,
-  name: string,
-  text: string,
-  values: unknown[],
-): Promise<T[]> {
-  const runner = manager.queryRunner;
-  const client =
-    runner === undefined
-      ? await (manager.connection.driver as unknown as { readonly master: Pool }).master.connect()
-      : ((await runner.connect()) as PoolClient);
-  try {
-    return (await client.query<T & QueryResultRow>({ name, text, values })).rows;
-  } catch (error: unknown) {
-    throw new QueryFailedError(text, values, error as Error);
-  } finally {
-    if (runner === undefined) {
-      client.release();
-    }
-  }
-}
 
 function translateWriteError(error: unknown): unknown {
   if (

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
+import { queryPrepared } from '#src/database/prepared-query.js';
+
 /**
  * How long before the last session closed a message may have been sent and
  * still be on its way (waiting for its archive commit): such messages count
@@ -57,7 +59,7 @@ export class OfflineMarks {
 
   /** Messages from `since` on (epoch ms) reached none of the user's available sessions. */
   async undeliveredSince(userId: string, since: number): Promise<void> {
-    await this.dataSource.query(MARK_UNDELIVERED, [userId, since]);
+    await queryPrepared(this.dataSource.manager, 'offline-mark', MARK_UNDELIVERED, [userId, since]);
   }
 
   /**
@@ -66,7 +68,12 @@ export class OfflineMarks {
    * one gets it. Read-only when nothing waits.
    */
   async take(userId: string): Promise<number | undefined> {
-    const rows = await this.dataSource.query<{ since: number }[]>(TAKE, [userId]);
+    const rows = await queryPrepared<{ since: number }>(
+      this.dataSource.manager,
+      'offline-take',
+      TAKE,
+      [userId],
+    );
 
     return rows[0]?.since;
   }

@@ -10,6 +10,7 @@ import {
   SubscriptionsService,
   type SubscriptionChange,
 } from '#src/contacts/subscriptions.service.js';
+import { queryPrepared } from '#src/database/prepared-query.js';
 import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
 import { MARK_UNDELIVERED, OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
 import { aggregate, offline, type PresenceView } from '#src/presence/presence-view.js';
@@ -162,7 +163,9 @@ export class PresenceService {
       // was on its way as the session closed, unless it came after the session had started
       // receiving (then it was delivered to it, or was still unread when the session took it).
       // One statement, one commit, with the last activity.
-      await this.dataSource.query(
+      await queryPrepared(
+        this.dataSource.manager,
+        'last-session-closed',
         `WITH offline AS (${MARK_UNDELIVERED})
          INSERT INTO last_activity (user_id, seen_at, status) VALUES ($1, now(), $3)
          ON CONFLICT (user_id) DO UPDATE SET seen_at = EXCLUDED.seen_at, status = EXCLUDED.status`,

@@ -17,7 +17,14 @@ interface PendingQuery {
 function fakes() {
   const queries: PendingQuery[] = [];
   const ask = () => new Promise<unknown[]>((resolve) => queries.push({ resolve }));
-  const dataSource = { getRepository: () => ({ find: ask, findBy: ask }), query: ask };
+  // Prepared statements (src/database/prepared-query.ts) take a pooled client of the driver.
+  const client = { query: async () => ({ rows: await ask() }), release: () => undefined };
+  const pool = { connect: () => Promise.resolve(client) };
+  const dataSource = {
+    getRepository: () => ({ find: ask, findBy: ask }),
+    query: ask,
+    manager: { connection: { driver: { master: pool } } },
+  };
   let listener: ((message: BusMessage) => void) | undefined;
   const router = {
     onNotice: (registered: (message: BusMessage) => void) => {
@@ -61,6 +68,7 @@ describe('the user lookup cache', () => {
   it('answers a user who keeps getting messages at once, read again in the background past half its life', async () => {
     const { service, queries } = users();
     const first = service.findByJid('alice@x');
+    await settled();
     queries[0]!.resolve(row(1));
     expect((await first)?.credentialVersion).toBe(1);
 
@@ -68,6 +76,7 @@ describe('the user lookup cache', () => {
     expect(service.cachedByJid('alice@x')?.credentialVersion).toBe(1);
     expect(service.cachedByJid('alice@x')?.credentialVersion).toBe(1);
     // One read in the background, however often it is asked meanwhile.
+    await settled();
     expect(queries).toHaveLength(2);
     queries[1]!.resolve(row(2));
     await settled();
@@ -80,12 +89,14 @@ describe('the user lookup cache', () => {
   it('does not bring back an entry that a credentials change dropped during the read', async () => {
     const { service, queries, notice } = users();
     const first = service.findByJid('alice@x');
+    await settled();
     queries[0]!.resolve(row(1));
     await first;
 
     vi.advanceTimersByTime(6_000);
     service.cachedByJid('alice@x');
     notice({ kind: 'credentials-changed', jid: 'alice@x' });
+    await settled();
     queries[1]!.resolve(row(1));
     await settled();
 
