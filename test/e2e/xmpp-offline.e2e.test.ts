@@ -1,8 +1,9 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
-import { servicesUp } from '#test/helpers/services.js';
+import { servicesUp, TEST_DATABASE_URL } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
 import { plainLogin, RawXmpp, xmppPorts } from '#test/helpers/xmpp.js';
 
@@ -184,6 +185,28 @@ describe.skipIf(!servicesUp())('XMPP offline messages', () => {
     connection.send("<presence/><iq type='get' id='u3'><ping xmlns='urn:xmpp:ping'/></iq>");
     await connection.waitFor(/id="u3"/);
     expect(bodies(connection.text)).toEqual(['u2']);
+    await close(connection);
+    await gone(alice);
+  });
+
+  it('offers every unread message when the sessions that took the mark vanished without closing', async () => {
+    await post(bob, alice, 'k1');
+    // What a crash leaves: the mark taken by a session that never closed, and no session left.
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await db.connect();
+    try {
+      await db.query(
+        `UPDATE offline_marks SET since = NULL
+         WHERE user_id = (SELECT id FROM users WHERE username = 'alice' AND domain = $1)`,
+        [server.domain],
+      );
+    } finally {
+      await db.end();
+    }
+
+    const connection = await online(alice);
+    // Every message after the one displayed earlier (d1), whether or not a session had it.
+    expect(bodies(connection.text)).toEqual(['d2', 's1', 'u2', 'k1']);
     await close(connection);
     await gone(alice);
   });

@@ -4,6 +4,7 @@ import { lowestIdAt, timestampOf } from '#src/common/ids.js';
 import { InboxService } from '#src/inbox/inbox.service.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
 import { OFFLINE_MARGIN_MS, OfflineMarks } from '#src/presence/offline-marks.service.js';
+import { RouterService } from '#src/routing/router.service.js';
 import { renderMessage, type XmppSession } from '#src/xmpp/session/xmpp-session.js';
 
 /** At most this many conversations, and messages of each, are replayed at initial presence. */
@@ -19,8 +20,11 @@ const OFFLINE_PER_CONVERSATION = 100;
  * delivered live, or displayed on another client meanwhile (XEP-0333 over
  * any transport), is not offered again. Messages a session never
  * acknowledged (XEP-0198) move the mark back to the first of them when it
- * ends. The unread count is of received messages only, so only those are
- * read: the user's own replies in between must not take their place.
+ * ends. A mark taken by sessions that vanished without closing (their node
+ * crashed) counts as minus infinity once no session of the user is left:
+ * messages again rather than none. The unread count is of received messages
+ * only, so only those are read: the user's own replies in between must not
+ * take their place.
  */
 @Injectable()
 export class OfflineDelivery {
@@ -30,6 +34,7 @@ export class OfflineDelivery {
     private readonly inbox: InboxService,
     private readonly archive: ArchiveService,
     private readonly marks: OfflineMarks,
+    private readonly router: RouterService,
   ) {}
 
   /** The session's first available presence: what waits is its. */
@@ -38,7 +43,13 @@ export class OfflineDelivery {
     try {
       since = await this.marks.take(session.user.id);
       if (since === undefined) {
-        return;
+        if (await this.othersOnline(session)) {
+          // Another session took them, or has been receiving all along.
+          return;
+        }
+        // Taken, and no session left to close and set the mark again: the ones that took it
+        // vanished with their node (a crash). Every unread message counts, as for a new account.
+        since = -Infinity;
       }
       const entries = await this.inbox.list(session.user, {
         unread: true,
@@ -65,6 +76,12 @@ export class OfflineDelivery {
         await this.marks.undeliveredSince(session.user.id, since).catch(() => undefined);
       }
     }
+  }
+
+  private async othersOnline(session: XmppSession): Promise<boolean> {
+    const sessions = await this.router.sessionsOf(session.jid);
+
+    return sessions.some((other) => other.id !== session.id);
   }
 
   /**
