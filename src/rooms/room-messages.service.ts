@@ -149,7 +149,7 @@ export class RoomMessagesService {
       return { id, duplicate: false };
     });
     if (!result.duplicate) {
-      this.metrics.messagesAccepted.inc({ source: command.source });
+      this.metrics.accepted(command.source);
     }
 
     return result;
