@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 
 import pg from 'pg';
 
-import { cpuSnapshot } from './lib/cpu.mjs';
+import { cpuSnapshot, disturbance } from './lib/cpu.mjs';
 import { connectReceiver } from './lib/socket-receiver.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import {
@@ -617,13 +617,6 @@ function report(f) {
     i.misrouted === 0 &&
     i.archivedSenderSide === i.deliveredUnique;
   f.verified = verified;
-  const disturbed = (cpu) => {
-    const foreign = r2((cpu?.other ?? 0) + (cpu?.unattributed ?? 0));
-
-    return foreign > 0.2
-      ? `DISTURBED: ${foreign} cores used by other work (${cpu.otherProcesses ?? 'processes that ended meanwhile'})`
-      : '';
-  };
   const rows = [
     [
       'REST send throughput (all recipients online)',
@@ -655,7 +648,7 @@ function report(f) {
       `${t.archiveCommits.transactions} / ${t.archiveCommits.meanBatch}`,
       `event-loop lag p99 ${t.archiveCommits.eventLoopLagP99Ms} ms`,
     ],
-    ['  cores busy (avg)', cores(t.cpuCoresBusy), disturbed(t.cpuCoresBusy)],
+    ['  cores busy (avg)', cores(t.cpuCoresBusy), disturbance(t.cpuCoresBusy)],
     [
       `Send-to-receive at ${l.targetRate} msg/s (achieved ${l.achievedRate})`,
       `p50 ${l.sendToReceiveMs.p50} / p99 ${l.sendToReceiveMs.p99} / max ${l.sendToReceiveMs.max} ms`,
@@ -682,7 +675,7 @@ function report(f) {
       `${l.archiveCommits.transactions} / ${l.archiveCommits.meanBatch}`,
       `event-loop lag p99 ${l.archiveCommits.eventLoopLagP99Ms} ms`,
     ],
-    ['  cores busy (avg)', cores(l.cpuCoresBusy), disturbed(l.cpuCoresBusy)],
+    ['  cores busy (avg)', cores(l.cpuCoresBusy), disturbance(l.cpuCoresBusy)],
   ];
   if (f.bare !== undefined) {
     rows.push([
@@ -690,7 +683,7 @@ function report(f) {
       `${f.bare.requestsPerSecond} req/s`,
       `non-2xx ${f.bare.non2xx}, errors ${f.bare.errors}`,
     ]);
-    rows.push(['  cores busy (avg)', cores(f.bare.cpuCoresBusy), disturbed(f.bare.cpuCoresBusy)]);
+    rows.push(['  cores busy (avg)', cores(f.bare.cpuCoresBusy), disturbance(f.bare.cpuCoresBusy)]);
     rows.push(['  CPU per request (us)', cores(f.bare.cpuMicrosecondsPerRequest), '']);
     rows.push([
       '  ratio messaging / bare',
@@ -708,7 +701,7 @@ function report(f) {
     latency: l.cpuCoresBusy,
     bare: f.bare?.cpuCoresBusy,
   })
-    .filter(([, cpu]) => disturbed(cpu) !== '')
+    .filter(([, cpu]) => disturbance(cpu) !== '')
     .map(([phase]) => phase);
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));

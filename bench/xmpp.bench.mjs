@@ -50,7 +50,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-import { cpuSnapshot } from './lib/cpu.mjs';
+import { cpuSnapshot, disturbance } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/profile-summary.mjs';
 import { prosodyInstalled, startProsody } from './lib/prosody.mjs';
 import { call, closeHttp, mapLimit, percentile, SERVER_NODE_FLAGS } from './lib/common.mjs';
@@ -885,9 +885,7 @@ async function benchStreamManagement(target, plainWired, keyCache, roles) {
 
 function cores(cpu) {
   return Object.entries(cpu ?? {})
-    .filter(
-      ([key, value]) => !['wallSeconds', 'otherProcesses', 'steal'].includes(key) && value !== 0,
-    )
+    .filter(([key, value]) => !['wallSeconds', 'otherProcesses'].includes(key) && value !== 0)
     .map(([key, value]) => `${key} ${value}`)
     .join(', ');
 }
@@ -910,7 +908,7 @@ function report(all) {
         target(`>= 8000 (archive on)  ${pass(f.throughput.messagesPerSecond >= 8000)}`),
       ],
       ['  CPU per message (us)', cores(f.throughput.cpuMicrosecondsPerMessage), ''],
-      ['  cores busy', cores(f.throughput.cpuCoresBusy), ''],
+      ['  cores busy', cores(f.throughput.cpuCoresBusy), disturbance(f.throughput.cpuCoresBusy)],
       ...(f.throughput.archiveCommits === undefined
         ? []
         : [
@@ -939,7 +937,7 @@ function report(all) {
               `over 1 ms ${f.latency.archiveCommits.percentCommitsOver1Ms} %, over 2 ms ${f.latency.archiveCommits.percentCommitsOver2Ms} %, over 5 ms ${f.latency.archiveCommits.percentCommitsOver5Ms} %`,
             ],
           ]),
-      ['  cores busy', cores(f.latency.cpuCoresBusy), ''],
+      ['  cores busy', cores(f.latency.cpuCoresBusy), disturbance(f.latency.cpuCoresBusy)],
     ];
     if (f.sm !== undefined) {
       const ratio = f.sm.with.messagesPerSecond / f.sm.without.messagesPerSecond;
@@ -993,7 +991,7 @@ function report(all) {
           target(`>= 500  ${pass(f.logins.loginsPerSecond >= 500)}`) +
             `  (login p50 ${f.logins.loginMs.p50} / p99 ${f.logins.loginMs.p99} ms)`,
         ],
-        ['  cores busy', cores(f.logins.cpuCoresBusy), ''],
+        ['  cores busy', cores(f.logins.cpuCoresBusy), disturbance(f.logins.cpuCoresBusy)],
         [
           '  first logins (client derives every key)',
           `${f.loginsCold.loginsPerSecond}/s`,

@@ -97,3 +97,25 @@ function round(value, digits) {
 
   return Math.round(value * scale) / scale;
 }
+
+/**
+ * Why a phase's figures do not describe the code alone, or '' when they do:
+ * other work on the machine (more than 0.2 of a core), or time the
+ * hypervisor gave to other guests (steal above 0.2 of a core). Throughput
+ * and latency of such a phase are low by that much; CPU per message holds.
+ */
+export function disturbance(cpu) {
+  const round2 = (value) => Math.round(value * 100) / 100;
+  const foreign = round2((cpu?.other ?? 0) + (cpu?.unattributed ?? 0));
+  const reasons = [];
+  if (foreign > 0.2) {
+    reasons.push(
+      `${foreign} cores used by other work (${cpu.otherProcesses ?? 'processes that ended meanwhile'})`,
+    );
+  }
+  if ((cpu?.steal ?? 0) > 0.2) {
+    reasons.push(`${cpu.steal} cores stolen by the hypervisor`);
+  }
+
+  return reasons.length === 0 ? '' : `DISTURBED: ${reasons.join('; ')}`;
+}

@@ -5,12 +5,7 @@ import { OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp, TEST_DATABASE_URL } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { plainLogin, RawXmpp, xmppPorts } from '#test/helpers/xmpp.js';
-
-/** Bodies of the messages in what a connection received, in order. */
-function bodies(text: string): string[] {
-  return [...text.matchAll(/<body>([^<]*)<\/body>/g)].map((match) => match[1]!);
-}
+import { bodies, plainLogin, RawXmpp, xmppPorts } from '#test/helpers/xmpp.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

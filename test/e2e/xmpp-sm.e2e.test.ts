@@ -3,15 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_AUTH, http, registerUser, sendMessage, type TestUser } from '#test/helpers/api.js';
 import { servicesUp } from '#test/helpers/services.js';
 import { startTestServer, type TestServer } from '#test/helpers/test-server.js';
-import { plainLogin, RawXmpp, streamHeader, xmppPorts } from '#test/helpers/xmpp.js';
+import { bodies, plainLogin, RawXmpp, streamHeader, xmppPorts } from '#test/helpers/xmpp.js';
 
 const SM = 'urn:xmpp:sm:3';
 const STANZA = /<(message|presence|iq)[\s>/]/g;
-
-/** Bodies of the messages in what a connection received, in order. */
-function bodies(text: string): string[] {
-  return [...text.matchAll(/<body>([^<]*)<\/body>/g)].map((match) => match[1]!);
-}
 
 /** Top-level stanzas received (these tests get no stanza nested in another). */
 function stanzaCount(text: string): number {

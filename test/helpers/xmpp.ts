@@ -195,6 +195,11 @@ export class RawXmpp {
   }
 }
 
+/** Bodies of the messages in what a raw connection received, in order. */
+export function bodies(text: string): string[] {
+  return [...text.matchAll(/<body>([^<]*)<\/body>/g)].map((match) => match[1]!);
+}
+
 export function streamHeader(domain: string): string {
   return `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
 }
