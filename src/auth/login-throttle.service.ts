@@ -21,8 +21,11 @@ export class LoginThrottle {
     private readonly config: AppConfig,
   ) {}
 
-  /** Throws 429 with Retry-After while this account and address are locked out. */
-  async assertAllowed(account: string, address: string): Promise<void> {
+  /**
+   * Throws 429 with Retry-After while this account and address are locked
+   * out; otherwise answers how many failures of this pair it counts.
+   */
+  async assertAllowed(account: string, address: string): Promise<number> {
     const { maxFailures, maxFailuresPerAddress } = this.config.auth;
     const [pair, fromAddress] = await Promise.all([
       this.store.get(pairKey(account, address)),
@@ -38,6 +41,8 @@ export class LoginThrottle {
         retryAfter: Math.max(1, await this.store.ttl(addressKey(address))),
       });
     }
+
+    return pair;
   }
 
   /** Records a failure and waits a little longer each time before the caller answers. */
@@ -51,7 +56,15 @@ export class LoginThrottle {
     await sleep(failureDelayMs(onAccount));
   }
 
-  async recordSuccess(account: string, address: string): Promise<void> {
+  /**
+   * Forgets the pair's failures; `knownFailures`, what `assertAllowed`
+   * answered, 0 skips the round trip (a failure counted in between only
+   * waits out its time).
+   */
+  async recordSuccess(account: string, address: string, knownFailures?: number): Promise<void> {
+    if (knownFailures === 0) {
+      return;
+    }
     await this.store.delete(pairKey(account, address));
   }
 }

@@ -55,14 +55,14 @@ export class PasswordAuthenticator {
 
       return cached;
     }
-    await this.throttle.assertAllowed(jid, address);
+    const failures = await this.throttle.assertAllowed(jid, address);
     const user = await this.verify(jid, password);
     if (user === undefined) {
       await this.throttle.recordFailure(jid, address);
       throw new AppError('invalid-credentials');
     }
     await this.assertDomainEnabled(jid);
-    await this.throttle.recordSuccess(jid, address);
+    await this.throttle.recordSuccess(jid, address, failures);
     this.verified.set(key, user, this.config.auth.cacheTtlSeconds * 1000, jid);
 
     return user;

@@ -15,7 +15,7 @@ import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
 import { MARK_UNDELIVERED, OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
 import { aggregate, offline, type PresenceView } from '#src/presence/presence-view.js';
 import { RouterService, type SessionChange } from '#src/routing/router.service.js';
-import type { LocalSession, SessionPresence } from '#src/routing/session.js';
+import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
 
 /** What GET /api/contacts/{jid}/last-activity answers (XEP-0012 semantics). */
 export interface LastActivityView {
@@ -69,25 +69,21 @@ export class PresenceService {
         ? new AppError('no-session', { detail: 'presence belongs to a session; connect first' })
         : new AppError('session-not-found', { detail: `you have no session ${sessionId}` });
     }
-    await Promise.all(targets.map((session) => this.router.setPresence(session, presence)));
+    const written = await Promise.all(
+      targets.map((session) => this.router.setPresence(session, presence)),
+    );
+    // The sessions as just read, with what was written: no second read of the registry.
+    const changed = new Set(targets.filter((_, n) => written[n]).map((session) => session.id));
+    const now = sessions
+      .filter((session) => !targets.includes(session) || changed.has(session.id))
+      .map((session) => (changed.has(session.id) ? { ...session, presence } : session));
 
-    return this.broadcast(user);
+    return this.broadcast(user, viewFrom(user.jid, now));
   }
 
   /** The user's presence now, from the session registry. */
   async viewOf(jid: string): Promise<PresenceView> {
-    const sessions = await this.router.sessionsOf(jid);
-
-    return aggregate(
-      jid,
-      sessions
-        .filter((session) => session.presence?.available !== false)
-        .map((session) => ({
-          resource: session.resource,
-          show: session.presence?.show ?? 'online',
-          ...(session.presence?.status === undefined ? {} : { status: session.presence.status }),
-        })),
-    );
+    return viewFrom(jid, await this.router.sessionsOf(jid));
   }
 
   /**
@@ -134,8 +130,8 @@ export class PresenceService {
   }
 
   /** Sends the user's presence to their sessions and to every contact allowed to see it. */
-  private async broadcast(user: UserRef): Promise<PresenceView> {
-    const view = await this.viewOf(user.jid);
+  private async broadcast(user: UserRef, known?: PresenceView): Promise<PresenceView> {
+    const view = known ?? (await this.viewOf(user.jid));
     const recipients = await this.visibleTo(user, await this.roster.subscribersOf(user.id));
     await Promise.all(
       [user.jid, ...recipients].map((jid) =>
@@ -260,4 +256,18 @@ export class PresenceService {
 
     return candidates.filter((jid) => !blockers.has(jid));
   }
+}
+
+/** A user's presence from their sessions: the available ones, each with its show and status. */
+function viewFrom(jid: string, sessions: readonly SessionInfo[]): PresenceView {
+  return aggregate(
+    jid,
+    sessions
+      .filter((session) => session.presence?.available !== false)
+      .map((session) => ({
+        resource: session.resource,
+        show: session.presence?.show ?? 'online',
+        ...(session.presence?.status === undefined ? {} : { status: session.presence.status }),
+      })),
+  );
 }

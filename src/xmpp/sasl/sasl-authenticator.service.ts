@@ -86,6 +86,7 @@ export class SaslAuthenticator {
     let user: UserRef | undefined;
     let jid = '';
     let round = 0;
+    let failures: number | undefined;
 
     return {
       step: async (data) => {
@@ -97,7 +98,7 @@ export class SaslAuthenticator {
           if (first.authzid !== undefined && first.authzid !== jid) {
             throw new SaslFailure('invalid-authzid');
           }
-          await this.assertAllowed(jid, context.address);
+          failures = await this.assertAllowed(jid, context.address);
           const found = await this.users.scramCredentialsOf(jid, scram.hash);
           user = found?.user;
 
@@ -121,7 +122,7 @@ export class SaslAuthenticator {
             throw error;
           }
           await this.assertDomainUsable(jid);
-          await this.throttle.recordSuccess(jid, context.address);
+          await this.throttle.recordSuccess(jid, context.address, failures);
 
           return { success: user, additional: serverFinal };
         }
@@ -164,9 +165,9 @@ export class SaslAuthenticator {
     }
   }
 
-  private async assertAllowed(jid: string, address: string): Promise<void> {
+  private async assertAllowed(jid: string, address: string): Promise<number> {
     try {
-      await this.throttle.assertAllowed(jid, address);
+      return await this.throttle.assertAllowed(jid, address);
     } catch (error: unknown) {
       throw toSaslFailure(error);
     }
