@@ -156,8 +156,8 @@ export class PresenceService {
       await this.sendContactsTo(user, change.session);
     } else if (change.remaining === 0) {
       // From now on what the user receives reaches no session: offline messages. So may what
-      // was on its way as the session closed, unless it came after the session had started
-      // receiving (then it was delivered to it, or was still unread when the session took it).
+      // was on its way as the session closed, unless it was sent before the session began
+      // receiving (then the session got it: live, or in the offline messages it took).
       // One statement, one commit, with the last activity.
       await queryPrepared(
         this.dataSource.manager,
