@@ -85,4 +85,54 @@ describe.skipIf(!servicesUp())('XMPP interop with slixmpp (python3-slixmpp)', ()
     },
     40_000,
   );
+
+  it.runIf(hasSlixmpp)(
+    'gets a message sent while it was offline once, and not again at its next login',
+    async () => {
+      const carol = await registerUser(server.url, server.domain, 'carol');
+      const login = () =>
+        new SlixmppScript(SCRIPT, [
+          `${carol.jid}/slixmpp`,
+          carol.password,
+          '127.0.0.1',
+          String(xmppPorts(server).c2s),
+          'SCRAM-SHA-1',
+          // Not to Bob: a reply would mark his messages read, and hide a repeat.
+          alice.jid,
+          'hello from carol',
+        ]);
+      expect(
+        (await sendMessage(server.url, bob.basic, carol.jid, 'while you were away')).status,
+      ).toBe(200);
+
+      // The script stops at the first message it receives.
+      const first = login();
+      try {
+        await first.next('ready');
+        expect(await first.next('message')).toMatchObject({
+          sender: bob.jid,
+          body: 'while you were away',
+        });
+        await first.next('done');
+      } finally {
+        first.child.kill();
+      }
+
+      const second = login();
+      try {
+        await second.next('ready');
+        // Time for a repeat of the offline message to arrive first, if the server sent one.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await sendMessage(server.url, bob.basic, carol.jid, 'welcome back');
+        expect(await second.next('message')).toMatchObject({
+          sender: bob.jid,
+          body: 'welcome back',
+        });
+        await second.next('done');
+      } finally {
+        second.child.kill();
+      }
+    },
+    60_000,
+  );
 });
