@@ -129,7 +129,7 @@ export class MessagesService {
 
       return { id: stored.id, duplicate: true };
     }
-    this.metrics.accepted(command.source);
+    this.metrics.messagesAccepted.inc(command.source);
     const result: SendResult = { id: stored.id, duplicate: false };
     // Stored is what counts: a routing failure is logged, and devices catch up from the archive.
     let remote: Promise<unknown> | undefined;

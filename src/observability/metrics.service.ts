@@ -1,5 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+import { TallyCounter } from '#src/observability/tally-counter.js';
 
 /** Prometheus metrics of this process; one registry per application instance. */
 @Injectable()
@@ -14,42 +16,18 @@ export class MetricsService implements OnModuleDestroy {
     registers: [this.registry],
   });
 
-  /** Accepted messages by source, copied into the counter when it is scraped (see deliveryCounts). */
-  private readonly acceptedCounts = new Map<string, number>();
-
-  private readonly messagesAccepted = new Counter({
+  readonly messagesAccepted = new TallyCounter({
     name: 'relay_messages_accepted_total',
     help: 'Messages committed to the archive',
-    labelNames: ['source'] as const,
-    registers: [this.registry],
-    collect: () => {
-      this.messagesAccepted.reset();
-      for (const [source, count] of this.acceptedCounts) {
-        this.messagesAccepted.inc({ source }, count);
-      }
-    },
+    labelNames: ['source'],
+    registry: this.registry,
   });
 
-  /**
-   * Deliveries by transport, then event: plain numbers, copied into the
-   * counter when it is scraped. A labelled `inc` per delivery (a label hash
-   * built and looked up each time) cost more than the rest of the count.
-   */
-  private readonly deliveryCounts = new Map<string, Map<string, number>>();
-
-  private readonly deliveries = new Counter({
+  readonly deliveries = new TallyCounter({
     name: 'relay_deliveries_total',
     help: 'Events handed to live sessions on this node',
-    labelNames: ['transport', 'event'] as const,
-    registers: [this.registry],
-    collect: () => {
-      this.deliveries.reset();
-      for (const [transport, byEvent] of this.deliveryCounts) {
-        for (const [event, count] of byEvent) {
-          this.deliveries.inc({ transport, event }, count);
-        }
-      }
-    },
+    labelNames: ['transport', 'event'],
+    registry: this.registry,
   });
 
   readonly sessionsOnline = new Gauge({
@@ -76,21 +54,6 @@ export class MetricsService implements OnModuleDestroy {
   constructor() {
     // Includes nodejs_eventloop_lag_seconds and its percentiles.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-  }
-
-  /** One message committed to the archive, sent from `source`. */
-  accepted(source: string): void {
-    this.acceptedCounts.set(source, (this.acceptedCounts.get(source) ?? 0) + 1);
-  }
-
-  /** One event handed to a live session here. */
-  delivered(transport: string, event: string): void {
-    let byEvent = this.deliveryCounts.get(transport);
-    if (byEvent === undefined) {
-      byEvent = new Map();
-      this.deliveryCounts.set(transport, byEvent);
-    }
-    byEvent.set(event, (byEvent.get(event) ?? 0) + 1);
   }
 
   onModuleDestroy(): void {

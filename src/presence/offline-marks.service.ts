@@ -12,6 +12,16 @@ import { queryPrepared } from '#src/database/prepared-query.js';
 export const OFFLINE_MARGIN_MS = 2000;
 
 /**
+ * Where a user's offline messages start when their last receiving session
+ * stops receiving now: the margin back, but not before the session began
+ * receiving (what was sent before that, the session got, live or in the
+ * offline messages it took).
+ */
+export function offlineSinceNow(receivingSince: number | undefined): number {
+  return Math.max(Date.now() - OFFLINE_MARGIN_MS, receivingSince ?? -Infinity);
+}
+
+/**
  * Moves user $1's mark back to $2 (epoch ms), unless it is there already; a
  * user with no row keeps counting every unread message. A statement of its
  * own, or a CTE of one that commits with it.
@@ -28,7 +38,6 @@ export const MARK_UNDELIVERED = `UPDATE offline_marks
  */
 const TAKE = `
   WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
-  prior AS (SELECT since FROM offline_marks WHERE user_id = $1),
   taken AS (
     UPDATE offline_marks m SET since = NULL
     FROM (SELECT user_id, since FROM offline_marks
@@ -38,7 +47,8 @@ const TAKE = `
   ),
   created AS (
     INSERT INTO offline_marks (user_id, since)
-    SELECT $1, NULL FROM relaxed WHERE NOT EXISTS (SELECT 1 FROM prior)
+    SELECT $1, NULL FROM relaxed
+    WHERE NOT EXISTS (SELECT 1 FROM offline_marks WHERE user_id = $1)
     ON CONFLICT (user_id) DO NOTHING
     RETURNING '-infinity'::timestamptz AS since
   )

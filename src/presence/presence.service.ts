@@ -12,7 +12,7 @@ import {
 } from '#src/contacts/subscriptions.service.js';
 import { queryPrepared } from '#src/database/prepared-query.js';
 import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
-import { MARK_UNDELIVERED, OFFLINE_MARGIN_MS } from '#src/presence/offline-marks.service.js';
+import { MARK_UNDELIVERED, offlineSinceNow } from '#src/presence/offline-marks.service.js';
 import { aggregate, offline, type PresenceView } from '#src/presence/presence-view.js';
 import { RouterService, type SessionChange } from '#src/routing/router.service.js';
 import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
@@ -155,21 +155,15 @@ export class PresenceService {
     if (change.online) {
       await this.sendContactsTo(user, change.session);
     } else if (change.remaining === 0) {
-      // From now on what the user receives reaches no session: offline messages. So may what
-      // was on its way as the session closed, unless it was sent before the session began
-      // receiving (then the session got it: live, or in the offline messages it took).
-      // One statement, one commit, with the last activity.
+      // From now on what the user receives reaches no session: offline messages. One
+      // statement, one commit, with the last activity.
       await queryPrepared(
         this.dataSource.manager,
         'last-session-closed',
         `WITH offline AS (${MARK_UNDELIVERED})
          INSERT INTO last_activity (user_id, seen_at, status) VALUES ($1, now(), $3)
          ON CONFLICT (user_id) DO UPDATE SET seen_at = EXCLUDED.seen_at, status = EXCLUDED.status`,
-        [
-          user.id,
-          Math.max(Date.now() - OFFLINE_MARGIN_MS, change.session.receivingSince ?? -Infinity),
-          change.presence?.status ?? null,
-        ],
+        [user.id, offlineSinceNow(change.session.receivingSince), change.presence?.status ?? null],
       );
     }
     await this.broadcast(user);

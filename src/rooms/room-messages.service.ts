@@ -149,7 +149,7 @@ export class RoomMessagesService {
       return { id, duplicate: false };
     });
     if (!result.duplicate) {
-      this.metrics.accepted(command.source);
+      this.metrics.messagesAccepted.inc(command.source);
     }
 
     return result;

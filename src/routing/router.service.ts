@@ -303,7 +303,7 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
         taken.forEach((delivery) => session.deliver(delivery));
       }
       for (const delivery of taken) {
-        this.metrics.delivered(session.transport, delivery.event);
+        this.metrics.deliveries.inc(session.transport, delivery.event);
       }
     }
   }

@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { lowestIdAt, timestampOf } from '#src/common/ids.js';
 import { InboxService } from '#src/inbox/inbox.service.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
-import { OFFLINE_MARGIN_MS, OfflineMarks } from '#src/presence/offline-marks.service.js';
+import { OfflineMarks, offlineSinceNow } from '#src/presence/offline-marks.service.js';
 import { RouterService } from '#src/routing/router.service.js';
 import { renderMessage, type XmppSession } from '#src/xmpp/session/xmpp-session.js';
 
@@ -101,9 +101,6 @@ export class OfflineDelivery {
    * connected); it had received messages since `receivingSince`.
    */
   async noneAvailable(session: XmppSession, receivingSince: number | undefined): Promise<void> {
-    await this.marks.undeliveredSince(
-      session.user.id,
-      Math.max(Date.now() - OFFLINE_MARGIN_MS, receivingSince ?? -Infinity),
-    );
+    await this.marks.undeliveredSince(session.user.id, offlineSinceNow(receivingSince));
   }
 }
