@@ -21,7 +21,7 @@
 // --keep-db keeps the benchmark database and prosody's data between runs, so the
 // accounts are created once. Environment: BENCH_POSTGRES_URL, BENCH_DATABASE
 // (default relay_bench_xmpp), BENCH_REDIS_URL (default redis://127.0.0.1:6379/11),
-// BENCH_SEMI_SPACE (the server's --max-semi-space-size in MiB; default 64, as `npm start`),
+// BENCH_SEMI_SPACE (the server's --max-semi-space-size in MiB; default 16, as `npm start`),
 // BENCH_NODE_ARGS (more node flags for the server, for diagnostics such as --trace-gc).
 // --server-node-args replaces the server's V8 flags (then BENCH_SEMI_SPACE is not used).
 //
@@ -578,6 +578,8 @@ async function runPaced(wired, rate, seconds, roles) {
   const { pairs, state } = wired;
   const latencies = [];
   const fromSchedule = [];
+  // [arrival ms since the phase began, latency ms] of each message slower than SLOW_MS.
+  const slow = [];
   for (const pair of pairs) {
     pair.pacedFrom = pair.next;
     pair.scheduled = [];
@@ -586,6 +588,9 @@ async function runPaced(wired, rate, seconds, roles) {
   state.onMessage = (pair, now, latency, seq) => {
     outstanding--;
     latencies.push(latency);
+    if (latency > SLOW_MS) {
+      slow.push([now - started, latency]);
+    }
     const at = pair.scheduled[seq - pair.pacedFrom];
     if (at !== undefined) {
       fromSchedule.push(now - at);
@@ -639,8 +644,31 @@ async function runPaced(wired, rate, seconds, roles) {
       p50: r2(percentile(fromSchedule, 0.5)),
       p99: r2(percentile(fromSchedule, 0.99)),
     },
+    slow: slowSummary(slow),
     cpuCoresBusy: cores,
   };
+}
+
+const SLOW_MS = 5;
+const SLOW_WINDOW_MS = 100;
+
+/**
+ * Whether the messages over SLOW_MS are spread out (a slow path) or bunched in a few
+ * windows (stalls: garbage collection, a slow commit, the machine). The worst windows
+ * are listed by arrival time, so they can be matched with a server log such as --trace-gc.
+ */
+function slowSummary(slow) {
+  const windows = new Map();
+  for (const [at, latency] of slow) {
+    const key = Math.floor(at / SLOW_WINDOW_MS);
+    const w = windows.get(key) ?? { atMs: key * SLOW_WINDOW_MS, count: 0, maxMs: 0 };
+    w.count++;
+    w.maxMs = Math.max(w.maxMs, r2(latency));
+    windows.set(key, w);
+  }
+  const worst = [...windows.values()].sort((a, b) => b.count - a.count).slice(0, 5);
+
+  return { overMs: SLOW_MS, count: slow.length, windows: windows.size, windowMs: SLOW_WINDOW_MS, worst };
 }
 
 function monotonicUs() {
@@ -936,6 +964,11 @@ function report(all) {
         '  from the scheduled send time',
         `p50 ${f.latency.scheduledToReceiveMs.p50} / p99 ${f.latency.scheduledToReceiveMs.p99} ms`,
         `sent ${f.latency.sent}, received ${f.latency.received}, lost ${f.latency.lost}`,
+      ],
+      [
+        `  over ${f.latency.slow.overMs} ms`,
+        `${f.latency.slow.count} messages in ${f.latency.slow.windows} windows of ${f.latency.slow.windowMs} ms`,
+        `worst: ${f.latency.slow.worst.map((w) => `${w.count} at ${(w.atMs / 1000).toFixed(1)} s (max ${w.maxMs})`).join(', ')}`,
       ],
       ...(f.latency.archiveCommits === undefined
         ? []
