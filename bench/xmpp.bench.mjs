@@ -327,6 +327,7 @@ async function startRelay() {
     port: server.c2sPort,
     base: server.base,
     logFile: server.logFile,
+    spawnedAt: server.spawnedAt,
     stop: () => server.stop(),
   };
 }
@@ -668,7 +669,13 @@ function slowSummary(slow) {
   }
   const worst = [...windows.values()].sort((a, b) => b.count - a.count).slice(0, 5);
 
-  return { overMs: SLOW_MS, count: slow.length, windows: windows.size, windowMs: SLOW_WINDOW_MS, worst };
+  return {
+    overMs: SLOW_MS,
+    count: slow.length,
+    windows: windows.size,
+    windowMs: SLOW_WINDOW_MS,
+    worst,
+  };
 }
 
 function monotonicUs() {
@@ -815,7 +822,13 @@ async function benchServer(target) {
   log(`throughput: ${figures.throughput.messagesPerSecond} msg/s`);
 
   // 5. latency at a fixed rate
-  log(`latency: ${opts.rate} msg/s for ${opts.latencyDuration} s`);
+  log(
+    `latency: ${opts.rate} msg/s for ${opts.latencyDuration} s${
+      target.spawnedAt === undefined
+        ? ''
+        : ` (server +${r1((performance.now() - target.spawnedAt) / 1000)} s, for its --trace-gc times)`
+    }`,
+  );
   const latencyMetricsBefore =
     target.base === undefined ? undefined : await scrapeMetrics(target.base);
   figures.latency = await runPaced(wired, opts.rate, opts.latencyDuration, roles);

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { call, freePort, SERVER_NODE_FLAGS } from './common.mjs';
@@ -36,6 +37,7 @@ export async function startBenchServer({
   const c2sPort = c2s ? await freePort() : undefined;
   const logFile = join(runDir, logName);
   const fd = openSync(logFile, 'a');
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: ROOT,
     stdio: ['ignore', fd, fd],
@@ -71,6 +73,8 @@ export async function startBenchServer({
     httpPort,
     c2sPort,
     logFile,
+    /** When the process was started (performance.now()), to match its --trace-gc times. */
+    spawnedAt,
     /** SIGTERM, then SIGKILL if it has not exited in 15 s; resolves with how it exited. */
     async stop() {
       if (exited === null) {
