@@ -8,6 +8,8 @@ export interface DataSourceSettings {
   readonly poolSize: number;
   /** Name shown in PostgreSQL's pg_stat_activity. */
   readonly applicationName?: string;
+  /** How long an idle pooled connection stays open; 0 keeps it (pg's default is 10 s). */
+  readonly idleTimeoutMillis?: number;
 }
 
 export function createDataSource(settings: DataSourceSettings): DataSource {
@@ -26,6 +28,9 @@ export function createDataSource(settings: DataSourceSettings): DataSource {
       application_name: settings.applicationName ?? 'relay',
       // Fail fast when the database is unreachable instead of hanging a request.
       connectionTimeoutMillis: 10_000,
+      ...(settings.idleTimeoutMillis === undefined
+        ? {}
+        : { idleTimeoutMillis: settings.idleTimeoutMillis }),
     },
   });
 }

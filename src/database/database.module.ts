@@ -1,4 +1,5 @@
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 
 import { AppConfig } from '#src/config/app-config.js';
@@ -49,8 +50,13 @@ class DatabaseLifecycle implements OnApplicationShutdown {
           url,
           poolSize: config.database.poolSize,
           applicationName: `relay-${config.nodeId}`,
+          // The embedded connection is served in process: nothing is saved by closing it.
+          ...(embedded === null ? {} : { idleTimeoutMillis: 0 }),
         });
         await dataSource.initialize();
+        if (embedded !== null) {
+          forgetSharedStatements(dataSource);
+        }
         if (config.database.runMigrations) {
           // The embedded database has one connection and one process: nothing to serialize against.
           await (embedded === null
@@ -66,6 +72,22 @@ class DatabaseLifecycle implements OnApplicationShutdown {
   exports: [DataSource],
 })
 export class DatabaseModule {}
+
+/**
+ * The embedded database serves every socket connection from its one session,
+ * so the named statements of a connection the pool closed (after an error)
+ * are still prepared there, and preparing them again on its replacement
+ * would fail with 42P05 for good. A new connection starts by forgetting
+ * them; pg runs that before anything the pool's caller sends on it.
+ */
+function forgetSharedStatements(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { readonly master: Pool }).master;
+  pool.on('connect', (client) => {
+    client.query('DEALLOCATE ALL').catch((error: unknown) => {
+      new Logger('Database').error({ err: error }, 'could not reset prepared statements');
+    });
+  });
+}
 
 /** Nodes starting together must not apply the same migration twice: serialize on an advisory lock. */
 async function runMigrationsExclusively(dataSource: DataSource): Promise<void> {

@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { basic, connectSocket, EventRecorder, http, sendMessage } from '#test/helpers/api.js';
@@ -53,6 +55,19 @@ describe('embedded mode', () => {
     );
     expect(mixed.map((result) => result.status)).toEqual(Array.from({ length: 60 }, () => 200));
     await received.waitFor(31);
+
+    // The pool replaces its connection (pg closes one idle for 10 s by default, or after an
+    // error). Statements prepared on the old one live on in the one embedded session; the new
+    // connection must still run them, logins and sends alike.
+    const pool = (first.app.get(DataSource).driver as unknown as { master: Pool }).master;
+    const old = await pool.connect();
+    old.release(true);
+    const again = await sendMessage(first.url, alice, 'bob@localhost', 'after a new connection');
+    expect(again.status).toBe(200);
+    expect((await received.waitFor(32))[31]!.body).toBe('after a new connection');
+    expect((await http(first.url, 'GET', '/api/messages?limit=1', { auth: bob })).status).toBe(
+      200,
+    );
     socket.disconnect();
     await first.stop();
 
@@ -69,7 +84,7 @@ describe('embedded mode', () => {
       expect(archive.body[0]).toEqual(
         expect.objectContaining({ id: sent.body.id, body: 'survives a restart' }),
       );
-      expect(archive.body).toHaveLength(31);
+      expect(archive.body).toHaveLength(32);
       expect(
         (await http(second.url, 'GET', '/api/admin/users/localhost/count', { auth: admin })).body,
       ).toEqual({ count: 2 });
