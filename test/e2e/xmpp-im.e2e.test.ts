@@ -61,7 +61,7 @@ describe.skipIf(!servicesUp())(
 
     beforeAll(async () => {
       server = await startTestServer();
-      for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) {
+      for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank']) {
         users.set(name, await registerUser(server.url, server.domain, name));
       }
     });
@@ -356,6 +356,34 @@ describe.skipIf(!servicesUp())(
         again,
         (view) => view.jid === user('erin').jid && view.show === 'offline',
       );
+    });
+
+    it('answers a probe with every available resource, or unavailable from the bare JID when none is', async () => {
+      await befriend('gina', 'hank');
+      const gina = await login('gina', 'desk');
+      await gina.xmpp.send(xml('presence'));
+      await gina.waitFor(
+        (stanza) => stanza.is('presence') && stanza.attrs.from === `${user('gina').jid}/desk`,
+      );
+      const hank = user('hank').jid;
+
+      // RFC 6121 section 4.3.2: a contact with no available resource answers unavailable.
+      await gina.xmpp.send(xml('presence', { to: hank, type: 'probe' }));
+      const offline = await gina.waitFor(
+        (stanza) => stanza.is('presence') && stanza.attrs.from === hank,
+      );
+      expect(offline.attrs.type).toBe('unavailable');
+
+      // Online, the probe is answered even though Gina already heard this very presence.
+      await socketOf('hank');
+      const online = (stanza: Element) =>
+        stanza.is('presence') &&
+        stanza.attrs.from === `${hank}/app` &&
+        stanza.attrs.type === undefined;
+      await gina.waitFor(online);
+      const from = gina.stanzas.length;
+      await gina.xmpp.send(xml('presence', { to: hank, type: 'probe' }));
+      await gina.waitFor((stanza) => online(stanza) && gina.stanzas.indexOf(stanza) >= from);
     });
 
     it('routes directed presence, typing as chat states, and respects blocking', async () => {

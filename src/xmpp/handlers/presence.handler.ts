@@ -227,13 +227,13 @@ export class PresenceHandler implements OnModuleInit {
   private async probe(session: XmppSession, to: string | undefined): Promise<void> {
     const bare = to === undefined ? session.jid : (await localAddress(this.domains, to)).bare;
     if (bare === session.jid) {
-      session.renderPresence(await this.presence.viewOf(bare));
+      session.answerProbe(await this.presence.viewOf(bare));
 
       return;
     }
     const view = (await this.presence.contactsOf(session.user)).find((item) => item.jid === bare);
     if (view !== undefined) {
-      session.renderPresence(view);
+      session.answerProbe(view);
     }
   }
 

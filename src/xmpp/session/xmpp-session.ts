@@ -257,7 +257,7 @@ export class XmppSession implements LocalSession {
     const before = this.seen.get(view.jid);
     const now = new Map<string, string>();
     for (const resource of view.resources) {
-      const key = `${resource.show}\n${resource.status ?? ''}`;
+      const key = presenceKey(resource);
       now.set(resource.resource, key);
       if (before?.get(resource.resource) !== key) {
         this.send(presenceStanza(view.jid, resource, this.fullJid));
@@ -279,6 +279,29 @@ export class XmppSession implements LocalSession {
     } else {
       this.seen.set(view.jid, now);
     }
+  }
+
+  /**
+   * The answer to a probe (RFC 6121 section 4.3.2): every available resource
+   * of the contact, changed or not, or `unavailable` from the bare JID when
+   * none is.
+   */
+  answerProbe(view: PresenceView): void {
+    this.seen?.delete(view.jid);
+    if (view.resources.length === 0) {
+      this.send(
+        el('presence', NS.client, { from: view.jid, to: this.fullJid, type: 'unavailable' }),
+      );
+
+      return;
+    }
+    const now = new Map<string, string>();
+    for (const resource of view.resources) {
+      now.set(resource.resource, presenceKey(resource));
+      this.send(presenceStanza(view.jid, resource, this.fullJid));
+    }
+    this.seen ??= new Map();
+    this.seen.set(view.jid, now);
   }
 
   /** A roster push (RFC 6121 section 2.1.6), to a resource that asked for the roster. */
@@ -329,6 +352,11 @@ export function rosterItem(view: ContactView): XmlElement {
 }
 
 /** One resource's presence; `online` is no `<show/>` (RFC 6121 section 4.7.2.1). */
+/** What a resource's presence stanza says, to tell whether it changed. */
+function presenceKey(resource: ResourcePresence): string {
+  return `${resource.show}\n${resource.status ?? ''}`;
+}
+
 export function presenceStanza(jid: string, resource: ResourcePresence, to: string): XmlElement {
   return el(
     'presence',
