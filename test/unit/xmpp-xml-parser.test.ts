@@ -117,13 +117,13 @@ describe('XML stream parser', () => {
     expect(seen.elements).toHaveLength(0);
   });
 
-  it('refuses invalid UTF-8 with not-well-formed, even split across writes', () => {
+  it('refuses invalid UTF-8 with unsupported-encoding (RFC 6120 section 4.9.3.22), even split across writes', () => {
     const { parser, seen } = parserFor();
     parser.write(`${HEADER}<message><body>`);
     parser.write(Buffer.from([0xc3]));
     parser.write(Buffer.from([0x28]));
 
-    expect(seen.error?.condition).toBe('not-well-formed');
+    expect(seen.error?.condition).toBe('unsupported-encoding');
   });
 
   it('refuses an encoding other than UTF-8', () => {
@@ -216,18 +216,18 @@ describe('XML stream parser', () => {
     ['a surrogate', [0xed, 0xa0, 0x80]],
     ['a code point past U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
     ['a lone continuation byte', [0x80]],
-  ])('refuses %s as not-well-formed, whole or one byte at a time', (_name, bytes) => {
+  ])('refuses %s as unsupported-encoding, whole or one byte at a time', (_name, bytes) => {
     const whole = parserFor();
     whole.parser.write(`${HEADER}<message><body>`);
     whole.parser.write(Buffer.from(bytes));
-    expect(whole.seen.error?.condition).toBe('not-well-formed');
+    expect(whole.seen.error?.condition).toBe('unsupported-encoding');
 
     const split = parserFor();
     split.parser.write(`${HEADER}<message><body>`);
     for (const byte of [...bytes, 0x3c]) {
       split.parser.write(Buffer.from([byte]));
     }
-    expect(split.seen.error?.condition).toBe('not-well-formed');
+    expect(split.seen.error?.condition).toBe('unsupported-encoding');
   });
 
   it('skips a byte order mark opening the stream', () => {
@@ -299,7 +299,7 @@ describe('XML stream parser between stanzas (released state)', () => {
     ['an unbound prefix', '<foo:bar/>', 'not-well-formed'],
     ['an end tag of another root', '</foo:stream>', 'not-well-formed'],
     ['an XML declaration', "<?xml version='1.0'?>", 'not-well-formed'],
-    ['invalid UTF-8', Buffer.from([0xc3, 0x28]), 'not-well-formed'],
+    ['invalid UTF-8', Buffer.from([0xc3, 0x28]), 'unsupported-encoding'],
   ])('still refuses %s after a release', (_name, input, condition) => {
     const { parser, seen } = parserFor();
     parser.write(`${HEADER}<presence/>`);

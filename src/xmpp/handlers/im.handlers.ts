@@ -78,7 +78,9 @@ export class ImHandlers implements OnModuleInit {
     if (operation !== false && (await operation)) {
       return;
     }
-    const body = stanza.childText('body', NS.client);
+    // An empty body is no body, as REST refuses one: nothing to store or show.
+    const text = stanza.childText('body', NS.client);
+    const body = text === '' ? undefined : text;
     try {
       if (body === undefined) {
         await this.extensions.mark(session, stanza);

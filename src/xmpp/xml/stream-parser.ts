@@ -272,7 +272,7 @@ export class XmlStreamParser {
 
   /**
    * The text of the complete UTF-8 sequences so far, checked strictly: an
-   * invalid byte, an overlong form or a surrogate fails as not-well-formed
+   * invalid byte, an overlong form or a surrogate fails as unsupported-encoding
    * however the input was cut. A lead byte and what may follow it, cut off
    * by the end of the piece, is held until the next one.
    */
@@ -282,7 +282,8 @@ export class XmlStreamParser {
     const complete = held === 0 ? bytes : bytes.subarray(0, bytes.length - held);
     this.heldBytes = held === 0 ? undefined : Buffer.from(bytes.subarray(bytes.length - held));
     if (!isUtf8(complete)) {
-      throw new XmlStreamError('not-well-formed', 'the input is not valid UTF-8');
+      // RFC 6120 section 4.9.3.22: violating the rules of UTF-8 is an encoding error.
+      throw new XmlStreamError('unsupported-encoding', 'the input is not valid UTF-8');
     }
     this.pieceStartByte = this.takenBytes - (bytes.length - piece.length);
     this.takenBytes += piece.length;
