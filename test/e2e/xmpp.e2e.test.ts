@@ -180,6 +180,8 @@ describe.skipIf(!servicesUp())('XMPP gateway: direct TLS and MAM', () => {
       if (ids.length > 0) {
         expect(set.getChildText('first')).toBe(ids[0]);
         expect(set.getChildText('last')).toBe(ids.at(-1));
+        // XEP-0059 section 2.6: the first page starts at index 0; later ones say no index rather than a wrong one.
+        expect(set.getChild('first')!.attrs.index).toBe(page === 0 ? '0' : undefined);
       }
       after = set.getChildText('last') ?? after;
       const first = results[0]?.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('message');

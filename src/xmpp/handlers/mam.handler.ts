@@ -94,7 +94,8 @@ export class MamHandler implements OnModuleInit {
       );
     }
 
-    return mamFin(page, !more, backward ? undefined : '0');
+    // Only a first page forward is known to start the set; later pages' positions are not counted.
+    return mamFin(page, !more, backward || query.rsmAfter !== undefined ? undefined : '0');
   }
 }
 
