@@ -27,6 +27,8 @@ export interface SendCommand {
   readonly senderSession?: string;
   /** An XMPP full JID's resource the message is for (RFC 6121 section 8.5.3), when it is online. */
   readonly recipientResource?: string;
+  /** The XMPP resource that sent it: live deliveries come from that full JID (RFC 6120 section 8.1.2.1). */
+  readonly senderResource?: string;
   /**
    * No copy to the sender's other sessions: an XMPP client's private or
    * no-copy hint (XEP-0280 section 7, XEP-0334).
@@ -234,6 +236,9 @@ export class MessagesService {
               ...(command.recipientResource === undefined
                 ? {}
                 : { resource: command.recipientResource }),
+              ...(command.senderResource === undefined
+                ? {}
+                : { fromResource: command.senderResource }),
               ...(command.noCopies === true ? { private: true as const } : {}),
             },
             stored,
@@ -247,7 +252,13 @@ export class MessagesService {
       ? this.router.deliverNow(
           command.sender.jid,
           withInbox(
-            { event: 'message:sent', data: outgoing! },
+            {
+              event: 'message:sent',
+              data: outgoing!,
+              ...(command.senderResource === undefined
+                ? {}
+                : { fromResource: command.senderResource }),
+            },
             stored,
             command.sender.id,
             recipient.jid,

@@ -90,6 +90,12 @@ export type Delivery = {
      * 8.5.3); other resources take it as a copy. Other transports ignore it.
      */
     readonly resource?: string;
+    /**
+     * For XMPP: the resource of the sender's session that sent a message, so
+     * it comes from that full JID (RFC 6120 section 8.1.2.1). The data keeps
+     * the bare JID, as the archive does.
+     */
+    readonly fromResource?: string;
     /** The sender asked for no copies (XEP-0280 private): a session skipped by the message gets no carbon of it. */
     readonly private?: true;
   };

@@ -120,6 +120,7 @@ describe.skipIf(!servicesUp())('XMPP extensions interop with slixmpp (python3-sl
           (stanza) => stanza.is('message') && stanza.getChildText('body') === 'from slixmpp',
         );
         const serverId = atTom.attrs.id as string;
+        expect(atTom.attrs.from).toBe(`${sam.jid}/slix`);
         const carbon = await web.waitFor(
           (stanza) =>
             stanza.getChild('sent', CARBONS)?.getChild('forwarded')?.getChild('message')?.attrs
@@ -136,7 +137,7 @@ describe.skipIf(!servicesUp())('XMPP extensions interop with slixmpp (python3-sl
           (event) => event.event === 'carbon' && event.body === 'from xmpp.js',
           'carbon',
         );
-        expect(slixCarbon).toMatchObject({ kind: 'sent', from: sam.jid, to: tom.jid });
+        expect(slixCarbon).toMatchObject({ kind: 'sent', from: `${sam.jid}/web`, to: tom.jid });
         await slix.run('ping');
         expect(slix.events.some((event) => event.event === 'carbon' && event.id === 'slix-1')).toBe(
           false,

@@ -185,14 +185,17 @@ describe.skipIf(!servicesUp())('XMPP extensions over the domain services', () =>
         xml('origin-id', { xmlns: STANZA_ID, id: 'phone-1' }),
       ),
     );
-    await bob.waitFor(bodyMessage('from the phone'));
+    // RFC 6120 section 8.1.2.1: from the sending resource's full JID.
+    expect((await bob.waitFor(bodyMessage('from the phone'))).attrs.from).toBe(
+      `${user('alice').jid}/phone`,
+    );
     const carbon = await laptop.waitFor(
       (stanza) => carbonInner(stanza, 'sent')?.getChildText('body') === 'from the phone',
     );
     expect(carbon.attrs.from).toBe(user('alice').jid);
     const inner = carbonInner(carbon, 'sent')!;
     expect(inner.attrs).toMatchObject({
-      from: user('alice').jid,
+      from: `${user('alice').jid}/phone`,
       to: user('bob').jid,
       id: 'phone-1',
     });

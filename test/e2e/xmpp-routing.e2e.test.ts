@@ -142,7 +142,8 @@ describe.skipIf(!servicesUp())('XMPP routing between resources (RFC 6121 section
       xml('message', { type: 'chat', to: `${user.jid}/gone` }, xml('body', {}, 'falls back')),
     );
     const got = await only.waitFor((stanza) => bodyOf(stanza) === 'falls back');
-    expect(got.attrs.from).toBe(carol.jid);
+    // From the sending resource's full JID (RFC 6120 section 8.1.2.1).
+    expect(got.attrs.from).toBe(`${carol.jid}/pc2`);
   });
 
   it('delivers headlines live to available resources and stores none', async () => {

@@ -158,7 +158,9 @@ export class XmppSession implements LocalSession {
             ? this.receivesBareMessages
             : delivery.resource === this.resource;
         if (addressed) {
-          this.send(renderMessage(delivery.data, this.jid, this.fullJid));
+          this.send(
+            renderMessage(delivery.data, this.jid, this.fullJid, false, delivery.fromResource),
+          );
         } else if (this.carbons && this.available && delivery.private !== true) {
           // XEP-0280 section 6: a copy for an interested resource the message itself skipped.
           const to =
@@ -168,7 +170,7 @@ export class XmppSession implements LocalSession {
               'received',
               this.jid,
               this.fullJid,
-              renderMessage(delivery.data, this.jid, to),
+              renderMessage(delivery.data, this.jid, to, false, delivery.fromResource),
             ),
           );
         }
@@ -177,7 +179,7 @@ export class XmppSession implements LocalSession {
       case 'message:sent':
         // A copy of what another session of this user sent: a carbon (XEP-0280 section 6), if asked for.
         if (this.carbons && this.available) {
-          this.send(this.carbon(delivery.data));
+          this.send(this.carbon(delivery.data, delivery.fromResource));
         }
         break;
       case 'contact':
@@ -325,8 +327,8 @@ export class XmppSession implements LocalSession {
   }
 
   /** The sent message as its sending client had it: its own id and origin-id (XEP-0359), when it gave one. */
-  private carbon(view: MessageView): XmlElement {
-    const message = renderMessage(view, this.jid);
+  private carbon(view: MessageView, fromResource: string | undefined): XmlElement {
+    const message = renderMessage(view, this.jid, view.to, false, fromResource);
     if (view.client_id !== undefined) {
       message.attrs.id = view.client_id;
       message.append(el('origin-id', NS.stanzaId, { id: view.client_id }));
@@ -369,18 +371,25 @@ export function presenceStanza(jid: string, resource: ResourcePresence, to: stri
 
 /**
  * A message of the archive as a stanza: the archive id is both the stanza's
- * id and its XEP-0359 stanza-id, assigned by the owner's bare JID.
+ * id and its XEP-0359 stanza-id, assigned by the owner's bare JID. Live, a
+ * message an XMPP session sent comes from its full JID (`fromResource`).
  */
 export function renderMessage(
   view: MessageView,
   owner: string,
   to: string = view.to,
   delay?: boolean,
+  fromResource?: string,
 ): XmlElement {
   return el(
     'message',
     NS.client,
-    { from: view.from, to, type: 'chat', id: view.id },
+    {
+      from: fromResource === undefined ? view.from : `${view.from}/${fromResource}`,
+      to,
+      type: 'chat',
+      id: view.id,
+    },
     el('body', NS.client, {}, view.body),
     view.thread === undefined ? undefined : el('thread', NS.client, {}, view.thread),
     el('stanza-id', NS.stanzaId, { id: view.id, by: owner }),
