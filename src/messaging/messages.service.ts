@@ -11,7 +11,7 @@ import { ArchiveService } from '#src/messaging/archive.service.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { RouterService } from '#src/routing/router.service.js';
-import type { Delivery } from '#src/routing/server-events.js';
+import type { Delivery, XmppOrigin } from '#src/routing/server-events.js';
 
 export interface SendCommand {
   /** The sender: a user, or a bare JID with no account here (a system sender). */
@@ -27,8 +27,8 @@ export interface SendCommand {
   readonly senderSession?: string;
   /** An XMPP full JID's resource the message is for (RFC 6121 section 8.5.3), when it is online. */
   readonly recipientResource?: string;
-  /** The XMPP resource that sent it: live deliveries come from that full JID (RFC 6120 section 8.1.2.1). */
-  readonly senderResource?: string;
+  /** Sent by an XMPP session: what its stanza said that live deliveries keep. */
+  readonly origin?: XmppOrigin;
   /**
    * No copy to the sender's other sessions: an XMPP client's private or
    * no-copy hint (XEP-0280 section 7, XEP-0334).
@@ -236,9 +236,7 @@ export class MessagesService {
               ...(command.recipientResource === undefined
                 ? {}
                 : { resource: command.recipientResource }),
-              ...(command.senderResource === undefined
-                ? {}
-                : { fromResource: command.senderResource }),
+              ...(command.origin === undefined ? {} : { origin: command.origin }),
               ...(command.noCopies === true ? { private: true as const } : {}),
             },
             stored,
@@ -255,9 +253,7 @@ export class MessagesService {
             {
               event: 'message:sent',
               data: outgoing!,
-              ...(command.senderResource === undefined
-                ? {}
-                : { fromResource: command.senderResource }),
+              ...(command.origin === undefined ? {} : { origin: command.origin }),
             },
             stored,
             command.sender.id,

@@ -90,16 +90,23 @@ export type Delivery = {
      * 8.5.3); other resources take it as a copy. Other transports ignore it.
      */
     readonly resource?: string;
-    /**
-     * For XMPP: the resource of the sender's session that sent a message, so
-     * it comes from that full JID (RFC 6120 section 8.1.2.1). The data keeps
-     * the bare JID, as the archive does.
-     */
-    readonly fromResource?: string;
+    /** For XMPP: a message an XMPP session sent, as its stanza had it (XmppOrigin). */
+    readonly origin?: XmppOrigin;
     /** The sender asked for no copies (XEP-0280 private): a session skipped by the message gets no carbon of it. */
     readonly private?: true;
   };
 }[ServerEventName];
+
+/**
+ * What an XMPP sender's message stanza said that the archive does not keep,
+ * for its live deliveries: the sending resource, so the message comes from
+ * that full JID (RFC 6120 section 8.1.2.1), and whether it was of type
+ * normal (RFC 6121 section 5.2.2; none or an unknown type counts as normal).
+ */
+export interface XmppOrigin {
+  readonly resource: string;
+  readonly normal?: true;
+}
 
 /** Events only XMPP sessions take. */
 export function xmppOnly(delivery: Delivery): boolean {

@@ -102,6 +102,32 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
     expect(stanza.attrs.from).toBe(alice.jid);
     expect(stanza.getChild('stanza-id', 'urn:xmpp:sid:0')?.attrs.id).toBe(sent.body.id);
   });
+
+  it('keeps an XMPP message of type normal, none or unknown as normal, and chat as chat (RFC 6121 section 5.2.2)', async () => {
+    const bobXmpp = await login(bob, { resource: 'types' });
+    await bobXmpp.xmpp.send(xml('presence'));
+    const aliceXmpp = await login(alice, { resource: 'typer' });
+    await aliceXmpp.xmpp.send(xml('presence'));
+    const types = {
+      'typed chat': 'chat',
+      'typed normal': 'normal',
+      untyped: undefined,
+      'typed bogus': 'bogus',
+    };
+    for (const [body, type] of Object.entries(types)) {
+      await aliceXmpp.xmpp.send(xml('message', { to: bob.jid, type }, xml('body', {}, body)));
+    }
+
+    const seen = [];
+    for (const body of Object.keys(types)) {
+      const stanza = await bobXmpp.waitFor(
+        (s) => s.is('message') && s.getChildText('body') === body,
+      );
+      expect(stanza.attrs.from).toBe(`${alice.jid}/typer`);
+      seen.push(stanza.attrs.type);
+    }
+    expect(seen).toEqual(['chat', 'normal', 'normal', 'normal']);
+  });
 });
 
 describe.skipIf(!servicesUp())('XMPP gateway: direct TLS and MAM', () => {

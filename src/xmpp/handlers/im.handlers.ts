@@ -98,7 +98,10 @@ export class ImHandlers implements OnModuleInit {
         body,
         source: 'client',
         senderSession: session.id,
-        senderResource: session.resource,
+        origin:
+          type === 'chat'
+            ? { resource: session.resource }
+            : { resource: session.resource, normal: true },
         ...(this.extensions.noCopies(stanza) ? { noCopies: true } : {}),
         ...(thread === undefined || thread === '' ? {} : { thread: thread.slice(0, 256) }),
         ...(originId === undefined || originId === '' ? {} : { clientId: originId.slice(0, 128) }),

@@ -65,7 +65,7 @@ export class OfflineDelivery {
         );
         for (const view of views) {
           if (view.retracted_at === undefined) {
-            session.send(renderMessage(view, session.jid, session.fullJid, true));
+            session.send(renderMessage(view, session.jid, { to: session.fullJid, delay: true }));
           }
         }
       }

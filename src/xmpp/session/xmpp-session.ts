@@ -2,7 +2,7 @@ import type { UserRef } from '#src/accounts/users.service.js';
 import type { ContactView } from '#src/contacts/contact-view.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import type { PresenceView, ResourcePresence } from '#src/presence/presence-view.js';
-import type { Delivery } from '#src/routing/server-events.js';
+import type { Delivery, XmppOrigin } from '#src/routing/server-events.js';
 import type { LocalSession, SessionPresence } from '#src/routing/session.js';
 import { inboxPush } from '#src/xmpp/handlers/inbox-stanzas.js';
 import { CSI_MAX_HELD, CsiBuffer } from '#src/xmpp/session/csi-buffer.js';
@@ -159,7 +159,7 @@ export class XmppSession implements LocalSession {
             : delivery.resource === this.resource;
         if (addressed) {
           this.send(
-            renderMessage(delivery.data, this.jid, this.fullJid, false, delivery.fromResource),
+            renderMessage(delivery.data, this.jid, { to: this.fullJid, origin: delivery.origin }),
           );
         } else if (this.carbons && this.available && delivery.private !== true) {
           // XEP-0280 section 6: a copy for an interested resource the message itself skipped.
@@ -170,7 +170,7 @@ export class XmppSession implements LocalSession {
               'received',
               this.jid,
               this.fullJid,
-              renderMessage(delivery.data, this.jid, to, false, delivery.fromResource),
+              renderMessage(delivery.data, this.jid, { to, origin: delivery.origin }),
             ),
           );
         }
@@ -179,7 +179,7 @@ export class XmppSession implements LocalSession {
       case 'message:sent':
         // A copy of what another session of this user sent: a carbon (XEP-0280 section 6), if asked for.
         if (this.carbons && this.available) {
-          this.send(this.carbon(delivery.data, delivery.fromResource));
+          this.send(this.carbon(delivery.data, delivery.origin));
         }
         break;
       case 'contact':
@@ -327,8 +327,8 @@ export class XmppSession implements LocalSession {
   }
 
   /** The sent message as its sending client had it: its own id and origin-id (XEP-0359), when it gave one. */
-  private carbon(view: MessageView, fromResource: string | undefined): XmlElement {
-    const message = renderMessage(view, this.jid, view.to, false, fromResource);
+  private carbon(view: MessageView, origin: XmppOrigin | undefined): XmlElement {
+    const message = renderMessage(view, this.jid, { origin });
     if (view.client_id !== undefined) {
       message.attrs.id = view.client_id;
       message.append(el('origin-id', NS.stanzaId, { id: view.client_id }));
@@ -369,25 +369,33 @@ export function presenceStanza(jid: string, resource: ResourcePresence, to: stri
   );
 }
 
+/** How a message of the archive is rendered, beyond what the archive keeps. */
+export interface RenderOptions {
+  /** The addressee; the view's `to` by default. */
+  readonly to?: string;
+  /** Marked as delayed (XEP-0203): offline messages. */
+  readonly delay?: boolean;
+  /** Live, what the XMPP sender's stanza said that the archive does not keep. */
+  readonly origin?: XmppOrigin;
+}
+
 /**
  * A message of the archive as a stanza: the archive id is both the stanza's
  * id and its XEP-0359 stanza-id, assigned by the owner's bare JID. Live, a
- * message an XMPP session sent comes from its full JID (`fromResource`).
+ * message an XMPP session sent comes from its full JID, with its type.
  */
 export function renderMessage(
   view: MessageView,
   owner: string,
-  to: string = view.to,
-  delay?: boolean,
-  fromResource?: string,
+  { to = view.to, delay, origin }: RenderOptions = {},
 ): XmlElement {
   return el(
     'message',
     NS.client,
     {
-      from: fromResource === undefined ? view.from : `${view.from}/${fromResource}`,
+      from: origin === undefined ? view.from : `${view.from}/${origin.resource}`,
       to,
-      type: 'chat',
+      type: origin?.normal === true ? 'normal' : 'chat',
       id: view.id,
     },
     el('body', NS.client, {}, view.body),
