@@ -353,12 +353,12 @@ export function rosterItem(view: ContactView): XmlElement {
   );
 }
 
-/** One resource's presence; `online` is no `<show/>` (RFC 6121 section 4.7.2.1). */
 /** What a resource's presence stanza says, to tell whether it changed. */
 function presenceKey(resource: ResourcePresence): string {
   return `${resource.show}\n${resource.status ?? ''}`;
 }
 
+/** One resource's presence; `online` is no `<show/>` (RFC 6121 section 4.7.2.1). */
 export function presenceStanza(jid: string, resource: ResourcePresence, to: string): XmlElement {
   return el(
     'presence',
