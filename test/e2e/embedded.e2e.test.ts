@@ -65,9 +65,7 @@ describe('embedded mode', () => {
     const again = await sendMessage(first.url, alice, 'bob@localhost', 'after a new connection');
     expect(again.status).toBe(200);
     expect((await received.waitFor(32))[31]!.body).toBe('after a new connection');
-    expect((await http(first.url, 'GET', '/api/messages?limit=1', { auth: bob })).status).toBe(
-      200,
-    );
+    expect((await http(first.url, 'GET', '/api/messages?limit=1', { auth: bob })).status).toBe(200);
     socket.disconnect();
     await first.stop();
 
