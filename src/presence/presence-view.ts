@@ -1,3 +1,4 @@
+import type { StanzaData } from '#src/routing/server-events.js';
 import type { Availability } from '#src/routing/session.js';
 
 /** One session's part of a presence. */
@@ -5,6 +6,8 @@ export interface ResourcePresence {
   readonly resource: string;
   readonly show: Availability;
   readonly status?: string;
+  /** An XMPP session's presence extensions (SessionPresence). */
+  readonly extensions?: readonly StanzaData[];
 }
 
 /**

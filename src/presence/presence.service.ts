@@ -262,6 +262,9 @@ function viewFrom(jid: string, sessions: readonly SessionInfo[]): PresenceView {
         resource: session.resource,
         show: session.presence?.show ?? 'online',
         ...(session.presence?.status === undefined ? {} : { status: session.presence.status }),
+        ...(session.presence?.extensions === undefined
+          ? {}
+          : { extensions: session.presence.extensions }),
       })),
   );
 }

@@ -1,4 +1,4 @@
-import type { Delivery } from '#src/routing/server-events.js';
+import type { Delivery, StanzaData } from '#src/routing/server-events.js';
 
 export type Transport = 'socket.io' | 'sse' | 'xmpp';
 
@@ -14,6 +14,12 @@ export interface SessionPresence {
    * section 4.2). Such a session is left out of the user's presence.
    */
   readonly available?: false;
+  /**
+   * An XMPP resource's presence children beyond its show and status
+   * (priority, entity capabilities, avatar hash, idle time, `<show>chat`),
+   * passed on as they are to whoever receives its presence over XMPP.
+   */
+  readonly extensions?: readonly StanzaData[];
 }
 
 /** What the registry knows of a session, on any node. */

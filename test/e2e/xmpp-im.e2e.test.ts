@@ -61,7 +61,18 @@ describe.skipIf(!servicesUp())(
 
     beforeAll(async () => {
       server = await startTestServer();
-      for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank']) {
+      for (const name of [
+        'alice',
+        'bob',
+        'carol',
+        'dave',
+        'erin',
+        'frank',
+        'gina',
+        'hank',
+        'ivy',
+        'jack',
+      ]) {
         users.set(name, await registerUser(server.url, server.domain, name));
       }
     });
@@ -310,7 +321,15 @@ describe.skipIf(!servicesUp())(
         frankPresence,
         (view) => view.jid === user('erin').jid && view.show === 'away',
       );
-      expect(seen.resources).toEqual([{ resource: 'laptop', show: 'away', status: 'at lunch' }]);
+      expect(seen.resources).toEqual([
+        {
+          resource: 'laptop',
+          show: 'away',
+          status: 'at lunch',
+          // What REST has no field for comes as the XMPP elements.
+          extensions: [{ name: 'priority', ns: 'jabber:client', attrs: {}, children: ['5'] }],
+        },
+      ]);
       // Initial presence: Frank's socket.io session is online, and Erin hears its own presence too.
       await erin.waitFor(
         (stanza) => stanza.is('presence') && stanza.attrs.from === `${user('frank').jid}/app`,
@@ -384,6 +403,65 @@ describe.skipIf(!servicesUp())(
       const from = gina.stanzas.length;
       await gina.xmpp.send(xml('presence', { to: hank, type: 'probe' }));
       await gina.waitFor((stanza) => online(stanza) && gina.stanzas.indexOf(stanza) >= from);
+    });
+
+    it('passes a presence on as sent to XMPP contacts: priority, show chat, capabilities, avatar hash', async () => {
+      await befriend('ivy', 'jack');
+      const jack = await login('jack', 'watch');
+      await jack.xmpp.send(xml('presence'));
+      const ivy = await login('ivy', 'phone');
+      const caps = {
+        xmlns: 'http://jabber.org/protocol/caps',
+        hash: 'sha-1',
+        node: 'https://client.example',
+        ver: 'q07IKJEyjvHSyhy//CH0CxmKi8w=',
+      };
+      await ivy.xmpp.send(
+        xml(
+          'presence',
+          {},
+          xml('show', {}, 'chat'),
+          xml('status', {}, 'free'),
+          xml('priority', {}, '7'),
+          xml('c', caps),
+          xml('x', { xmlns: 'vcard-temp:x:update' }, xml('photo', {}, 'abc123')),
+        ),
+      );
+
+      const seen = await jack.waitFor(
+        (stanza) => stanza.is('presence') && stanza.attrs.from === `${user('ivy').jid}/phone`,
+      );
+      expect(seen.getChildText('show')).toBe('chat');
+      expect(seen.getChildText('status')).toBe('free');
+      expect(seen.getChildText('priority')).toBe('7');
+      expect(seen.getChild('c', caps.xmlns)?.attrs).toMatchObject({
+        ver: caps.ver,
+        node: caps.node,
+      });
+      expect(seen.getChild('x', 'vcard-temp:x:update')?.getChildText('photo')).toBe('abc123');
+
+      // REST sees show online (chat has no REST value) and the extensions as element trees.
+      const rest = await http<PresenceView[]>(server.url, 'GET', '/api/presence', {
+        auth: user('jack').basic,
+      });
+      const resource = rest.body.find((view) => view.jid === user('ivy').jid)!.resources[0]!;
+      expect(resource).toMatchObject({ resource: 'phone', show: 'online', status: 'free' });
+      expect(resource.extensions?.map((child) => child.name)).toEqual([
+        'show',
+        'priority',
+        'c',
+        'x',
+      ]);
+
+      // A presence without them says so: the next one carries none.
+      await ivy.xmpp.send(xml('presence', {}, xml('show', {}, 'away')));
+      const away = await jack.waitFor(
+        (stanza) =>
+          stanza.is('presence') &&
+          stanza.attrs.from === `${user('ivy').jid}/phone` &&
+          stanza.getChildText('show') === 'away',
+      );
+      expect(away.getChild('c', caps.xmlns)).toBeUndefined();
     });
 
     it('routes directed presence, typing as chat states, and respects blocking', async () => {

@@ -52,6 +52,14 @@ class ResourcePresenceResponse {
 
   @ApiPropertyOptional()
   status?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'XMPP sessions only: the rest of their presence as sent (priority, XEP-0115 capabilities, XEP-0153 avatar hash, XEP-0319 idle), as element trees of name, ns, attrs and children',
+    type: 'array',
+    items: { type: 'object' },
+  })
+  extensions?: object[];
 }
 
 export class PresenceResponse {

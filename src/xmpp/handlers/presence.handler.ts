@@ -40,6 +40,9 @@ const SHOWS: Record<string, Availability> = {
   xa: 'xa',
 };
 
+/** At most this much of a presence is passed on beyond its show and status. */
+const MAX_EXTENSIONS = 4096;
+
 /** The status length the REST API accepts (SessionPresenceDto). */
 const MAX_STATUS = 1024;
 
@@ -206,6 +209,7 @@ export class PresenceHandler implements OnModuleInit {
               resource: session.resource,
               show: own.show,
               ...(own.status === undefined ? {} : { status: own.status }),
+              ...(own.extensions === undefined ? {} : { extensions: own.extensions }),
             },
           ];
 
@@ -259,7 +263,10 @@ export class PresenceHandler implements OnModuleInit {
   }
 }
 
-/** Show and status of an available presence (RFC 6121 section 4.7.2). */
+/**
+ * Show and status of an available presence (RFC 6121 section 4.7.2), and the
+ * rest of it as extensions for XMPP receivers, up to MAX_EXTENSIONS bytes.
+ */
 function parsePresence(stanza: XmlElement): SessionPresence {
   const showText = stanza.childText('show', NS.client)?.trim();
   const show = showText === undefined ? 'online' : SHOWS[showText];
@@ -271,7 +278,39 @@ function parsePresence(stanza: XmlElement): SessionPresence {
     throw new StanzaError('not-acceptable', `a status is at most ${MAX_STATUS} characters`);
   }
 
-  return { show, ...(status === undefined || status === '' ? {} : { status }) };
+  const extensions = presenceExtensions(stanza, showText);
+
+  return {
+    show,
+    ...(status === undefined || status === '' ? {} : { status }),
+    ...(extensions === undefined ? {} : { extensions }),
+  };
+}
+
+/**
+ * The children other contacts' XMPP clients should see as sent: all but the
+ * show and status REST has too, except `chat`, which REST shows as online.
+ * Too many bytes of them are dropped whole, as a client sends them again
+ * with its next presence.
+ */
+function presenceExtensions(
+  stanza: XmlElement,
+  showText: string | undefined,
+): XmlElement[] | undefined {
+  const kept: XmlElement[] = [];
+  let bytes = 0;
+  for (const child of stanza.elements()) {
+    if (
+      child.ns === NS.client &&
+      (child.name === 'status' || (child.name === 'show' && showText !== 'chat'))
+    ) {
+      continue;
+    }
+    bytes += child.toXml(NS.client).length;
+    kept.push(child);
+  }
+
+  return kept.length === 0 || bytes > MAX_EXTENSIONS ? undefined : kept;
 }
 
 /** Section 4.7.2.3: an integer from -128 to 127, 0 when absent or invalid. */

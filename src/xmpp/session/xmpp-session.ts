@@ -355,7 +355,9 @@ export function rosterItem(view: ContactView): XmlElement {
 
 /** What a resource's presence stanza says, to tell whether it changed. */
 function presenceKey(resource: ResourcePresence): string {
-  return `${resource.show}\n${resource.status ?? ''}`;
+  const extensions = resource.extensions;
+
+  return `${resource.show}\n${resource.status ?? ''}${extensions === undefined ? '' : `\n${JSON.stringify(extensions)}`}`;
 }
 
 /** One resource's presence; `online` is no `<show/>` (RFC 6121 section 4.7.2.1). */
@@ -366,6 +368,7 @@ export function presenceStanza(jid: string, resource: ResourcePresence, to: stri
     { from: `${jid}/${resource.resource}`, to },
     resource.show === 'online' ? undefined : el('show', NS.client, {}, resource.show),
     resource.status === undefined ? undefined : el('status', NS.client, {}, resource.status),
+    ...(resource.extensions ?? []).map((child) => XmlElement.from(child)),
   );
 }
 
