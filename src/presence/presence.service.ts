@@ -12,7 +12,11 @@ import {
 } from '#src/contacts/subscriptions.service.js';
 import { queryPrepared } from '#src/database/prepared-query.js';
 import { LastActivityEntity } from '#src/presence/last-activity.entity.js';
-import { MARK_UNDELIVERED, offlineSinceNow } from '#src/presence/offline-marks.service.js';
+import {
+  MARK_UNDELIVERED,
+  OfflineMarks,
+  offlineSinceNow,
+} from '#src/presence/offline-marks.service.js';
 import { aggregate, offline, type PresenceView } from '#src/presence/presence-view.js';
 import { RouterService, type SessionChange } from '#src/routing/router.service.js';
 import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
@@ -44,6 +48,7 @@ export class PresenceService {
     private readonly users: UsersService,
     private readonly roster: RosterService,
     private readonly blocking: BlockingService,
+    private readonly marks: OfflineMarks,
     subscriptions: SubscriptionsService,
   ) {
     const log = (what: string) => (error: unknown) =>
@@ -165,6 +170,10 @@ export class PresenceService {
          ON CONFLICT (user_id) DO UPDATE SET seen_at = EXCLUDED.seen_at, status = EXCLUDED.status`,
         [user.id, offlineSinceNow(change.session.receivingSince), change.presence?.status ?? null],
       );
+    } else if (change.remainingReceiving === 0 && change.session.receivingSince !== undefined) {
+      // Sessions are left, but none gets messages to the bare JID (XMPP resources of negative
+      // priority or not available): what the user receives from now on is offline as well.
+      await this.marks.undeliveredSince(user.id, offlineSinceNow(change.session.receivingSince));
     }
     await this.broadcast(user);
   }

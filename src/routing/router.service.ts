@@ -4,7 +4,12 @@ import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/observability/metrics.service.js';
 import { BusMessage, ClusterBus } from '#src/routing/cluster-bus.js';
 import { xmppOnly, type Delivery } from '#src/routing/server-events.js';
-import type { LocalSession, SessionInfo, SessionPresence } from '#src/routing/session.js';
+import {
+  receivesBareMessages,
+  type LocalSession,
+  type SessionInfo,
+  type SessionPresence,
+} from '#src/routing/session.js';
 import { SessionRegistry } from '#src/routing/session-registry.js';
 
 export type BusListener = (message: BusMessage) => void;
@@ -23,6 +28,8 @@ export interface SessionChange {
   readonly session: LocalSession;
   readonly online: boolean;
   readonly remaining: number;
+  /** How many of those receive every message to the user (receivesBareMessages). */
+  readonly remainingReceiving: number;
   /** The presence the session had when it closed. */
   readonly presence?: SessionPresence;
 }
@@ -128,11 +135,13 @@ export class RouterService implements OnModuleInit, OnApplicationShutdown {
     if (this.presenceListeners.length === 0 && this.sessionListeners.length === 0) {
       return;
     }
-    const remaining = (await this.registry.sessionsOf(session.jid)).length;
+    const sessions = await this.registry.sessionsOf(session.jid);
+    const remaining = sessions.length;
     const change: SessionChange = {
       session,
       online,
       remaining,
+      remainingReceiving: sessions.filter(receivesBareMessages).length,
       ...(presence === undefined ? {} : { presence }),
     };
     this.sessionListeners.forEach((listener) => listener(change));

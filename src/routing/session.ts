@@ -14,6 +14,8 @@ export interface SessionPresence {
    * section 4.2). Such a session is left out of the user's presence.
    */
   readonly available?: false;
+  /** An XMPP resource's priority when not 0; below 0 it gets no messages to the bare JID. */
+  readonly priority?: number;
   /**
    * An XMPP resource's presence children beyond its show and status
    * (priority, entity capabilities, avatar hash, idle time, `<show>chat`),
@@ -35,6 +37,20 @@ export interface SessionInfo {
   readonly address?: string;
   /** Absent until the session sets one: a session that connects is online. */
   readonly presence?: SessionPresence;
+}
+
+/**
+ * Whether every message to the user reaches the session: any socket.io or
+ * SSE session; an XMPP resource once available with a priority of 0 or more
+ * (RFC 6121 section 8.5.2.1).
+ */
+export function receivesBareMessages(session: SessionInfo): boolean {
+  return (
+    session.transport !== 'xmpp' ||
+    (session.presence !== undefined &&
+      session.presence.available !== false &&
+      (session.presence.priority ?? 0) >= 0)
+  );
 }
 
 /** A session held by this node, able to receive deliveries. */

@@ -55,7 +55,12 @@ describe.skipIf(!servicesUp())('XMPP offline messages', () => {
   }
 
   /** Waits until the user has no session left anywhere (the last close has been handled). */
-  async function gone(user: TestUser): Promise<void> {
+  function gone(user: TestUser): Promise<void> {
+    return sessionsLeft(user, 0);
+  }
+
+  /** Waits until the user has `count` sessions left anywhere and the last close has been handled. */
+  async function sessionsLeft(user: TestUser, count: number): Promise<void> {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
       const sessions = await http<unknown[]>(
@@ -64,15 +69,15 @@ describe.skipIf(!servicesUp())('XMPP offline messages', () => {
         `/api/admin/sessions/${server.domain}/${user.jid.split('@')[0]}`,
         { auth: ADMIN_AUTH },
       );
-      if (sessions.status === 200 && sessions.body.length === 0) {
-        // The last close's offline mark is written right after the session leaves the registry.
+      if (sessions.status === 200 && sessions.body.length === count) {
+        // A close's offline mark is written right after the session leaves the registry.
         await pause(200);
 
         return;
       }
       await pause(50);
     }
-    throw new Error(`${user.jid} still has sessions`);
+    throw new Error(`${user.jid} does not have ${count} sessions`);
   }
 
   async function post(from: TestUser, to: TestUser, body: string): Promise<string> {
@@ -182,6 +187,42 @@ describe.skipIf(!servicesUp())('XMPP offline messages', () => {
     expect(bodies(connection.text)).toEqual(['u2']);
     await close(connection);
     await gone(alice);
+  });
+
+  it('keeps what comes while the only resource has a negative priority, and offers it when the priority rises', async () => {
+    const carol = await registerUser(server.url, server.domain, 'carol');
+    const connection = await online(carol);
+    connection.send(
+      "<presence><priority>-1</priority></presence><iq type='get' id='n1'><ping xmlns='urn:xmpp:ping'/></iq>",
+    );
+    await connection.waitFor(/id="n1"/);
+    // RFC 6121 section 8.5.2.1: to the bare JID, a negative priority gets nothing live.
+    await post(bob, carol, 'n2');
+    connection.reset();
+    connection.send(
+      "<presence><priority>1</priority></presence><iq type='get' id='n3'><ping xmlns='urn:xmpp:ping'/></iq>",
+    );
+    await connection.waitFor(/id="n3"/);
+    expect(bodies(connection.text)).toEqual(['n2']);
+    expect(connection.text).toMatch(/<delay xmlns="urn:xmpp:delay"/);
+    await close(connection);
+    await gone(carol);
+  });
+
+  it('counts what comes as offline once the last receiving session closes beside one of negative priority', async () => {
+    const dave = await registerUser(server.url, server.domain, 'dave');
+    const negative = await online(dave, '<presence><priority>-1</priority></presence>');
+    const receiving = await online(dave);
+    await close(receiving);
+    await sessionsLeft(dave, 1);
+    await post(bob, dave, 'p1');
+
+    const next = await online(dave);
+    expect(bodies(next.text)).toEqual(['p1']);
+    expect(bodies(negative.text)).toEqual([]);
+    await close(next);
+    await close(negative);
+    await gone(dave);
   });
 
   it('offers every unread message when the sessions that took the mark vanished without closing', async () => {

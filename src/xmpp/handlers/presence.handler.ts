@@ -14,7 +14,11 @@ import type { PresenceView, ResourcePresence } from '#src/presence/presence-view
 import { aggregate } from '#src/presence/presence-view.js';
 import { PresenceService } from '#src/presence/presence.service.js';
 import { RouterService } from '#src/routing/router.service.js';
-import type { Availability, SessionPresence } from '#src/routing/session.js';
+import {
+  receivesBareMessages,
+  type Availability,
+  type SessionPresence,
+} from '#src/routing/session.js';
 import { localAddress } from '#src/xmpp/handlers/addressing.js';
 import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
@@ -126,7 +130,7 @@ export class PresenceHandler implements OnModuleInit {
       await this.endDirected(session);
     } else {
       session.priority = priorityOf(stanza);
-      session.presence = own;
+      session.presence = session.priority === 0 ? own : { ...own, priority: session.priority };
     }
     session.receivingSince = session.receivesBareMessages
       ? (receivingSince ?? Date.now())
@@ -141,8 +145,14 @@ export class PresenceHandler implements OnModuleInit {
       }
       throw error;
     }
-    if (own === undefined && view.show === 'offline') {
-      // Still connected, but nothing of the user's is available: what comes now is offline.
+    const receiving = session.receivesBareMessages;
+    if (
+      receivingSince !== undefined &&
+      !receiving &&
+      (view.show === 'offline' || !(await this.othersReceive(session)))
+    ) {
+      // Unavailable or of negative priority, and no other session of the user gets messages to
+      // the bare JID (RFC 6121 section 8.5.2.1): what comes now is offline.
       await this.offline.noneAvailable(session, receivingSince);
     }
     if (initial) {
@@ -159,11 +169,21 @@ export class PresenceHandler implements OnModuleInit {
           session.send(el('presence', NS.client, { from: item.jid, type: 'subscribe' }));
         }
       }
-      if (session.receivesBareMessages) {
+      if (receiving) {
         // XEP-0160 section 2: a resource of negative priority gets no offline messages.
         await this.offline.deliver(session);
       }
+    } else if (receivingSince === undefined && receiving) {
+      // Its priority rose to 0 or more: what waits offline is its now, if no session took it.
+      await this.offline.deliver(session);
     }
+  }
+
+  /** Whether another session of the user, on any node, gets messages to the bare JID. */
+  private async othersReceive(session: XmppSession): Promise<boolean> {
+    const sessions = await this.router.sessionsOf(session.jid);
+
+    return sessions.some((other) => other.id !== session.id && receivesBareMessages(other));
   }
 
   /** Section 4.6: presence to one address; it hears `unavailable` when the session goes. */
