@@ -425,6 +425,8 @@ describe.skipIf(!servicesUp())(
           xml('priority', {}, '7'),
           xml('c', caps),
           xml('x', { xmlns: 'vcard-temp:x:update' }, xml('photo', {}, 'abc123')),
+          // A prefixed attribute the server cannot declare again: left out, not sent broken.
+          xml('y:foo', { 'xmlns:y': 'urn:prefixed', 'y:attr': '1' }),
         ),
       );
 
@@ -439,6 +441,7 @@ describe.skipIf(!servicesUp())(
         node: caps.node,
       });
       expect(seen.getChild('x', 'vcard-temp:x:update')?.getChildText('photo')).toBe('abc123');
+      expect(seen.toString()).not.toContain('urn:prefixed');
 
       // REST sees show online (chat has no REST value) and the extensions as element trees.
       const rest = await http<PresenceView[]>(server.url, 'GET', '/api/presence', {
@@ -448,13 +451,14 @@ describe.skipIf(!servicesUp())(
       expect(resource).toMatchObject({ resource: 'phone', show: 'online', status: 'free' });
       expect(resource.extensions?.map((child) => child.name)).toEqual([
         'show',
-        'priority',
         'c',
         'x',
+        'priority',
       ]);
 
       // A presence without them says so: the next one carries none.
-      await ivy.xmpp.send(xml('presence', {}, xml('show', {}, 'away')));
+      // Section 4.7.2.3: a priority out of range counts as 0, and is passed on as none.
+      await ivy.xmpp.send(xml('presence', {}, xml('show', {}, 'away'), xml('priority', {}, '999')));
       const away = await jack.waitFor(
         (stanza) =>
           stanza.is('presence') &&
@@ -462,6 +466,7 @@ describe.skipIf(!servicesUp())(
           stanza.getChildText('show') === 'away',
       );
       expect(away.getChild('c', caps.xmlns)).toBeUndefined();
+      expect(away.getChild('priority')).toBeUndefined();
     });
 
     it('routes directed presence, typing as chat states, and respects blocking', async () => {

@@ -50,8 +50,14 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
     await aliceXmpp.xmpp.send(
       xml('message', { to: bob.jid, type: 'chat', id: 'm0' }, xml('body', {}, '')),
     );
+    // Of several bodies (RFC 6121 section 5.2.3), the first with text is the message.
     await aliceXmpp.xmpp.send(
-      xml('message', { to: bob.jid, type: 'chat', id: 'm1' }, xml('body', {}, 'hello from XMPP')),
+      xml(
+        'message',
+        { to: bob.jid, type: 'chat', id: 'm1' },
+        xml('body', { 'xml:lang': 'de' }, ''),
+        xml('body', {}, 'hello from XMPP'),
+      ),
     );
 
     const [live] = await received.waitFor(1);

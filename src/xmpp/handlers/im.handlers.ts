@@ -79,8 +79,7 @@ export class ImHandlers implements OnModuleInit {
       return;
     }
     // An empty body is no body, as REST refuses one: nothing to store or show.
-    const text = stanza.childText('body', NS.client);
-    const body = text === '' ? undefined : text;
+    const body = firstBody(stanza);
     try {
       if (body === undefined) {
         await this.extensions.mark(session, stanza);
@@ -159,4 +158,21 @@ export class ImHandlers implements OnModuleInit {
     }
     await this.typing.notify(session.user, to, state.name as ChatState);
   }
+}
+
+/**
+ * The message's text: its first non-empty body (RFC 6121 section 5.2.3
+ * allows one per language; the archive keeps one).
+ */
+function firstBody(stanza: XmlElement): string | undefined {
+  for (const child of stanza.elements()) {
+    if (child.name === 'body' && child.ns === NS.client) {
+      const text = child.text();
+      if (text !== '') {
+        return text;
+      }
+    }
+  }
+
+  return undefined;
 }

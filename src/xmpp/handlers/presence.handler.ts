@@ -298,7 +298,7 @@ function parsePresence(stanza: XmlElement): SessionPresence {
     throw new StanzaError('not-acceptable', `a status is at most ${MAX_STATUS} characters`);
   }
 
-  const extensions = presenceExtensions(stanza, showText);
+  const extensions = presenceExtensions(stanza, showText, priorityOf(stanza));
 
   return {
     show,
@@ -309,28 +309,48 @@ function parsePresence(stanza: XmlElement): SessionPresence {
 
 /**
  * The children other contacts' XMPP clients should see as sent: all but the
- * show and status REST has too, except `chat`, which REST shows as online.
- * Too many bytes of them are dropped whole, as a client sends them again
- * with its next presence.
+ * show and status REST has too, except `chat`, which REST shows as online,
+ * and the priority as the server reads it (section 4.7.2.3). A child the
+ * server could not write again as well-formed XML (an attribute prefix
+ * whose declaration the parsed tree does not keep) is left out; too many
+ * bytes of them are dropped whole, as a client sends them again with its
+ * next presence.
  */
 function presenceExtensions(
   stanza: XmlElement,
   showText: string | undefined,
+  priority: number,
 ): XmlElement[] | undefined {
   const kept: XmlElement[] = [];
   let bytes = 0;
   for (const child of stanza.elements()) {
-    if (
-      child.ns === NS.client &&
-      (child.name === 'status' || (child.name === 'show' && showText !== 'chat'))
-    ) {
+    if (child.ns === NS.client) {
+      if (
+        child.name === 'status' ||
+        child.name === 'priority' ||
+        (child.name === 'show' && showText !== 'chat')
+      ) {
+        continue;
+      }
+    } else if (!declaresAllPrefixes(child)) {
       continue;
     }
-    bytes += child.toXml(NS.client).length;
+    bytes += Buffer.byteLength(child.toXml(NS.client));
     kept.push(child);
+  }
+  if (priority !== 0) {
+    kept.push(el('priority', NS.client, {}, String(priority)));
   }
 
   return kept.length === 0 || bytes > MAX_EXTENSIONS ? undefined : kept;
+}
+
+/** Whether no attribute in the tree has a prefix other than `xml:`, which needs no declaration. */
+function declaresAllPrefixes(element: XmlElement): boolean {
+  return (
+    Object.keys(element.attrs).every((name) => !name.includes(':') || name.startsWith('xml:')) &&
+    element.elements().every(declaresAllPrefixes)
+  );
 }
 
 /** Section 4.7.2.3: an integer from -128 to 127, 0 when absent or invalid. */
