@@ -133,6 +133,18 @@ describe.skipIf(!servicesUp())('XMPP gateway: bad input ends that stream only', 
     );
   });
 
+  it('closes, without an error of its own, a stream the client ends with a stream error', async () => {
+    const connection = await authenticated(alice);
+    connection.reset();
+    connection.send(
+      "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+    );
+
+    await connection.waitClosed();
+    expect(connection.text).toBe('</stream:stream>');
+    await expectBystanderServed();
+  });
+
   it('refuses a stream to a domain not served with host-unknown', async () => {
     const connection = await raw();
     connection.send(streamHeader('elsewhere.invalid'));

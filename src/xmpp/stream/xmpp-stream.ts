@@ -346,6 +346,13 @@ export class XmppStream implements SmStream {
     if (this.state === 'header') {
       throw new StreamError('not-authorized', 'a stream header comes first');
     }
+    if (element.ns === NS.stream && element.name === 'error') {
+      // The client ends its stream with an error of its own (RFC 6120 section 4.9): ours closes too.
+      this.shutdown();
+      this.transport.end();
+
+      return;
+    }
     if (this.user === undefined) {
       await this.negotiate(element);
 
