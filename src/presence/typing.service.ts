@@ -19,7 +19,13 @@ export class TypingService {
     private readonly router: RouterService,
   ) {}
 
-  async notify(sender: UserRef, to: string, state: ChatState): Promise<void> {
+  /** `fromResource`: the XMPP resource that sent it, whose full JID XMPP receivers see. */
+  async notify(
+    sender: UserRef,
+    to: string,
+    state: ChatState,
+    fromResource?: string,
+  ): Promise<void> {
     const peer = parseUserAddress(to, 'to');
     if (peer === sender.jid) {
       throw new AppError('validation', {
@@ -38,6 +44,10 @@ export class TypingService {
     if (recipient === undefined || (await this.blocking.isBlocked(recipient.id, sender.jid))) {
       return;
     }
-    await this.router.deliver(peer, { event: 'typing', data: { from: sender.jid, state } });
+    await this.router.deliver(peer, {
+      event: 'typing',
+      data: { from: sender.jid, state },
+      ...(fromResource === undefined ? {} : { origin: { resource: fromResource } }),
+    });
   }
 }

@@ -90,7 +90,7 @@ export type Delivery = {
      * 8.5.3); other resources take it as a copy. Other transports ignore it.
      */
     readonly resource?: string;
-    /** For XMPP: a message an XMPP session sent, as its stanza had it (XmppOrigin). */
+    /** For XMPP: a message or chat state an XMPP session sent, as its stanza had it (XmppOrigin). */
     readonly origin?: XmppOrigin;
     /** The sender asked for no copies (XEP-0280 private): a session skipped by the message gets no carbon of it. */
     readonly private?: true;

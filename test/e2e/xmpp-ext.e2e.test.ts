@@ -577,7 +577,7 @@ describe.skipIf(!servicesUp())('XMPP extensions over the domain services', () =>
       await carol.waitFor(
         (stanza) =>
           stanza.is('message') &&
-          stanza.attrs.from === user('hank').jid &&
+          stanza.attrs.from === `${user('hank').jid}/xmpp` &&
           stanza.getChild(state, CHAT_STATES) !== undefined,
       );
     }

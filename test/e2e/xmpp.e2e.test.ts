@@ -133,6 +133,19 @@ describe.skipIf(!servicesUp())('XMPP gateway with xmpp.js', () => {
       seen.push(stanza.attrs.type);
     }
     expect(seen).toEqual(['chat', 'normal', 'normal', 'normal']);
+
+    // A chat state comes from the full JID too.
+    await aliceXmpp.xmpp.send(
+      xml(
+        'message',
+        { to: bob.jid, type: 'chat' },
+        xml('composing', { xmlns: 'http://jabber.org/protocol/chatstates' }),
+      ),
+    );
+    const typing = await bobXmpp.waitFor(
+      (s) => s.getChild('composing', 'http://jabber.org/protocol/chatstates') !== undefined,
+    );
+    expect(typing.attrs.from).toBe(`${alice.jid}/typer`);
   });
 });
 

@@ -156,7 +156,7 @@ export class ImHandlers implements OnModuleInit {
     if (state === undefined || to === session.jid) {
       return;
     }
-    await this.typing.notify(session.user, to, state.name as ChatState);
+    await this.typing.notify(session.user, to, state.name as ChatState, session.resource);
   }
 }
 

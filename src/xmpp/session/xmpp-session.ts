@@ -209,7 +209,14 @@ export class XmppSession implements LocalSession {
             el(
               'message',
               NS.client,
-              { from: delivery.data.from, to: this.fullJid, type: 'chat' },
+              {
+                from:
+                  delivery.origin === undefined
+                    ? delivery.data.from
+                    : `${delivery.data.from}/${delivery.origin.resource}`,
+                to: this.fullJid,
+                type: 'chat',
+              },
               el(delivery.data.state, NS.chatStates),
             ),
           );
