@@ -833,9 +833,12 @@ async function benchServer(target) {
     target.base === undefined ? undefined : await scrapeMetrics(target.base);
   figures.latency = await runPaced(wired, opts.rate, opts.latencyDuration, roles);
   if (latencyMetricsBefore !== undefined) {
-    figures.latency.archiveCommits = archiveStats(
-      latencyMetricsBefore,
-      await scrapeMetrics(target.base),
+    const after = await scrapeMetrics(target.base);
+    figures.latency.archiveCommits = archiveStats(latencyMetricsBefore, after);
+    // The lag histogram restarts at every scrape: this is the longest the server's event loop
+    // was held up during the phase, to tell a server stall from one elsewhere.
+    figures.latency.serverEventLoopLagMaxMs = r2(
+      (after.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
     );
   }
   log(
@@ -980,7 +983,11 @@ function report(all) {
       ],
       [
         `  over ${f.latency.slow.overMs} ms`,
-        `${f.latency.slow.count} messages in ${f.latency.slow.windows} windows of ${f.latency.slow.windowMs} ms`,
+        `${f.latency.slow.count} messages in ${f.latency.slow.windows} windows of ${f.latency.slow.windowMs} ms${
+          f.latency.serverEventLoopLagMaxMs === undefined
+            ? ''
+            : `; server event loop held up ${f.latency.serverEventLoopLagMaxMs} ms at most`
+        }`,
         `worst: ${f.latency.slow.worst.map((w) => `${w.count} at ${(w.atMs / 1000).toFixed(1)} s (max ${w.maxMs})`).join(', ')}`,
       ],
       ...(f.latency.archiveCommits === undefined
