@@ -18,8 +18,8 @@ export interface SessionPresence {
   readonly priority?: number;
   /**
    * An XMPP resource's presence children beyond its show and status
-   * (priority, entity capabilities, avatar hash, idle time, `<show>chat`),
-   * passed on as they are to whoever receives its presence over XMPP.
+   * (entity capabilities, avatar hash, idle time, `<show>chat`, and the
+   * priority as read), passed on to whoever receives its presence over XMPP.
    */
   readonly extensions?: readonly StanzaData[];
 }
