@@ -33,7 +33,8 @@ export class PresenceController {
 
   @Put('presence')
   @ApiOperation({
-    summary: 'Set availability and status of one session or of all the user’s sessions',
+    summary:
+      'Set availability and status of one session, or of all the user’s socket.io and SSE sessions',
     description:
       'Broadcast to the user’s sessions and to the contacts subscribed to the user (from or both).',
   })

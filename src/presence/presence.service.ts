@@ -64,14 +64,24 @@ export class PresenceService {
     });
   }
 
-  /** Sets the presence of one session of the user, or of all of them, and broadcasts it. */
+  /**
+   * Sets the presence of one session of the user, or of all their socket.io
+   * and SSE sessions, and broadcasts it. An XMPP session's presence is its
+   * client's to set (RFC 6121 section 4): changed behind its back, the
+   * client would not know what its contacts see.
+   */
   async set(user: UserRef, presence: SessionPresence, sessionId?: string): Promise<PresenceView> {
     const sessions = await this.router.sessionsOf(user.jid);
     const targets =
-      sessionId === undefined ? sessions : sessions.filter((session) => session.id === sessionId);
+      sessionId === undefined
+        ? sessions.filter((session) => session.transport !== 'xmpp')
+        : sessions.filter((session) => session.id === sessionId);
     if (targets.length === 0) {
       throw sessionId === undefined
-        ? new AppError('no-session', { detail: 'presence belongs to a session; connect first' })
+        ? new AppError('no-session', {
+            detail:
+              'presence belongs to a socket.io or SSE session; connect first (an XMPP client sets its own)',
+          })
         : new AppError('session-not-found', { detail: `you have no session ${sessionId}` });
     }
     const written = await Promise.all(

@@ -467,6 +467,17 @@ describe.skipIf(!servicesUp())(
       );
       expect(away.getChild('c', caps.xmlns)).toBeUndefined();
       expect(away.getChild('priority')).toBeUndefined();
+
+      // Presence set over REST for all of Ivy's sessions leaves the XMPP one, which its client sets.
+      await socketOf('ivy');
+      const everywhere = await http<PresenceView>(server.url, 'PUT', '/api/presence', {
+        auth: user('ivy').basic,
+        json: { show: 'dnd' },
+      });
+      expect(everywhere.status).toBe(200);
+      expect(
+        Object.fromEntries(everywhere.body.resources.map((item) => [item.resource, item.show])),
+      ).toEqual({ phone: 'away', app: 'dnd' });
     });
 
     it('routes directed presence, typing as chat states, and respects blocking', async () => {
