@@ -73,6 +73,14 @@ export class OfflineMarks {
   }
 
   /**
+   * The user's last session receiving messages to the bare JID stops now
+   * (it began at `receivingSince`): see offlineSinceNow.
+   */
+  async stoppedReceiving(userId: string, receivingSince: number | undefined): Promise<void> {
+    await this.undeliveredSince(userId, offlineSinceNow(receivingSince));
+  }
+
+  /**
    * Takes the user's mark, as epoch ms (minus infinity: every unread message
    * counts), or undefined when nothing waits. Of sessions asking at once,
    * one gets it. Read-only when nothing waits.

@@ -183,7 +183,7 @@ export class PresenceService {
     } else if (change.remainingReceiving === 0 && change.session.receivingSince !== undefined) {
       // Sessions are left, but none gets messages to the bare JID (XMPP resources of negative
       // priority or not available): what the user receives from now on is offline as well.
-      await this.marks.undeliveredSince(user.id, offlineSinceNow(change.session.receivingSince));
+      await this.marks.stoppedReceiving(user.id, change.session.receivingSince);
     }
     await this.broadcast(user);
   }

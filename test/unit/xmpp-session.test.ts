@@ -71,11 +71,10 @@ describe('XmppSession presence rendering (RFC 6121 section 4)', () => {
       timestamp: 0,
     } as never;
     s.deliver({ event: 'message', data: view });
-    s.presence = { show: 'online' };
-    s.priority = -1;
+    s.presence = { show: 'online', priority: -1 };
     s.deliver({ event: 'message', data: view });
     expect(sent).toEqual([]);
-    s.priority = 0;
+    s.presence = { show: 'online' };
     s.deliver({ event: 'message', data: view });
     expect(sent).toHaveLength(1);
   });

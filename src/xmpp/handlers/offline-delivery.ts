@@ -3,8 +3,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { lowestIdAt, timestampOf } from '#src/common/ids.js';
 import { InboxService } from '#src/inbox/inbox.service.js';
 import { ArchiveService } from '#src/messaging/archive.service.js';
-import { OfflineMarks, offlineSinceNow } from '#src/presence/offline-marks.service.js';
+import { OfflineMarks } from '#src/presence/offline-marks.service.js';
 import { RouterService } from '#src/routing/router.service.js';
+import { receivesBareMessages } from '#src/routing/session.js';
 import { renderMessage, type XmppSession } from '#src/xmpp/session/xmpp-session.js';
 
 /** At most this many conversations, and messages of each, are replayed at initial presence. */
@@ -43,7 +44,7 @@ export class OfflineDelivery {
     try {
       since = await this.marks.take(session.user.id);
       if (since === undefined) {
-        if (await this.othersOnline(session)) {
+        if (await this.anotherReceives(session)) {
           // Another session took them, or has been receiving all along.
           return;
         }
@@ -78,10 +79,11 @@ export class OfflineDelivery {
     }
   }
 
-  private async othersOnline(session: XmppSession): Promise<boolean> {
+  /** Whether another session of the user, on any node, gets messages to the bare JID. */
+  async anotherReceives(session: XmppSession): Promise<boolean> {
     const sessions = await this.router.sessionsOf(session.jid);
 
-    return sessions.some((other) => other.id !== session.id);
+    return sessions.some((other) => other.id !== session.id && receivesBareMessages(other));
   }
 
   /**
@@ -101,6 +103,6 @@ export class OfflineDelivery {
    * connected); it had received messages since `receivingSince`.
    */
   async noneAvailable(session: XmppSession, receivingSince: number | undefined): Promise<void> {
-    await this.marks.undeliveredSince(session.user.id, offlineSinceNow(receivingSince));
+    await this.marks.stoppedReceiving(session.user.id, receivingSince);
   }
 }

@@ -14,11 +14,7 @@ import type { PresenceView, ResourcePresence } from '#src/presence/presence-view
 import { aggregate } from '#src/presence/presence-view.js';
 import { PresenceService } from '#src/presence/presence.service.js';
 import { RouterService } from '#src/routing/router.service.js';
-import {
-  receivesBareMessages,
-  type Availability,
-  type SessionPresence,
-} from '#src/routing/session.js';
+import type { Availability, SessionPresence } from '#src/routing/session.js';
 import { localAddress } from '#src/xmpp/handlers/addressing.js';
 import { toStanzaError } from '#src/xmpp/handlers/app-errors.js';
 import { XmppHandlerRegistry } from '#src/xmpp/handlers/handler-registry.js';
@@ -107,7 +103,7 @@ export class PresenceHandler implements OnModuleInit {
     }
     const own = type === 'unavailable' ? undefined : parsePresence(stanza);
     if (to === undefined) {
-      await this.broadcast(session, stanza, own);
+      await this.broadcast(session, own);
     } else {
       await this.directed(session, to, own);
     }
@@ -118,19 +114,14 @@ export class PresenceHandler implements OnModuleInit {
    * subscribers. The first available one is initial presence (section 4.2):
    * the contacts' presence, waiting requests and offline messages follow.
    */
-  private async broadcast(
-    session: XmppSession,
-    stanza: XmlElement,
-    own: SessionPresence | undefined,
-  ): Promise<void> {
+  private async broadcast(session: XmppSession, own: SessionPresence | undefined): Promise<void> {
     const initial = own !== undefined && !session.available;
     const receivingSince = session.receivingSince;
     if (own === undefined) {
       session.markUnavailable();
       await this.endDirected(session);
     } else {
-      session.priority = priorityOf(stanza);
-      session.presence = session.priority === 0 ? own : { ...own, priority: session.priority };
+      session.presence = own;
     }
     session.receivingSince = session.receivesBareMessages
       ? (receivingSince ?? Date.now())
@@ -149,7 +140,7 @@ export class PresenceHandler implements OnModuleInit {
     if (
       receivingSince !== undefined &&
       !receiving &&
-      (view.show === 'offline' || !(await this.othersReceive(session)))
+      (view.show === 'offline' || !(await this.offline.anotherReceives(session)))
     ) {
       // Unavailable or of negative priority, and no other session of the user gets messages to
       // the bare JID (RFC 6121 section 8.5.2.1): what comes now is offline.
@@ -177,13 +168,6 @@ export class PresenceHandler implements OnModuleInit {
       // Its priority rose to 0 or more: what waits offline is its now, if no session took it.
       await this.offline.deliver(session);
     }
-  }
-
-  /** Whether another session of the user, on any node, gets messages to the bare JID. */
-  private async othersReceive(session: XmppSession): Promise<boolean> {
-    const sessions = await this.router.sessionsOf(session.jid);
-
-    return sessions.some((other) => other.id !== session.id && receivesBareMessages(other));
   }
 
   /** Section 4.6: presence to one address; it hears `unavailable` when the session goes. */
@@ -284,8 +268,9 @@ export class PresenceHandler implements OnModuleInit {
 }
 
 /**
- * Show and status of an available presence (RFC 6121 section 4.7.2), and the
- * rest of it as extensions for XMPP receivers, up to MAX_EXTENSIONS bytes.
+ * Show, status and priority of an available presence (RFC 6121 section
+ * 4.7.2), and the rest of it as extensions for XMPP receivers, up to
+ * MAX_EXTENSIONS bytes.
  */
 function parsePresence(stanza: XmlElement): SessionPresence {
   const showText = stanza.childText('show', NS.client)?.trim();
@@ -298,11 +283,13 @@ function parsePresence(stanza: XmlElement): SessionPresence {
     throw new StanzaError('not-acceptable', `a status is at most ${MAX_STATUS} characters`);
   }
 
-  const extensions = presenceExtensions(stanza, showText, priorityOf(stanza));
+  const priority = priorityOf(stanza);
+  const extensions = presenceExtensions(stanza, showText, priority);
 
   return {
     show,
     ...(status === undefined || status === '' ? {} : { status }),
+    ...(priority === 0 ? {} : { priority }),
     ...(extensions === undefined ? {} : { extensions }),
   };
 }

@@ -3,7 +3,11 @@ import type { ContactView } from '#src/contacts/contact-view.js';
 import type { MessageView } from '#src/messaging/message-view.js';
 import type { PresenceView, ResourcePresence } from '#src/presence/presence-view.js';
 import type { Delivery, XmppOrigin } from '#src/routing/server-events.js';
-import type { LocalSession, SessionPresence } from '#src/routing/session.js';
+import {
+  receivesBareMessages,
+  type LocalSession,
+  type SessionPresence,
+} from '#src/routing/session.js';
 import { inboxPush } from '#src/xmpp/handlers/inbox-stanzas.js';
 import { CSI_MAX_HELD, CsiBuffer } from '#src/xmpp/session/csi-buffer.js';
 import { carbonOf, renderExtension } from '#src/xmpp/session/ext-render.js';
@@ -35,7 +39,6 @@ export class XmppSession implements LocalSession {
   receivingSince?: number;
   /** As the registry has it; read by the router when the session attaches. */
   presence: SessionPresence = NOT_AVAILABLE;
-  priority = 0;
   /** XEP-0280 carbons asked for. */
   carbons = false;
   /** Asked for the roster: an "interested resource" that gets roster pushes (RFC 6121 section 2.1.6). */
@@ -82,7 +85,7 @@ export class XmppSession implements LocalSession {
 
   /** Whether a message to the bare JID reaches this resource (RFC 6121 section 8.5.2.1). */
   get receivesBareMessages(): boolean {
-    return this.available && this.priority >= 0;
+    return receivesBareMessages(this);
   }
 
   /** Notes directed presence to a bare JID: available (it is told when the session goes) or not. */
@@ -210,10 +213,7 @@ export class XmppSession implements LocalSession {
               'message',
               NS.client,
               {
-                from:
-                  delivery.origin === undefined
-                    ? delivery.data.from
-                    : `${delivery.data.from}/${delivery.origin.resource}`,
+                from: fromOf(delivery.data.from, delivery.origin),
                 to: this.fullJid,
                 type: 'chat',
               },
@@ -296,7 +296,6 @@ export class XmppSession implements LocalSession {
    * none is.
    */
   answerProbe(view: PresenceView): void {
-    this.seen?.delete(view.jid);
     if (view.resources.length === 0) {
       this.send(
         el('presence', NS.client, { from: view.jid, to: this.fullJid, type: 'unavailable' }),
@@ -304,13 +303,9 @@ export class XmppSession implements LocalSession {
 
       return;
     }
-    const now = new Map<string, string>();
-    for (const resource of view.resources) {
-      now.set(resource.resource, presenceKey(resource));
-      this.send(presenceStanza(view.jid, resource, this.fullJid));
-    }
-    this.seen ??= new Map();
-    this.seen.set(view.jid, now);
+    // Forgotten, so every resource counts as changed.
+    this.seen?.delete(view.jid);
+    this.renderPresence(view);
   }
 
   /** A roster push (RFC 6121 section 2.1.6), to a resource that asked for the roster. */
@@ -379,6 +374,11 @@ export function presenceStanza(jid: string, resource: ResourcePresence, to: stri
   );
 }
 
+/** The sender's address: its full JID when an XMPP session sent it (RFC 6120 section 8.1.2.1). */
+function fromOf(bare: string, origin: XmppOrigin | undefined): string {
+  return origin === undefined ? bare : `${bare}/${origin.resource}`;
+}
+
 /** How a message of the archive is rendered, beyond what the archive keeps. */
 export interface RenderOptions {
   /** The addressee; the view's `to` by default. */
@@ -403,7 +403,7 @@ export function renderMessage(
     'message',
     NS.client,
     {
-      from: origin === undefined ? view.from : `${view.from}/${origin.resource}`,
+      from: fromOf(view.from, origin),
       to,
       type: origin?.normal === true ? 'normal' : 'chat',
       id: view.id,
